@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The few kernel types tracegap's BPF programs read, declared for CO-RE.
+ *
+ * Why not a full vmlinux.h: the programs touch a dozen fields. Declaring just those, with
+ * preserve_access_index, keeps the build independent of the build host's kernel and of the
+ * architecture (no pt_regs is used), and keeps the header reviewable. libbpf relocates every
+ * field offset against the running kernel's BTF at load time, matching types and fields by name
+ * (anonymous unions and structs in the kernel's definitions are searched through).
+ *
+ * Only fields that exist in every kernel tracegap supports (5.17+, for bpf_loop) are listed.
+ * sk_protocol became a plain u16 in 5.6 (commit bf9765145b85, "sock: Make sk_protocol a 16-bit
+ * value"), so it is read directly, not as a bitfield.
+ */
+#ifndef TRACEGAP_BPF_KERNEL_TYPES_H
+#define TRACEGAP_BPF_KERNEL_TYPES_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+struct in6_addr {
+  __u8 u6_addr8[16];
+};
+
+struct sock_common {
+  __be32 skc_daddr;
+  __be32 skc_rcv_saddr;
+  __be16 skc_dport;
+  __u16 skc_num;
+  unsigned short skc_family;
+  struct in6_addr skc_v6_daddr;
+  struct in6_addr skc_v6_rcv_saddr;
+};
+
+struct sock {
+  struct sock_common __sk_common;
+  __u16 sk_protocol;
+};
+
+struct socket {
+  short type;
+  struct sock *sk;
+};
+
+struct inode {
+  unsigned short i_mode;
+};
+
+struct file {
+  struct inode *f_inode;
+  void *private_data;
+};
+
+struct fdtable {
+  unsigned int max_fds;
+  struct file **fd;
+};
+
+struct files_struct {
+  struct fdtable *fdt;
+};
+
+struct task_struct {
+  struct files_struct *files;
+  struct task_struct *group_leader;
+  char comm[16];
+};
+
+/* Tracepoint contexts. The kernel's BTF has these types too, so libbpf relocates the offsets. */
+struct trace_entry {
+  unsigned short type;
+  unsigned char flags;
+  unsigned char preempt_count;
+  int pid;
+};
+
+struct trace_event_raw_sys_enter {
+  struct trace_entry ent;
+  long id;
+  unsigned long args[6];
+};
+
+struct trace_event_raw_sys_exit {
+  struct trace_entry ent;
+  long id;
+  long ret;
+};
+
+struct trace_event_raw_inet_sock_set_state {
+  struct trace_entry ent;
+  const void *skaddr;
+  int oldstate;
+  int newstate;
+  __u16 sport;
+  __u16 dport;
+  __u16 family;
+  __u16 protocol;
+};
+
+#pragma clang attribute pop
+
+/* Userspace ABI structures: stable by definition, so read with plain offsets, never CO-RE. */
+struct tg_user_iovec {
+  __u64 base;
+  __u64 len;
+};
+
+struct tg_user_msghdr {
+  __u64 msg_name;
+  __u32 msg_namelen;
+  __u32 _pad;
+  __u64 msg_iov;
+  __u64 msg_iovlen;
+  __u64 msg_control;
+  __u64 msg_controllen;
+  __u32 msg_flags;
+};
+
+#define TG_AF_INET 2
+#define TG_AF_INET6 10
+#define TG_IPPROTO_TCP 6
+#define TG_TCP_CLOSE 7
+#define TG_S_IFMT 00170000
+#define TG_S_IFSOCK 0140000
+
+#endif /* TRACEGAP_BPF_KERNEL_TYPES_H */

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Settings, maps and the kernel-side failure counters. Sizes are documented in docs/internals.md;
+ * the daemon may resize tg_events and tg_conns before load. */
+#ifndef TRACEGAP_BPF_MAPS_H
+#define TRACEGAP_BPF_MAPS_H
+
+#include "kernel_types.h"
+#include <bpf/bpf_helpers.h>
+#include "http1_scan.h"
+#include "tracegap.h"
+
+/* Set by the daemon between open and load. */
+const volatile __u32 tg_self_tgid = 0;                /* the daemon: its own traffic is ignored */
+const volatile __u32 tg_max_header_bytes = TG_DEFAULT_MAX_HEADER_BYTES; /* <= TG_MAX_COPY */
+const volatile __u64 tg_wakeup_bytes = 256 * 1024;    /* wake the reader once this much is queued */
+
+/* Header bytes and connection closes, to the daemon. Size: --ring-buffer-bytes. */
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 8 * 1024 * 1024);
+} tg_events SEC(".maps");
+
+/* Syscall arguments saved at sys_enter for sys_exit, keyed by pid_tgid. An entry lives only for
+ * the duration of one syscall; LRU so that a thread that never returns cannot leak an entry. */
+struct tg_stash {
+  __u64 sk;     /* struct sock * of the fd, resolved at enter */
+  __u64 buf;    /* user buffer, iovec array or msghdr, as the syscall took it */
+  __u32 count;  /* iovcnt for readv/writev; unused otherwise */
+  __u8 shape;   /* enum tg_buf_shape */
+  __u8 direction;
+  __u8 _pad[2];
+};
+
+enum tg_buf_shape {
+  TG_SHAPE_FLAT = 0,   /* read, write, recvfrom, sendto */
+  TG_SHAPE_IOVEC = 1,  /* readv, writev */
+  TG_SHAPE_MSGHDR = 2, /* recvmsg, sendmsg */
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u64);
+  __type(value, struct tg_stash);
+} tg_stash_map SEC(".maps");
+
+/* Per-connection capture state, keyed by struct sock *. Created when a connection first shows an
+ * HTTP message start, removed when it reaches TCP_CLOSE. LRU: an evicted connection simply starts
+ * over (the daemon sees a new conn_id and resynchronises). Size: --max-connections. */
+struct tg_dir_state {
+  __u32 block_bytes; /* bytes of the current header block seen so far */
+  __u8 in_headers;   /* inside a header block not yet ended by CRLFCRLF */
+  __u8 crlf_match;   /* how many bytes of "\r\n\r\n" the block's tail has matched (0..3) */
+  __u8 lost;         /* an event of this direction was lost; tell the daemon with the next one */
+  __u8 _pad;
+};
+
+struct tg_conn {
+  __u64 conn_id;
+  __u8 announced; /* an event carrying TG_DATA_NEW_CONN went out */
+  __u8 _pad[7];
+  struct tg_dir_state dir[2]; /* indexed by enum tg_direction */
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u64);
+  __type(value, struct tg_conn);
+} tg_conns SEC(".maps");
+
+/* Kernel-side failures, per reason (enum tg_drop_reason). Exported as
+ * tracegap_kernel_drops_total{reason}. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, TG_DROP_REASON_COUNT);
+  __type(key, __u32);
+  __type(value, __u64);
+} tg_drops SEC(".maps");
+
+/* Room to assemble one event: the header, then up to TG_MAX_COPY bytes of data, plus TG_MAX_COPY
+ * of slack so that the verifier can bound a copy at any offset below TG_MAX_COPY. */
+struct tg_scratch {
+  struct tg_scan scan;
+  __u8 raw[sizeof(struct tg_data_event) + 2 * TG_MAX_COPY];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct tg_scratch);
+} tg_scratch_map SEC(".maps");
+
+/* Connection ids: unique for the life of the loaded programs. */
+__u64 tg_next_conn_id = 0;
+
+static __always_inline void tg_count_drop(__u32 reason) {
+  __u64 *n = bpf_map_lookup_elem(&tg_drops, &reason);
+  if (n) *n += 1;
+}
+
+#endif /* TRACEGAP_BPF_MAPS_H */

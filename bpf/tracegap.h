@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The ABI between tracegap's BPF programs and the daemon: event layouts, flags and counters.
+ *
+ * This header is included by both sides (clang -target bpf and the C++20 daemon). It uses only
+ * fixed-width types and explicit enum values; every layout is pinned by tests/unit/abi_test.cc.
+ * Change it only together with that test, and bump TG_ABI_VERSION when a layout changes.
+ */
+#ifndef TRACEGAP_BPF_TRACEGAP_H
+#define TRACEGAP_BPF_TRACEGAP_H
+
+#ifdef __bpf__
+/* kernel_types.h (included first by the BPF sources) provides __u8.. __u64. */
+#else
+#include <linux/types.h>
+#endif
+
+#define TG_ABI_VERSION 1
+
+#define TG_COMM_LEN 16
+/* Largest number of bytes one data event can carry; --max-header-bytes must not exceed it.
+ * A power of two, so the BPF side can bound offsets with a mask. */
+#define TG_MAX_COPY 8192
+#define TG_DEFAULT_MAX_HEADER_BYTES 4096
+/* How many iovec entries of a writev/readv/sendmsg/recvmsg call are looked at. */
+#define TG_MAX_IOV 8
+
+enum tg_event_kind {
+  TG_EVENT_DATA = 1,  /* struct tg_data_event: header bytes sent or received on a connection */
+  TG_EVENT_CLOSE = 2, /* struct tg_event_header only: a tracked connection reached TCP_CLOSE */
+};
+
+enum tg_direction {
+  TG_DIR_EGRESS = 0,  /* the process sent the bytes (write, writev, sendto, sendmsg) */
+  TG_DIR_INGRESS = 1, /* the process received the bytes (read, readv, recvfrom, recvmsg) */
+};
+
+/* tg_data_event.flags */
+enum tg_data_flags {
+  /* The bytes continue a header block begun in an earlier event of this connection and
+   * direction. Without it, the bytes start at a message start (request or status line). */
+  TG_DATA_CONTINUATION = 1 << 0,
+  /* The last header block in the event ran past --max-header-bytes (or past what one syscall
+   * copy could hold): the rest of that block was not copied and never will be. */
+  TG_DATA_TRUNCATED = 1 << 1,
+  /* Events of this connection and direction were lost before this one (ring buffer full):
+   * whatever the daemon had pending for it is incomplete. */
+  TG_DATA_LOST_BEFORE = 1 << 2,
+  /* This event is the first the kernel side emits for the connection. */
+  TG_DATA_NEW_CONN = 1 << 3,
+};
+
+/* Index into the kernel-side failure counter map (tg_drops, a per-CPU array). */
+enum tg_drop_reason {
+  TG_DROP_RINGBUF_FULL = 0,  /* bpf_ringbuf_output failed: an event was lost */
+  TG_DROP_READ_USER = 1,     /* bpf_probe_read_user of the syscall buffer failed */
+  TG_DROP_CONN_MAP_FULL = 2, /* could not insert a connection into tg_conns */
+  TG_DROP_STASH_FULL = 3,    /* could not stash syscall arguments at sys_enter */
+  TG_DROP_IOV_LIMIT = 4,     /* a vectored call had more than TG_MAX_IOV entries to copy */
+  TG_DROP_REASON_COUNT = 5,
+};
+
+/* Connection endpoints as the observed process sees them. Ports in host byte order; addresses
+ * in network byte order, IPv4 in the first 4 bytes. family is AF_INET (2) or AF_INET6 (10). */
+struct tg_tuple {
+  __u16 family;
+  __u16 local_port;
+  __u16 remote_port;
+  __u16 _pad;
+  __u8 local_addr[16];
+  __u8 remote_addr[16];
+};
+
+struct tg_event_header {
+  __u8 kind;      /* enum tg_event_kind */
+  __u8 direction; /* enum tg_direction (DATA only) */
+  __u16 flags;    /* enum tg_data_flags (DATA only) */
+  __u32 tgid;     /* process id */
+  __u32 tid;      /* thread id */
+  __u32 _pad;
+  __u64 conn_id;  /* unique per tracked connection for the life of the loaded programs */
+  __u64 ts_ns;    /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) at syscall exit */
+  char comm[TG_COMM_LEN]; /* the process's command name (its main thread's comm) */
+};
+
+struct tg_data_event {
+  struct tg_event_header hdr;
+  struct tg_tuple tuple;
+  __u32 syscall_bytes; /* bytes the syscall returned (may exceed data_len) */
+  __u32 data_len;      /* bytes in data[] */
+  __u8 data[];         /* header bytes only; never more than TG_MAX_COPY */
+};
+
+#endif /* TRACEGAP_BPF_TRACEGAP_H */

@@ -1,0 +1,51 @@
+#pragma once
+// Turns one raw ring-buffer record into a typed, validated event. A pure function over bytes:
+// a record that does not fit the ABI is reported, never trusted (fuzzed in tests/fuzz).
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "tracegap.h"
+
+namespace tracegap {
+
+enum class Direction : uint8_t { kEgress = TG_DIR_EGRESS, kIngress = TG_DIR_INGRESS };
+
+struct DataEvent {
+  const tg_event_header* header;  // kind == TG_EVENT_DATA
+  const tg_tuple* tuple;
+  Direction direction;
+  uint16_t flags;                 // enum tg_data_flags
+  uint32_t syscall_bytes;
+  std::string_view data;          // header bytes; views into the record
+  std::string_view comm;          // NUL-trimmed
+};
+
+struct CloseEvent {
+  uint64_t conn_id;
+  uint64_t ts_ns;
+};
+
+enum class DecodeError : uint8_t {
+  kNone,
+  kTooShort,      // smaller than its header
+  kUnknownKind,
+  kBadDirection,
+  kBadLength,     // data_len disagrees with the record size, or exceeds TG_MAX_COPY
+};
+
+struct DecodedEvent {
+  DecodeError error = DecodeError::kNone;
+  uint8_t kind = 0;  // TG_EVENT_DATA or TG_EVENT_CLOSE when error == kNone
+  DataEvent data{};
+  CloseEvent close{};
+};
+
+// `record` must be 8-byte aligned (ring buffer records are) and stay alive while the result is
+// used: the result points into it.
+DecodedEvent DecodeEvent(std::span<const uint8_t> record);
+
+std::string_view Label(DecodeError e);
+
+}  // namespace tracegap

@@ -1,0 +1,118 @@
+// tracegapd: watches every process's TCP traffic through eBPF and reports, in Prometheus metrics,
+// whether HTTP requests carry W3C trace context.
+//
+// Lifecycle: options -> preflight checks -> open/configure/load/attach probes -> listen ->
+// poll events until SIGINT/SIGTERM -> detach. Each stage that fails exits with its own code.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <prometheus/exposer.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string_view>
+
+#include "kernel_drops.h"
+#include "log.h"
+#include "metrics.h"
+#include "options.h"
+#include "pipeline.h"
+#include "preflight.h"
+#include "probes.h"
+#include "process_info.h"
+#include "version.h"
+
+namespace tracegap {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop = true; }
+
+void InstallSignalHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: the ring buffer poll must return EINTR
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int Run(const Options& opts) {
+  PreflightResult pre = RunPreflight();
+  if (pre.exit_code != 0) {
+    TG_LOG(Error) << pre.message;
+    return pre.exit_code;
+  }
+  if (!pre.notes.empty()) TG_LOG(Info) << pre.notes;
+
+  Metrics metrics(kVersion, Probes::kAttachMechanism, KernelDropLabels());
+  ProcessInfoCache processes;
+  Pipeline pipeline(PipelineConfig{opts.max_connections, opts.max_header_bytes}, metrics, processes);
+
+  ProbeConfig pc;
+  pc.self_tgid = static_cast<uint32_t>(getpid());
+  pc.max_header_bytes = opts.max_header_bytes;
+  pc.ring_buffer_bytes = opts.ring_buffer_bytes;
+  pc.max_connections = opts.max_connections;
+  pc.wakeup_bytes = opts.ring_buffer_bytes / 4;
+  ProbeError perr;
+  std::unique_ptr<Probes> probes =
+      Probes::Start(pc, [&pipeline](std::span<const uint8_t> rec) { pipeline.OnRecord(rec); }, &perr);
+  if (!probes) {
+    TG_LOG(Error) << perr.message;
+    return perr.exit_code;
+  }
+
+  // Only now, with every probe attached, does the listener open: a successful scrape means
+  // capture is live.
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(opts.listen, 2);
+    exposer->RegisterCollectable(metrics.registry());
+  } catch (const std::exception& e) {
+    TG_LOG(Error) << "cannot listen on " << opts.listen << " for /metrics: " << e.what()
+                  << " (is another tracegapd running, or the address wrong?)";
+    return kExitListen;
+  }
+  TG_LOG(Info) << "tracegapd " << kVersion << " capturing: " << probes->attached()
+               << " tracepoints attached; metrics at http://" << opts.listen << "/metrics";
+
+  auto next_housekeeping = std::chrono::steady_clock::now();
+  while (!g_stop) {
+    int n = probes->Poll(static_cast<int>(opts.poll_interval_ms));
+    if (n < 0 && n != -EINTR) {
+      TG_LOG(Error) << "ring buffer poll failed: errno " << -n;
+      return 1;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_housekeeping) {
+      metrics.SetKernelDrops(probes->ReadDrops());
+      metrics.SetConnectionsTracked(pipeline.connections());
+      next_housekeeping = now + std::chrono::seconds(1);
+    }
+  }
+  TG_LOG(Info) << "stopping: detaching probes";
+  probes.reset();
+  exposer.reset();
+  return 0;
+}
+
+}  // namespace
+}  // namespace tracegap
+
+int main(int argc, char** argv) {
+  using namespace tracegap;
+  ParsedOptions parsed = ParseOptions(argc, argv);
+  if (!parsed.options) {
+    std::fputs(parsed.output.c_str(), parsed.exit_code == 0 ? stdout : stderr);
+    return parsed.exit_code;
+  }
+  SetLogLevel(parsed.options->log_level);
+  InstallSignalHandlers();
+  return Run(*parsed.options);
+}

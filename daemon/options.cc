@@ -1,0 +1,99 @@
+#include "options.h"
+
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "tracegap.h"
+#include "version.h"
+
+namespace po = boost::program_options;
+
+namespace tracegap {
+namespace {
+
+po::options_description Describe(Options& o, std::string& log_level) {
+  po::options_description desc("Options (also accepted as `name = value` lines in --config)");
+  desc.add_options()
+      ("help,h", "print this help and exit")
+      ("version", "print the version and exit")
+      ("config,c", po::value(&o.config_path)->value_name("FILE"),
+       "read options from FILE (command-line options win)")
+      ("listen", po::value(&o.listen)->default_value(o.listen)->value_name("ADDR:PORT"),
+       "serve Prometheus metrics at http://ADDR:PORT/metrics")
+      ("max-header-bytes", po::value(&o.max_header_bytes)->default_value(o.max_header_bytes)->value_name("N"),
+       "largest HTTP/1 header block captured, in bytes (64..8192); longer ones count as unknown")
+      ("ring-buffer-bytes", po::value(&o.ring_buffer_bytes)->default_value(o.ring_buffer_bytes)->value_name("N"),
+       "size of the kernel-to-daemon ring buffer (a power of two, at least 65536)")
+      ("max-connections", po::value(&o.max_connections)->default_value(o.max_connections)->value_name("N"),
+       "connections tracked at once, in the kernel and in the daemon (least recently used evicted)")
+      ("poll-interval-ms", po::value(&o.poll_interval_ms)->default_value(o.poll_interval_ms)->value_name("MS"),
+       "longest time an event waits in the ring buffer before the daemon reads it (1..1000)")
+      ("log-level", po::value(&log_level)->default_value("info")->value_name("LEVEL"),
+       "debug, info, warning or error");
+  return desc;
+}
+
+std::string Validate(const Options& o) {
+  std::ostringstream err;
+  if (o.max_header_bytes < 64 || o.max_header_bytes > TG_MAX_COPY) {
+    err << "--max-header-bytes: " << o.max_header_bytes << " is out of range (64.." << TG_MAX_COPY << ")";
+  } else if (o.ring_buffer_bytes < 65536 || (o.ring_buffer_bytes & (o.ring_buffer_bytes - 1)) != 0 ||
+             o.ring_buffer_bytes > (1ull << 30)) {
+    err << "--ring-buffer-bytes: " << o.ring_buffer_bytes
+        << " must be a power of two from 65536 to 1073741824";
+  } else if (o.max_connections < 16 || o.max_connections > (1u << 22)) {
+    err << "--max-connections: " << o.max_connections << " is out of range (16..4194304)";
+  } else if (o.poll_interval_ms < 1 || o.poll_interval_ms > 1000) {
+    err << "--poll-interval-ms: " << o.poll_interval_ms << " is out of range (1..1000)";
+  } else if (o.listen.rfind(':') == std::string::npos) {
+    err << "--listen: '" << o.listen << "' is not ADDR:PORT";
+  }
+  return err.str();
+}
+
+ParsedOptions Fail(std::string message) {
+  ParsedOptions r;
+  r.exit_code = kExitUsage;
+  r.output = "tracegapd: " + message + " (see tracegapd --help)\n";
+  return r;
+}
+
+}  // namespace
+
+ParsedOptions ParseOptions(int argc, const char* const* argv) {
+  Options o;
+  std::string log_level;
+  po::options_description desc = Describe(o, log_level);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    if (vm.count("help")) {
+      std::ostringstream out;
+      out << "tracegapd " << kVersion
+          << " - finds where distributed-trace context propagation breaks\n\n"
+          << "Usage: tracegapd [options]\n\n"
+          << desc << "\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad option or config, "
+          << "3 missing privileges, 4 no kernel BTF, 5 no tracefs, 6 BPF load failed, "
+          << "7 attach failed, 8 cannot listen, 1 other runtime error.\n";
+      return ParsedOptions{std::nullopt, 0, out.str()};
+    }
+    if (vm.count("version")) return ParsedOptions{std::nullopt, 0, std::string("tracegapd ") + kVersion + "\n"};
+    if (vm.count("config")) {
+      const std::string path = vm["config"].as<std::string>();
+      std::ifstream file(path);
+      if (!file) return Fail("--config: cannot open '" + path + "'");
+      po::store(po::parse_config_file(file, desc), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return Fail(e.what());
+  }
+  if (!ParseLogLevel(log_level, &o.log_level)) {
+    return Fail("--log-level: '" + log_level + "' is not one of debug, info, warning, error");
+  }
+  if (std::string err = Validate(o); !err.empty()) return Fail(err);
+  return ParsedOptions{o, 0, ""};
+}
+
+}  // namespace tracegap

@@ -1,0 +1,35 @@
+#pragma once
+// tracegapd's command line and config file (the same options in both; the command line wins).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "log.h"
+
+namespace tracegap {
+
+struct Options {
+  std::string config_path;                  // --config; empty: none
+  std::string listen = "127.0.0.1:9477";    // --listen: the /metrics endpoint
+  uint32_t max_header_bytes = 4096;         // --max-header-bytes: per header block, 64..8192
+  uint64_t ring_buffer_bytes = 8u << 20;    // --ring-buffer-bytes: power of two, >= 64 KiB
+  uint32_t max_connections = 65536;         // --max-connections: tracked connections (kernel and daemon)
+  uint32_t poll_interval_ms = 100;          // --poll-interval-ms: longest an event waits in the ring
+  LogLevel log_level = LogLevel::kInfo;     // --log-level
+};
+
+// What ParseOptions decided: run with `options`, or exit with `exit_code` after printing `output`
+// (to stdout for --help/--version, to stderr for errors).
+struct ParsedOptions {
+  std::optional<Options> options;
+  int exit_code = 0;
+  std::string output;
+};
+
+inline constexpr int kExitUsage = 2;
+
+ParsedOptions ParseOptions(int argc, const char* const* argv);
+
+}  // namespace tracegap

@@ -1,0 +1,43 @@
+#pragma once
+// What the daemon knows of a process beyond its pid: its start time (so that a reused pid is a new
+// process), its name and its systemd unit or container. Read from /proc, cached per pid.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace tracegap {
+
+// The unit label for a process from the text of /proc/PID/cgroup: a short container id (12 hex
+// digits) when the process runs in a container (docker, containerd, CRI-O, podman, kubepods),
+// else the innermost systemd unit (.service or .scope), else "". Pure; any input is safe.
+std::string UnitFromCgroup(std::string_view cgroup_file);
+
+// Field 22 of /proc/PID/stat (starttime, in clock ticks since boot), parsed past the comm field,
+// which may itself hold spaces and parentheses. nullopt if the text is not a stat line.
+std::optional<uint64_t> StartTimeFromStat(std::string_view stat_line);
+
+struct ProcessInfo {
+  uint64_t start_time = 0;  // clock ticks since boot; 0 if the process was gone when first seen
+  std::string unit;
+};
+
+// Caches ProcessInfo by pid. Lookups re-read /proc only for a pid not seen before, or when the
+// caller says the pid may have been reused. Not thread-safe: one owner thread.
+class ProcessInfoCache {
+ public:
+  explicit ProcessInfoCache(std::string proc_root = "/proc", size_t max_entries = 8192);
+  const ProcessInfo& Get(uint32_t pid);
+  void Forget(uint32_t pid) { cache_.erase(pid); }
+  size_t size() const { return cache_.size(); }
+
+ private:
+  ProcessInfo Read(uint32_t pid) const;
+  std::string proc_root_;
+  size_t max_entries_;
+  std::unordered_map<uint32_t, ProcessInfo> cache_;
+};
+
+}  // namespace tracegap

@@ -1,0 +1,98 @@
+#include "metrics.h"
+
+#include <map>
+
+namespace tracegap {
+namespace {
+
+prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& r, const char* name,
+                                                        const char* help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(r);
+}
+
+}  // namespace
+
+Metrics::Metrics(std::string_view version, std::string_view attach,
+                 std::span<const std::string_view> kernel_drop_reasons)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      requests_(CounterFamily(*registry_, "tracegap_requests_total",
+                              "HTTP requests seen, by direction (inbound: received by the process; "
+                              "outbound: sent by it) and trace context verdict")),
+      malformed_(CounterFamily(*registry_, "tracegap_malformed_total",
+                               "Requests with an invalid traceparent or tracestate, by reason")),
+      legacy_(CounterFamily(*registry_, "tracegap_legacy_headers_total",
+                            "Requests carrying a legacy (non-W3C) trace header, by format")),
+      parse_errors_(CounterFamily(*registry_, "tracegap_parse_errors_total",
+                                  "Captured bytes that could not be parsed, by protocol and reason")),
+      kernel_drops_(CounterFamily(*registry_, "tracegap_kernel_drops_total",
+                                  "Kernel-side capture failures, by reason: each may have lost an event")),
+      connections_tracked_(prometheus::BuildGauge()
+                               .Name("tracegap_connections_tracked")
+                               .Help("TCP connections whose HTTP state the daemon holds")
+                               .Register(*registry_)
+                               .Add({})) {
+  prometheus::BuildGauge()
+      .Name("tracegap_build_info")
+      .Help("Always 1; labels give the version and the capture mechanism")
+      .Register(*registry_)
+      .Add({{"version", std::string(version)}, {"attach", std::string(attach)}})
+      .Set(1);
+  for (std::string_view reason : kernel_drop_reasons) {
+    kernel_drop_counters_.push_back(&kernel_drops_.Add({{"reason", std::string(reason)}}));
+  }
+  kernel_drop_seen_.assign(kernel_drop_counters_.size(), 0);
+}
+
+prometheus::Counter& Metrics::Get(prometheus::Family<prometheus::Counter>& family, Counters& cache,
+                                  std::initializer_list<std::pair<const char*, std::string_view>> labels) {
+  // Family::Add hashes and locks; the cache keeps the hot path to one string build and lookup.
+  key_.clear();
+  for (const auto& [name, value] : labels) {
+    key_.append(value);
+    key_.push_back('\x1f');
+  }
+  auto it = cache.find(key_);
+  if (it != cache.end()) return *it->second;
+  std::map<std::string, std::string> label_map;
+  for (const auto& [name, value] : labels) label_map.emplace(name, std::string(value));
+  prometheus::Counter* c = &family.Add(label_map);
+  cache.emplace(key_, c);
+  return *c;
+}
+
+void Metrics::CountRequest(std::string_view direction, std::string_view protocol, std::string_view context,
+                           std::string_view comm, std::string_view unit) {
+  Get(requests_, requests_cache_,
+      {{"direction", direction}, {"protocol", protocol}, {"context", context}, {"comm", comm}, {"unit", unit}})
+      .Increment();
+}
+
+void Metrics::CountMalformed(std::string_view direction, std::string_view header, std::string_view reason,
+                             std::string_view comm, std::string_view unit) {
+  Get(malformed_, malformed_cache_,
+      {{"direction", direction}, {"header", header}, {"reason", reason}, {"comm", comm}, {"unit", unit}})
+      .Increment();
+}
+
+void Metrics::CountLegacy(std::string_view direction, std::string_view format, std::string_view comm,
+                          std::string_view unit) {
+  Get(legacy_, legacy_cache_, {{"direction", direction}, {"format", format}, {"comm", comm}, {"unit", unit}})
+      .Increment();
+}
+
+void Metrics::CountParseError(std::string_view protocol, std::string_view reason) {
+  Get(parse_errors_, parse_errors_cache_, {{"protocol", protocol}, {"reason", reason}}).Increment();
+}
+
+void Metrics::SetKernelDrops(std::span<const uint64_t> totals) {
+  for (size_t i = 0; i < totals.size() && i < kernel_drop_counters_.size(); ++i) {
+    if (totals[i] > kernel_drop_seen_[i]) {
+      kernel_drop_counters_[i]->Increment(static_cast<double>(totals[i] - kernel_drop_seen_[i]));
+      kernel_drop_seen_[i] = totals[i];
+    }
+  }
+}
+
+void Metrics::SetConnectionsTracked(size_t n) { connections_tracked_.Set(static_cast<double>(n)); }
+
+}  // namespace tracegap

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs everything tracegap needs to build, run and test, from Debian 12 packages only.
+# Idempotent: packages already present are left alone, and apt is not asked at all when nothing
+# is missing. Usage: scripts/install-deps.sh [--build-only]
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake pkg-config
+  clang llvm                       # BPF objects: clang -target bpf
+  libbpf-dev bpftool libelf-dev zlib1g-dev
+  libboost-program-options-dev
+  prometheus-cpp-dev
+  libnghttp2-dev                   # HPACK inflater
+  libsystemd-dev                   # sd_notify
+  libgtest-dev libgmock-dev
+)
+# Real peers for the end-to-end tests, and tools the tests call.
+test_pkgs=(
+  curl nginx python3 prometheus    # prometheus ships promtool
+  iproute2 procps util-linux
+)
+
+want=("${build_pkgs[@]}")
+[[ "${1:-}" == "--build-only" ]] || want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#want[@]} packages present"
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run as root (or: sudo $0) to install them" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# Debian's nginx/prometheus packages try to start their services; on hosts without systemd (CI,
+# containers) that only warns, and the tests start their own instances anyway.
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,686 @@
+#include "trace_context.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <new>
+#include <ostream>
+#include <set>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "header_field.h"
+
+// Counts heap allocations so a test can prove the classifier's hot path does not allocate.
+namespace {
+std::atomic<long> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+// noinline: once inlined, GCC's -Wmismatched-new-delete sees free() paired with operator new.
+__attribute__((noinline)) void operator delete(void* p) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace tracegap {
+
+// Readable gtest failure messages.
+void PrintTo(TraceparentError e, std::ostream* os) { *os << Label(e); }
+void PrintTo(TracestateError e, std::ostream* os) { *os << Label(e); }
+void PrintTo(ContextVerdict v, std::ostream* os) { *os << Label(v); }
+
+namespace {
+
+constexpr std::string_view kSpecTraceparent =
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+constexpr std::string_view kSpecTracestate = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE";
+constexpr std::string_view kTraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+constexpr std::string_view kParentId = "00f067aa0ba902b7";
+constexpr std::string_view kZeroTraceId = "00000000000000000000000000000000";
+constexpr std::string_view kZeroParentId = "0000000000000000";
+
+std::string Tp(std::string_view version, std::string_view trace_id = kTraceId,
+               std::string_view parent_id = kParentId, std::string_view flags = "01",
+               std::string_view tail = "") {
+  std::string s;
+  s.append(version).append("-").append(trace_id).append("-").append(parent_id).append("-");
+  s.append(flags).append(tail);
+  return s;
+}
+
+std::string WithCharAt(std::string s, std::size_t pos, char c) {
+  s[pos] = c;
+  return s;
+}
+
+std::string AsciiLower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+// "k<first>=v,...": `count` members with distinct keys.
+std::string Members(int count, int first = 0, std::string_view sep = ",") {
+  std::string s;
+  for (int i = 0; i < count; ++i) {
+    if (i > 0) s.append(sep);
+    s.append("k").append(std::to_string(first + i)).append("=v");
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// traceparent, one value
+
+struct TraceparentCase {
+  std::string name;
+  std::string value;
+  TraceparentError want;
+};
+
+std::ostream& operator<<(std::ostream& os, const TraceparentCase& c) { return os << c.name; }
+
+std::vector<TraceparentCase> TraceparentCases() {
+  const std::string spec(kSpecTraceparent);
+  using E = TraceparentError;
+  return {
+      // Valid.
+      {"SpecExample", spec, E::kNone},
+      {"NotSampled", Tp("00", kTraceId, kParentId, "00"), E::kNone},
+      {"AllFlagBits", Tp("00", kTraceId, kParentId, "ff"), E::kNone},
+      {"FutureVersionExactly55", Tp("cc"), E::kNone},
+      {"FutureVersionExtraField", Tp("01", kTraceId, kParentId, "01", "-extra"), E::kNone},
+      {"FutureVersionEmptyExtraField", Tp("fe", kTraceId, kParentId, "01", "-"), E::kNone},
+      {"FutureVersionExtraIsOpaque", Tp("02", kTraceId, kParentId, "01", "-XY,= \x01z"), E::kNone},
+
+      // Length outranks everything below it.
+      {"Empty", "", E::kLength},
+      {"SingleSpace", " ", E::kLength},
+      {"WhitespaceOnly", " \t  ", E::kLength},
+      {"Truncated54", spec.substr(0, 54), E::kLength},
+      {"Version00With56", spec + "0", E::kLength},
+      {"Version00WithExtraField", spec + "-extra", E::kLength},
+      {"Version00TrailingSpace", spec + " ", E::kLength},
+      {"FutureVersion54", Tp("01").substr(0, 54), E::kLength},
+      {"FfAloneIsLength", "ff", E::kLength},
+      {"Garbage", "hello", E::kLength},
+      {"TwoJoinedWithComma", spec + "," + spec, E::kLength},
+
+      // Delimiter.
+      {"DelimiterAt2", WithCharAt(spec, 2, '_'), E::kDelimiter},
+      {"DelimiterAt35", WithCharAt(spec, 35, '_'), E::kDelimiter},
+      {"DelimiterAt52", WithCharAt(spec, 52, '.'), E::kDelimiter},
+      {"SpacesForDelimiters", "00 4bf92f3577b34da6a3ce929d0e0e4736 00f067aa0ba902b7 01",
+       E::kDelimiter},
+      {"FutureVersionNoDelimiterAt55", Tp("01", kTraceId, kParentId, "01", "x"), E::kDelimiter},
+      {"FutureVersionGluedExtra", Tp("01", kTraceId, kParentId, "01", "extra"), E::kDelimiter},
+      {"LeadingSpaceShiftsFields", " " + spec, E::kDelimiter},
+      {"DelimiterOutranksVersion", WithCharAt(Tp("zz"), 2, '_'), E::kDelimiter},
+
+      // Version.
+      {"VersionFf", Tp("ff"), E::kVersion},
+      {"VersionFfUppercase", Tp("FF"), E::kVersion},
+      {"VersionFfMixedCase", Tp("fF"), E::kVersion},
+      {"VersionFfWithExtraField", Tp("ff", kTraceId, kParentId, "01", "-x"), E::kVersion},
+      {"VersionNonHexLower", Tp("0g"), E::kVersion},
+      {"VersionNonHexUpper", Tp("0G"), E::kVersion},
+      {"VersionLetters", Tp("zz"), E::kVersion},
+      {"VersionOutranksNonHex", Tp("0g", "4bf92f3577b34da6a3ce929d0e0e473x"), E::kVersion},
+
+      // Non-hex.
+      {"NonHexInTraceId", Tp("00", "4bf92f3577b34da6a3ce929d0e0e473g"), E::kNonHex},
+      {"NonHexInParentId", Tp("00", kTraceId, "00f067aa0ba902bz"), E::kNonHex},
+      {"SpaceInParentId", Tp("00", kTraceId, "00f067aa 0ba902b"), E::kNonHex},
+      {"NonHexFlags", Tp("00", kTraceId, kParentId, "0x"), E::kNonHex},
+      {"DashInFlags", Tp("00", kTraceId, kParentId, "-1"), E::kNonHex},
+      {"NonHexOutranksUppercase", Tp("00", "4BF92F3577B34DA6A3CE929D0E0E4736", "00f067aa0ba902bg"),
+       E::kNonHex},
+      {"NonHexOutranksZeroTraceId", Tp("00", kZeroTraceId, "00f067aa0ba902bg"), E::kNonHex},
+
+      // Zero ids.
+      {"ZeroTraceId", Tp("00", kZeroTraceId), E::kZeroTraceId},
+      {"ZeroTraceIdFutureVersion", Tp("01", kZeroTraceId, kParentId, "01", "-x"), E::kZeroTraceId},
+      {"BothIdsZero", Tp("00", kZeroTraceId, kZeroParentId), E::kZeroTraceId},
+      {"ZeroTraceIdOutranksUppercase", Tp("00", kZeroTraceId, "00F067AA0BA902B7"), E::kZeroTraceId},
+      {"ZeroParentId", Tp("00", kTraceId, kZeroParentId), E::kZeroParentId},
+      {"ZeroParentIdFutureVersion", Tp("fe", kTraceId, kZeroParentId, "00", "-x"),
+       E::kZeroParentId},
+      {"ZeroParentIdOutranksUppercase", Tp("00", "4BF92F3577B34DA6A3CE929D0E0E4736", kZeroParentId),
+       E::kZeroParentId},
+
+      // Uppercase: only when lowercasing would fix the value.
+      {"UppercaseTraceId", Tp("00", "4BF92F3577B34DA6A3CE929D0E0E4736"), E::kUppercaseHex},
+      {"UppercaseParentId", Tp("00", kTraceId, "00F067AA0BA902B7"), E::kUppercaseHex},
+      {"MixedCaseTraceId", Tp("00", "4bF92f3577b34da6a3ce929d0e0e4736"), E::kUppercaseHex},
+      {"UppercaseFlags", Tp("00", kTraceId, kParentId, "0A"), E::kUppercaseHex},
+      {"UppercaseFutureVersion", Tp("0A"), E::kUppercaseHex},
+  };
+}
+
+class TraceparentTest : public ::testing::TestWithParam<TraceparentCase> {};
+
+TEST_P(TraceparentTest, Reason) {
+  const TraceparentCase& c = GetParam();
+  EXPECT_EQ(ParseTraceparent(c.value).error, c.want) << "value: '" << c.value << "'";
+}
+
+// The definition of uppercase_hex, checked on every case: it is the reason exactly when the value
+// is invalid and lowercasing it would make it valid.
+TEST_P(TraceparentTest, UppercaseHexMeansLowercasingFixesIt) {
+  const TraceparentCase& c = GetParam();
+  const TraceparentError error = ParseTraceparent(c.value).error;
+  const bool lowercase_fixes =
+      error != TraceparentError::kNone && ParseTraceparent(AsciiLower(c.value)).ok();
+  EXPECT_EQ(error == TraceparentError::kUppercaseHex, lowercase_fixes) << c.value;
+}
+
+// Through the message-level entry point the verdict must agree with the single-value parser.
+TEST_P(TraceparentTest, ClassifyAgrees) {
+  const TraceparentCase& c = GetParam();
+  const HeaderField headers[] = {{"traceparent", c.value}};
+  const ContextResult r = ClassifyContext(headers);
+  EXPECT_EQ(r.traceparent_error, c.want);
+  EXPECT_EQ(r.verdict, c.want == TraceparentError::kNone ? ContextVerdict::kValid
+                                                         : ContextVerdict::kMalformed);
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, TraceparentTest, ::testing::ValuesIn(TraceparentCases()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(TraceparentTable, EveryReasonHasAtLeastTwoExamples) {
+  const auto cases = TraceparentCases();
+  for (TraceparentError e : kTraceparentErrors) {
+    if (e == TraceparentError::kDuplicate) continue;  // message-level, see ClassifyContext tests
+    const auto n =
+        std::count_if(cases.begin(), cases.end(), [e](const auto& c) { return c.want == e; });
+    EXPECT_GE(n, 2) << Label(e);
+  }
+}
+
+TEST(ParseTraceparent, SpecExampleFields) {
+  const TraceparentResult r = ParseTraceparent(kSpecTraceparent);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value.version, 0x00);
+  EXPECT_EQ(r.value.trace_id.ToHex(), kTraceId);
+  EXPECT_EQ(r.value.trace_id.bytes[0], 0x4b);
+  EXPECT_EQ(r.value.trace_id.bytes[15], 0x36);
+  EXPECT_EQ(r.value.parent_id.ToHex(), kParentId);
+  EXPECT_EQ(r.value.parent_id.bytes[7], 0xb7);
+  EXPECT_EQ(r.value.flags, 0x01);
+}
+
+TEST(ParseTraceparent, FutureVersionFieldsComeFromThePrefix) {
+  const TraceparentResult r = ParseTraceparent(Tp("cc", kTraceId, kParentId, "09", "-what-ever"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value.version, 0xcc);
+  EXPECT_EQ(r.value.trace_id.ToHex(), kTraceId);
+  EXPECT_EQ(r.value.parent_id.ToHex(), kParentId);
+  EXPECT_EQ(r.value.flags, 0x09);
+}
+
+TEST(ParseTraceparent, NeverReportsDuplicate) {
+  EXPECT_NE(
+      ParseTraceparent(std::string(kSpecTraceparent) + "," + std::string(kSpecTraceparent)).error,
+      TraceparentError::kDuplicate);
+}
+
+// ---------------------------------------------------------------------------------------------
+// tracestate, fields only
+
+struct TracestateCase {
+  std::string name;
+  std::vector<std::string> fields;
+  TracestateError want;
+};
+
+std::ostream& operator<<(std::ostream& os, const TracestateCase& c) { return os << c.name; }
+
+std::vector<TracestateCase> TracestateCases() {
+  using E = TracestateError;
+  const std::string key256(256, 'a');
+  const std::string value256(256, 'v');
+  return {
+      // Valid.
+      {"SpecExample", {std::string(kSpecTracestate)}, E::kNone},
+      {"NoFields", {}, E::kNone},
+      {"EmptyField", {""}, E::kNone},
+      {"OnlyCommas", {",,,"}, E::kNone},
+      {"OnlyOwsMembers", {" \t , ,\t"}, E::kNone},
+      {"OwsAroundMembers", {" rojo=1 \t,\t congo=2 "}, E::kNone},
+      {"SpaceBeforeCommaIsOws", {"rojo=1 ,congo=2"}, E::kNone},
+      {"Exactly32Members", {Members(32)}, E::kNone},
+      {"Exactly32MembersWithEmptyOnes", {",," + Members(32, 0, ", ,") + ","}, E::kNone},
+      {"Exactly32MembersAcrossFields", {Members(16), Members(16, 16)}, E::kNone},
+      {"MultiTenantKey", {"fw529a3039@dt=x"}, E::kNone},
+      {"KeyStartsWithDigit", {"0abc=1"}, E::kNone},
+      {"EveryKeyChar", {"a0_-*/@z=1"}, E::kNone},
+      {"Key256", {key256 + "=1"}, E::kNone},
+      {"Value256", {"k=" + value256}, E::kNone},
+      {"ValuePunctuationAndInnerSpaces", {"k=a b!~\"#$%&'()*+-./:;<>?@[\\]^_`{|}"}, E::kNone},
+      {"ValueLeadingSpace", {"k= a"}, E::kNone},
+      {"TwoFields", {"rojo=1", "congo=2"}, E::kNone},
+      {"EmptyFieldsAround", {"", "rojo=1", ""}, E::kNone},
+
+      // Member (no '=') outranks everything in the content.
+      {"MemberWithoutEquals", {"rojo"}, E::kMember},
+      {"SecondMemberWithoutEquals", {"rojo=1,congo"}, E::kMember},
+      {"MemberWithoutEqualsInSecondField", {"rojo=1", " congo "}, E::kMember},
+      {"MemberOutranksKey", {"Bad=1,nokey"}, E::kMember},
+      {"MemberOutranksTooMany", {Members(40) + ",x"}, E::kMember},
+
+      // Key.
+      {"KeyUppercase", {"Rojo=1"}, E::kKey},
+      {"KeyLeadingUnderscore", {"_rojo=1"}, E::kKey},
+      {"KeyLeadingAt", {"@dt=1"}, E::kKey},
+      {"Key257", {std::string(257, 'a') + "=1"}, E::kKey},
+      {"KeyEmpty", {"=1"}, E::kKey},
+      {"KeyWithSpace", {"ro jo=1"}, E::kKey},
+      {"KeyNonPrintable", {std::string("ro\x01jo=1")}, E::kKey},
+      {"KeyOutranksValue", {"k=a=b,Bad=1"}, E::kKey},
+      {"KeyOutranksTooMany", {Members(33) + ",K=1"}, E::kKey},
+      {"UppercaseIsNotADuplicate", {"rojo=1,Rojo=2"}, E::kKey},
+
+      // Value.
+      {"ValueContainsEquals", {"k=a=b"}, E::kValue},
+      {"ValueEmpty", {"k="}, E::kValue},
+      {"ValueOnlySpaceTrailing", {"k= "}, E::kValue},
+      {"ValueOnlySpacesBeforeComma", {"k=  ,x=1"}, E::kValue},
+      {"Value257", {"k=" + std::string(257, 'v')}, E::kValue},
+      {"ValueControlChar", {std::string("k=a\x01") + "b"}, E::kValue},
+      {"ValueDel", {"k=a\x7f"}, E::kValue},
+      {"ValueInnerTab", {"k=a\tb"}, E::kValue},
+      {"ValueNonAscii", {"k=caf\xc3\xa9"}, E::kValue},
+      {"ValueOutranksTooMany", {Members(33) + ",x=a=b"}, E::kValue},
+      {"ValueOutranksDuplicateKey", {"a=1,a=x=y"}, E::kValue},
+
+      // Too many members.
+      {"Members33", {Members(33)}, E::kTooManyMembers},
+      {"Members33AcrossFields", {Members(17), Members(16, 17)}, E::kTooManyMembers},
+      {"Members33WithEmptyOnes", {Members(33, 0, ",,")}, E::kTooManyMembers},
+      {"TooManyOutranksDuplicateKey", {Members(33) + ",k0=again"}, E::kTooManyMembers},
+
+      // Duplicate keys.
+      {"DuplicateKey", {"a=1,a=2"}, E::kDuplicateKey},
+      {"DuplicateKeyAcrossFields", {"a=1", "a=2"}, E::kDuplicateKey},
+      {"DuplicateKeyWithOws", {" a=1 ,\ta=2"}, E::kDuplicateKey},
+      {"DuplicateMultiTenantKey", {"fw@dt=1,x=2,fw@dt=3"}, E::kDuplicateKey},
+      {"DuplicateAt32", {Members(31) + ",k0=again"}, E::kDuplicateKey},
+  };
+}
+
+class TracestateTest : public ::testing::TestWithParam<TracestateCase> {};
+
+TEST_P(TracestateTest, Reason) {
+  const TracestateCase& c = GetParam();
+  const std::vector<std::string_view> views(c.fields.begin(), c.fields.end());
+  EXPECT_EQ(ValidateTracestate(views), c.want);
+}
+
+// With a valid traceparent the message-level result carries the same reason and stays valid.
+TEST_P(TracestateTest, ValidTraceparentStaysValid) {
+  const TracestateCase& c = GetParam();
+  std::vector<HeaderField> headers = {{"traceparent", kSpecTraceparent}};
+  for (const std::string& f : c.fields) headers.push_back({"tracestate", f});
+  const ContextResult r = ClassifyContext(headers);
+  EXPECT_EQ(r.verdict, ContextVerdict::kValid);
+  EXPECT_EQ(r.traceparent_error, TraceparentError::kNone);
+  EXPECT_EQ(r.trace_id.ToHex(), kTraceId);
+  EXPECT_EQ(r.has_tracestate, !c.fields.empty());
+  EXPECT_EQ(r.tracestate_error, c.want);
+}
+
+// Whatever the content, a tracestate without a valid traceparent is only ever an orphan (and no
+// tracestate field at all is no finding).
+TEST_P(TracestateTest, OrphanWithoutTraceparent) {
+  const TracestateCase& c = GetParam();
+  const TracestateError want = c.fields.empty() ? TracestateError::kNone : TracestateError::kOrphan;
+  std::vector<HeaderField> headers;
+  for (const std::string& f : c.fields) headers.push_back({"tracestate", f});
+  EXPECT_EQ(ClassifyContext(headers).tracestate_error, want);
+  headers.push_back({"traceparent", "garbage"});
+  EXPECT_EQ(ClassifyContext(headers).tracestate_error, want);
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, TracestateTest, ::testing::ValuesIn(TracestateCases()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(TracestateTable, EveryReasonHasAtLeastTwoExamples) {
+  const auto cases = TracestateCases();
+  for (TracestateError e : kTracestateErrors) {
+    if (e == TracestateError::kOrphan) continue;  // message-level, see ClassifyContext tests
+    const auto n =
+        std::count_if(cases.begin(), cases.end(), [e](const auto& c) { return c.want == e; });
+    EXPECT_GE(n, 2) << Label(e);
+  }
+}
+
+TEST(ValidateTracestate, SingleValueOverload) {
+  EXPECT_EQ(ValidateTracestate(kSpecTracestate), TracestateError::kNone);
+  EXPECT_EQ(ValidateTracestate("a=1,a=2"), TracestateError::kDuplicateKey);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole message
+
+TEST(ClassifyContext, SpecExample) {
+  const HeaderField headers[] = {
+      {"Host", "example.com"},
+      {"traceparent", kSpecTraceparent},
+      {"tracestate", kSpecTracestate},
+  };
+  const ContextResult r = ClassifyContext(headers);
+  EXPECT_EQ(r.verdict, ContextVerdict::kValid);
+  EXPECT_EQ(r.traceparent_error, TraceparentError::kNone);
+  EXPECT_TRUE(r.has_tracestate);
+  EXPECT_EQ(r.tracestate_error, TracestateError::kNone);
+  EXPECT_EQ(r.legacy, 0);
+  EXPECT_EQ(r.trace_id.ToHex(), kTraceId);
+  EXPECT_EQ(r.parent_id.ToHex(), kParentId);
+  EXPECT_EQ(r.flags, 0x01);
+}
+
+TEST(ClassifyContext, HeaderNamesAnyCase) {
+  const HeaderField headers[] = {{"TraceParent", kSpecTraceparent}, {"TRACESTATE", "a=1,a=2"}};
+  const ContextResult r = ClassifyContext(headers);
+  EXPECT_EQ(r.verdict, ContextVerdict::kValid);
+  EXPECT_TRUE(r.has_tracestate);
+  EXPECT_EQ(r.tracestate_error, TracestateError::kDuplicateKey);
+}
+
+TEST(ClassifyContext, Missing) {
+  EXPECT_EQ(ClassifyContext({}).verdict, ContextVerdict::kMissing);
+  const HeaderField headers[] = {
+      {"host", "x"}, {"traceparentx", kSpecTraceparent}, {"x-traceparent", kSpecTraceparent}};
+  const ContextResult r = ClassifyContext(headers);
+  EXPECT_EQ(r.verdict, ContextVerdict::kMissing);
+  EXPECT_EQ(r.traceparent_error, TraceparentError::kNone);
+  EXPECT_EQ(r.tracestate_error, TracestateError::kNone);
+  EXPECT_FALSE(r.has_tracestate);
+  EXPECT_TRUE(r.trace_id.IsZero());
+}
+
+TEST(ClassifyContext, EmptyTraceparentFieldIsMalformedNotMissing) {
+  const HeaderField headers[] = {{"traceparent", ""}};
+  const ContextResult r = ClassifyContext(headers);
+  EXPECT_EQ(r.verdict, ContextVerdict::kMalformed);
+  EXPECT_EQ(r.traceparent_error, TraceparentError::kLength);
+}
+
+TEST(ClassifyContext, MalformedLeavesIdsZero) {
+  const std::string upper = Tp("00", "4BF92F3577B34DA6A3CE929D0E0E4736");
+  const HeaderField headers[] = {{"traceparent", upper}};
+  const ContextResult r = ClassifyContext(headers);
+  EXPECT_EQ(r.verdict, ContextVerdict::kMalformed);
+  EXPECT_EQ(r.traceparent_error, TraceparentError::kUppercaseHex);
+  EXPECT_TRUE(r.trace_id.IsZero());
+  EXPECT_TRUE(r.parent_id.IsZero());
+  EXPECT_EQ(r.flags, 0);
+}
+
+// Header fields are views: the strings they point into must outlive the case.
+struct MessageCase {
+  std::string name;
+  std::vector<HeaderField> headers;
+};
+
+TEST(ClassifyContext, DuplicateTraceparent) {
+  const std::string other = Tp("00", "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331");
+  const std::vector<MessageCase> cases = {
+      {"Identical", {{"traceparent", kSpecTraceparent}, {"traceparent", kSpecTraceparent}}},
+      {"Different", {{"traceparent", kSpecTraceparent}, {"traceparent", other}}},
+      {"MixedCaseNames", {{"TraceParent", kSpecTraceparent}, {"traceparent", other}}},
+      {"OneInvalid", {{"traceparent", "x"}, {"traceparent", kSpecTraceparent}}},
+      {"BothEmpty", {{"traceparent", ""}, {"traceparent", ""}}},
+      {"Three",
+       {{"traceparent", other}, {"a", "b"}, {"traceparent", other}, {"traceparent", other}}},
+  };
+  for (const MessageCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const ContextResult r = ClassifyContext(c.headers);
+    EXPECT_EQ(r.verdict, ContextVerdict::kMalformed);
+    EXPECT_EQ(r.traceparent_error, TraceparentError::kDuplicate);
+    EXPECT_TRUE(r.trace_id.IsZero());
+  }
+}
+
+TEST(ClassifyContext, Orphan) {
+  const std::string version_ff = Tp("ff");
+  const std::string uppercase = Tp("00", kTraceId, "00F067AA0BA902B7");
+  const std::vector<MessageCase> cases = {
+      {"NoTraceparent", {{"tracestate", kSpecTracestate}}},
+      {"NoTraceparentEmptyTracestate", {{"tracestate", ""}}},
+      {"MalformedTraceparent", {{"traceparent", version_ff}, {"tracestate", kSpecTracestate}}},
+      {"UppercaseTraceparent", {{"tracestate", kSpecTracestate}, {"traceparent", uppercase}}},
+      {"DuplicateTraceparent",
+       {{"traceparent", kSpecTraceparent},
+        {"traceparent", kSpecTraceparent},
+        {"tracestate", kSpecTracestate}}},
+      {"InvalidTracestateToo", {{"Tracestate", "BAD"}}},
+  };
+  for (const MessageCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const ContextResult r = ClassifyContext(c.headers);
+    EXPECT_NE(r.verdict, ContextVerdict::kValid);
+    EXPECT_TRUE(r.has_tracestate);
+    EXPECT_EQ(r.tracestate_error, TracestateError::kOrphan);
+  }
+}
+
+TEST(ClassifyContext, TracestateFieldsAreJoinedInOrder) {
+  const std::string first = Members(20);
+  const std::string second = Members(13, 20);
+  const HeaderField too_many[] = {
+      {"tracestate", first}, {"traceparent", kSpecTraceparent}, {"TraceState", second}};
+  EXPECT_EQ(ClassifyContext(too_many).tracestate_error, TracestateError::kTooManyMembers);
+  const HeaderField dup[] = {
+      {"tracestate", "a=1"}, {"traceparent", kSpecTraceparent}, {"tracestate", "b=2,a=3"}};
+  EXPECT_EQ(ClassifyContext(dup).tracestate_error, TracestateError::kDuplicateKey);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legacy formats
+
+TEST(LegacyFormat, DetectedFromHeaderNamesAnyCase) {
+  struct Case {
+    std::string_view name;
+    LegacyFormat want;
+  };
+  const Case cases[] = {
+      {"B3", LegacyFormat::kB3},
+      {"X-B3-TraceId", LegacyFormat::kB3},
+      {"x-B3-spanid", LegacyFormat::kB3},
+      {"X-B3-ParentSpanId", LegacyFormat::kB3},
+      {"X-B3-Sampled", LegacyFormat::kB3},
+      {"X-B3-FLAGS", LegacyFormat::kB3},
+      {"Uber-Trace-Id", LegacyFormat::kJaeger},
+      {"UberCtx-User-Id", LegacyFormat::kJaeger},
+      {"uberctx-x", LegacyFormat::kJaeger},
+      {"X-Amzn-Trace-Id", LegacyFormat::kXRay},
+      {"Grpc-Trace-Bin", LegacyFormat::kGrpcTraceBin},
+      {"SW8", LegacyFormat::kSkyWalking},
+      {"sw8", LegacyFormat::kSkyWalking},
+      // Near misses.
+      {"", LegacyFormat::kNone},
+      {"b", LegacyFormat::kNone},
+      {"b3x", LegacyFormat::kNone},
+      {"x-b3-other", LegacyFormat::kNone},
+      {"uber-trace-id2", LegacyFormat::kNone},
+      {"uberctx", LegacyFormat::kNone},
+      {"x-amzn-trace", LegacyFormat::kNone},
+      {"grpc-trace", LegacyFormat::kNone},
+      {"sw8-correlation", LegacyFormat::kNone},
+      {"traceparent", LegacyFormat::kNone},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(LegacyFormatForHeader(c.name), c.want);
+    const HeaderField headers[] = {{c.name, "1"}};
+    EXPECT_EQ(ClassifyContext(headers).legacy, static_cast<uint8_t>(c.want));
+  }
+}
+
+TEST(LegacyFormat, MaskCombinesAndDoesNotAffectVerdict) {
+  const HeaderField headers[] = {
+      {"X-B3-TraceId", "80f198ee56343ba864fe8b2a57d3eff7"},
+      {"X-B3-SpanId", "e457b5a2e4d86bd1"},
+      {"SW8", "1-..."},
+      {"traceparent", kSpecTraceparent},
+      {"x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793"},
+  };
+  const ContextResult r = ClassifyContext(headers);
+  EXPECT_EQ(r.verdict, ContextVerdict::kValid);
+  EXPECT_EQ(r.legacy, LegacyFormat::kB3 | LegacyFormat::kXRay | LegacyFormat::kSkyWalking);
+  const LegacyFormatList list = ListLegacyFormats(r.legacy);
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0], LegacyFormat::kB3);
+  EXPECT_EQ(list[1], LegacyFormat::kXRay);
+  EXPECT_EQ(list[2], LegacyFormat::kSkyWalking);
+
+  const HeaderField none[] = {{"uber-trace-id", "x"}};
+  const ContextResult missing = ClassifyContext(none);
+  EXPECT_EQ(missing.verdict, ContextVerdict::kMissing);
+  EXPECT_TRUE(HasLegacyFormat(missing.legacy, LegacyFormat::kJaeger));
+}
+
+TEST(LegacyFormat, ListEveryBit) {
+  EXPECT_TRUE(ListLegacyFormats(0).empty());
+  const LegacyFormatList all = ListLegacyFormats(0xff);
+  ASSERT_EQ(all.size(), kLegacyFormats.size());
+  EXPECT_TRUE(std::equal(all.begin(), all.end(), kLegacyFormats.begin()));
+  static_assert(ListLegacyFormats(LegacyFormat::kJaeger | LegacyFormat::kGrpcTraceBin).size() == 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Labels
+
+template <typename Enum, std::size_t N>
+void ExpectDistinctNonEmptyLabels(const std::array<Enum, N>& values, Enum none) {
+  std::set<std::string_view> seen = {Label(none)};
+  EXPECT_FALSE(Label(none).empty());
+  for (Enum e : values) {
+    SCOPED_TRACE(static_cast<int>(e));
+    EXPECT_FALSE(Label(e).empty());
+    EXPECT_NE(Label(e), "invalid");
+    EXPECT_TRUE(seen.insert(Label(e)).second) << "duplicate label " << Label(e);
+  }
+}
+
+TEST(Labels, DistinctAndNonEmpty) {
+  ExpectDistinctNonEmptyLabels(kTraceparentErrors, TraceparentError::kNone);
+  ExpectDistinctNonEmptyLabels(kTracestateErrors, TracestateError::kNone);
+  ExpectDistinctNonEmptyLabels(kLegacyFormats, LegacyFormat::kNone);
+  std::set<std::string_view> verdicts;
+  for (ContextVerdict v : kContextVerdicts) {
+    EXPECT_FALSE(Label(v).empty());
+    EXPECT_TRUE(verdicts.insert(Label(v)).second);
+  }
+}
+
+// The arrays list every enumerator, in declaration order, which is the precedence order.
+TEST(Labels, ArraysCoverEveryEnumeratorInPrecedenceOrder) {
+  for (std::size_t i = 0; i < kTraceparentErrors.size(); ++i) {
+    EXPECT_EQ(static_cast<std::size_t>(kTraceparentErrors[i]), i + 1);
+  }
+  EXPECT_EQ(Label(static_cast<TraceparentError>(kTraceparentErrors.size() + 1)), "invalid");
+  for (std::size_t i = 0; i < kTracestateErrors.size(); ++i) {
+    EXPECT_EQ(static_cast<std::size_t>(kTracestateErrors[i]), i + 1);
+  }
+  EXPECT_EQ(Label(static_cast<TracestateError>(kTracestateErrors.size() + 1)), "invalid");
+  for (std::size_t i = 0; i < kLegacyFormats.size(); ++i) {
+    EXPECT_EQ(static_cast<std::size_t>(kLegacyFormats[i]), std::size_t{1} << i);
+  }
+  EXPECT_EQ(Label(static_cast<LegacyFormat>(1 << kLegacyFormats.size())), "invalid");
+  EXPECT_EQ(Label(static_cast<LegacyFormat>(LegacyFormat::kB3 | LegacyFormat::kXRay)), "invalid");
+  for (std::size_t i = 0; i < kContextVerdicts.size(); ++i) {
+    EXPECT_EQ(static_cast<std::size_t>(kContextVerdicts[i]), i);
+  }
+  EXPECT_EQ(Label(static_cast<ContextVerdict>(kContextVerdicts.size())), "invalid");
+}
+
+// These strings are Prometheus label values and documented: changing one breaks dashboards.
+TEST(Labels, ExactStrings) {
+  EXPECT_EQ(Label(ContextVerdict::kValid), "valid");
+  EXPECT_EQ(Label(ContextVerdict::kMissing), "missing");
+  EXPECT_EQ(Label(ContextVerdict::kMalformed), "malformed");
+  EXPECT_EQ(Label(ContextVerdict::kUnknown), "unknown");
+
+  EXPECT_EQ(Label(TraceparentError::kNone), "none");
+  EXPECT_EQ(Label(TraceparentError::kVersion), "version");
+  EXPECT_EQ(Label(TraceparentError::kLength), "length");
+  EXPECT_EQ(Label(TraceparentError::kDelimiter), "delimiter");
+  EXPECT_EQ(Label(TraceparentError::kNonHex), "non_hex");
+  EXPECT_EQ(Label(TraceparentError::kUppercaseHex), "uppercase_hex");
+  EXPECT_EQ(Label(TraceparentError::kZeroTraceId), "zero_trace_id");
+  EXPECT_EQ(Label(TraceparentError::kZeroParentId), "zero_parent_id");
+  EXPECT_EQ(Label(TraceparentError::kDuplicate), "duplicate");
+
+  EXPECT_EQ(Label(TracestateError::kNone), "none");
+  EXPECT_EQ(Label(TracestateError::kTooManyMembers), "too_many_members");
+  EXPECT_EQ(Label(TracestateError::kKey), "key");
+  EXPECT_EQ(Label(TracestateError::kValue), "value");
+  EXPECT_EQ(Label(TracestateError::kMember), "member");
+  EXPECT_EQ(Label(TracestateError::kDuplicateKey), "duplicate_key");
+  EXPECT_EQ(Label(TracestateError::kOrphan), "orphan");
+
+  EXPECT_EQ(Label(LegacyFormat::kNone), "none");
+  EXPECT_EQ(Label(LegacyFormat::kB3), "b3");
+  EXPECT_EQ(Label(LegacyFormat::kJaeger), "jaeger");
+  EXPECT_EQ(Label(LegacyFormat::kXRay), "xray");
+  EXPECT_EQ(Label(LegacyFormat::kGrpcTraceBin), "grpc_trace_bin");
+  EXPECT_EQ(Label(LegacyFormat::kSkyWalking), "sw8");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ids
+
+TEST(HexId, EqualityHexAndHash) {
+  const TraceId a = ParseTraceparent(kSpecTraceparent).value.trace_id;
+  TraceId b = a;
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(std::hash<TraceId>{}(a), std::hash<TraceId>{}(b));
+  b.bytes[15] ^= 1;
+  EXPECT_NE(a, b);
+  EXPECT_LT(a, b);
+  EXPECT_EQ(b.ToHex(), "4bf92f3577b34da6a3ce929d0e0e4737");
+  EXPECT_FALSE(a.IsZero());
+  EXPECT_TRUE(TraceId{}.IsZero());
+  EXPECT_EQ(SpanId{}.ToHex(), kZeroParentId);
+  static_assert(!std::is_same_v<TraceId, SpanId>);
+  static_assert(sizeof(TraceId) == 16 && sizeof(SpanId) == 8);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Allocation
+
+TEST(ClassifyContext, DoesNotAllocate) {
+  const std::string tracestate = Members(32);
+  const HeaderField headers[] = {
+      {"traceparent", kSpecTraceparent},
+      {"tracestate", tracestate},
+      {"x-b3-traceid", "1"},
+      {"user-agent", "curl/8"},
+  };
+  const long before = g_allocations.load();
+  const ContextResult r = ClassifyContext(headers);
+  const TracestateError dup = ValidateTracestate("a=1,b=2,a=3");
+  const long after = g_allocations.load();
+  EXPECT_EQ(after - before, 0);
+  EXPECT_EQ(r.verdict, ContextVerdict::kValid);
+  EXPECT_EQ(r.tracestate_error, TracestateError::kNone);
+  EXPECT_EQ(dup, TracestateError::kDuplicateKey);
+}
+
+}  // namespace
+}  // namespace tracegap
