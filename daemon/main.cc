@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <thread>
 #include <string_view>
 
 #include "kernel_drops.h"
@@ -97,8 +98,11 @@ int Run(const Options& opts) {
     }
   }
   TG_LOG(Info) << "stopping: detaching probes";
+  // The listener's shutdown waits for its threads' poll timeout; let it run alongside the detach.
+  std::thread closer([&exposer] { exposer.reset(); });
   probes.reset();
-  exposer.reset();
+  closer.join();
+  TG_LOG(Info) << "stopped";
   return 0;
 }
 

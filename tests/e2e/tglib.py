@@ -1,0 +1,232 @@
+"""Helpers for tracegap's end-to-end tests: run tracegapd, real servers and clients, read /metrics.
+
+These tests need root and a kernel where BPF works. Where that is not so they exit with code 77,
+which ctest reports as skipped (with the reason printed), never as passed.
+"""
+import ctypes
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+SKIP = 77
+TRACEGAPD = os.environ.get("TRACEGAPD", "build/bin/tracegapd")
+TRACEGAP = os.environ.get("TRACEGAP", "build/bin/tracegap")
+PYTHON = "/usr/bin/python3"
+
+VALID_TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def skip_unless_bpf():
+    """Exits 77 with a reason unless this process can run tracegapd."""
+    reasons = []
+    if os.geteuid() != 0:
+        reasons.append("not root (tracegapd needs CAP_BPF and CAP_PERFMON)")
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        reasons.append("no kernel BTF at /sys/kernel/btf/vmlinux")
+    if reasons:
+        print("SKIP: end-to-end test cannot run here: " + "; ".join(reasons), flush=True)
+        sys.exit(SKIP)
+
+
+def name_this_process(name="tg-e2e"):
+    """Renames this test process, so that its own /metrics scrapes are counted under a comm that
+    no assertion looks at."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(15, name.encode(), 0, 0, 0)  # PR_SET_NAME on the main thread = the process comm
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, host="127.0.0.1", timeout=10.0):
+    deadline = time.monotonic() + timeout
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    while time.monotonic() < deadline:
+        try:
+            with socket.socket(family) as s:
+                s.settimeout(0.5)
+                s.connect((host, port))
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+# ------------------------------------------------------------------------------------------------
+# Metrics
+
+_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text):
+    """{(name, frozenset(labels.items())): value} for every sample line."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _LINE.match(line)
+        if not m:
+            raise ValueError(f"unparsable metrics line: {line!r}")
+        labels = frozenset(_LABEL.findall(m.group(3) or ""))
+        out[(m.group(1), labels)] = float(m.group(4))
+    return out
+
+
+class Metrics:
+    def __init__(self, samples):
+        self.samples = samples
+
+    def get(self, name, **labels):
+        """Sum of `name` over samples whose labels include `labels`."""
+        total = 0.0
+        want = set(labels.items())
+        for (n, ls), v in self.samples.items():
+            if n == name and want <= set(ls):
+                total += v
+        return total
+
+    def delta(self, before, name, **labels):
+        return self.get(name, **labels) - before.get(name, **labels)
+
+
+# ------------------------------------------------------------------------------------------------
+# tracegapd
+
+class Daemon:
+    """tracegapd on a free port; stopped with SIGTERM, which must end it with 0 within 2 s."""
+
+    def __init__(self, *args):
+        self.port = free_port()
+        self.args = list(args)
+        self.log_path = tempfile.mktemp(prefix="tracegapd-", suffix=".log")
+        self.proc = None
+
+    def __enter__(self):
+        self.log = open(self.log_path, "w+")
+        self.proc = subprocess.Popen([TRACEGAPD, "--listen", f"127.0.0.1:{self.port}", *self.args],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"tracegapd exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                self.scrape_text()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError("tracegapd did not serve /metrics within 30 s:\n" + self.output())
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.exit_code = self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("tracegapd did not stop within 2 s of SIGTERM")
+        self.log.close()
+        return False
+
+    def output(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def scrape_text(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            return r.read().decode()
+
+    def scrape(self):
+        return Metrics(parse_metrics(self.scrape_text()))
+
+    def wait_for(self, check, timeout=10.0):
+        """Scrapes until check(metrics) is true, then once more after a pause so that a count still
+        rising is caught; returns the last metrics. The caller asserts on them."""
+        deadline = time.monotonic() + timeout
+        m = self.scrape()
+        while not check(m) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            m = self.scrape()
+        time.sleep(0.4)
+        return self.scrape()
+
+
+# ------------------------------------------------------------------------------------------------
+# Real peers
+
+class Nginx:
+    """nginx with one worker on 127.0.0.1:port and [::1]:port; `/` answers 200 to any method.
+    Optional `extra` is placed inside the server block."""
+
+    def __init__(self, extra="", port=None):
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="tg-nginx-")
+        self.extra = extra
+
+    def __enter__(self):
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""
+worker_processes 1;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  client_body_temp_path {self.dir};
+  proxy_temp_path {self.dir};
+  fastcgi_temp_path {self.dir};
+  uwsgi_temp_path {self.dir};
+  scgi_temp_path {self.dir};
+  server {{
+    listen 127.0.0.1:{self.port};
+    listen [::1]:{self.port};
+    location / {{ return 200 "ok\\n"; }}
+    {self.extra}
+  }}
+}}
+""")
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.proc = subprocess.Popen([nginx, "-c", conf, "-p", self.dir, "-g", "daemon off;"],
+                                     stderr=subprocess.PIPE)
+        wait_port(self.port)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+
+def curl(url, *headers, data=None, extra=()):
+    cmd = ["curl", "-sS", "-o", "/dev/null", "--max-time", "10", *extra]
+    for h in headers:
+        cmd += ["-H", h]
+    if data is not None:
+        cmd += ["--data-binary", data]
+    cmd.append(url)
+    subprocess.run(cmd, check=True)
+
+
+def run_python(code, *args, timeout=30):
+    """Runs `code` in a separate /usr/bin/python3 process (comm "python3")."""
+    subprocess.run([PYTHON, "-c", code, *map(str, args)], check=True, timeout=timeout)
+
+
+def main():
+    skip_unless_bpf()
+    name_this_process()
+    unittest.main(verbosity=2)
