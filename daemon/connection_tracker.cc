@@ -24,6 +24,12 @@ class SinkForEvent final : public http1::MessageSink {
       r.method = m.method;
       r.path = m.path;
       r.authority = m.authority;
+      for (const HeaderField& h : m.headers) {
+        if (EqualsLower(h.name, "traceparent")) {
+          r.traceparent = h.value;
+          break;
+        }
+      }
       r.conn_id = conn_id_;
       r.tuple = tuple_;
       observer_.OnRequest(r);

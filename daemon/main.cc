@@ -5,6 +5,7 @@
 // poll events until SIGINT/SIGTERM -> detach. Each stage that fails exits with its own code.
 
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <prometheus/exposer.h>
@@ -12,8 +13,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
-#include <thread>
 #include <string_view>
 
 #include "kernel_drops.h"
@@ -24,12 +25,25 @@
 #include "preflight.h"
 #include "probes.h"
 #include "process_info.h"
+#include "process_table.h"
 #include "version.h"
 
 namespace tracegap {
 namespace {
 
 std::atomic<bool> g_stop{false};
+
+int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
 
 void OnSignal(int) { g_stop = true; }
 
@@ -53,7 +67,12 @@ int Run(const Options& opts) {
 
   Metrics metrics(kVersion, Probes::kAttachMechanism, KernelDropLabels());
   ProcessInfoCache processes;
-  Pipeline pipeline(PipelineConfig{opts.max_connections, opts.max_header_bytes}, metrics, processes);
+  ProcessTable table(opts.max_processes, std::chrono::seconds(opts.retention_seconds));
+  PipelineConfig config;
+  config.max_connections = opts.max_connections;
+  config.max_header_bytes = opts.max_header_bytes;
+  config.correlator.linger = std::chrono::milliseconds(opts.linger_ms);
+  Pipeline pipeline(config, metrics, processes, table, WallClockMs);
 
   ProbeConfig pc;
   pc.self_tgid = static_cast<uint32_t>(getpid());
@@ -84,24 +103,35 @@ int Run(const Options& opts) {
                << " tracepoints attached; metrics at http://" << opts.listen << "/metrics";
 
   auto next_housekeeping = std::chrono::steady_clock::now();
+  KernelDrops drops_seen{};
   while (!g_stop) {
     int n = probes->Poll(static_cast<int>(opts.poll_interval_ms));
     if (n < 0 && n != -EINTR) {
       TG_LOG(Error) << "ring buffer poll failed: errno " << -n;
       return 1;
     }
+    // After every batch, so that a loss is known before the events that follow it are judged.
+    const KernelDrops drops = probes->ReadDrops();
+    if (drops[TG_DROP_RINGBUF_FULL] != drops_seen[TG_DROP_RINGBUF_FULL]) {
+      pipeline.OnEventsLost(MonotonicNs());
+      TG_LOG(Warning) << "kernel ring buffer full: " << drops[TG_DROP_RINGBUF_FULL] - drops_seen[TG_DROP_RINGBUF_FULL]
+                      << " events lost (raise --ring-buffer-bytes)";
+    }
+    drops_seen = drops;
+    metrics.SetKernelDrops(drops);
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_housekeeping) {
-      metrics.SetKernelDrops(probes->ReadDrops());
       metrics.SetConnectionsTracked(pipeline.connections());
-      next_housekeeping = now + std::chrono::seconds(1);
+      pipeline.ReapProcesses();
+      next_housekeeping = now + std::chrono::seconds(2);
     }
   }
   TG_LOG(Info) << "stopping: detaching probes";
-  // The listener's shutdown waits for its threads' poll timeout; let it run alongside the detach.
-  std::thread closer([&exposer] { exposer.reset(); });
   probes.reset();
-  closer.join();
+  // civetweb takes ~2 s to join its threads once it has served a request; nothing is lost by not
+  // waiting: the process exits right after this (see main), and the kernel closes the socket.
+  exposer->RemoveCollectable(metrics.registry());
+  (void)exposer.release();
   TG_LOG(Info) << "stopped";
   return 0;
 }
@@ -118,5 +148,9 @@ int main(int argc, char** argv) {
   }
   SetLogLevel(parsed.options->log_level);
   InstallSignalHandlers();
-  return Run(*parsed.options);
+  const int code = Run(*parsed.options);
+  // _Exit: the metrics listener's threads may still be running (see Run); no destructor of
+  // static state must race with them. Logs are written unbuffered.
+  std::fflush(nullptr);
+  std::_Exit(code);
 }

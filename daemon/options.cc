@@ -30,7 +30,15 @@ po::options_description Describe(Options& o, std::string& log_level) {
       ("poll-interval-ms", po::value(&o.poll_interval_ms)->default_value(o.poll_interval_ms)->value_name("MS"),
        "longest time an event waits in the ring buffer before the daemon reads it (1..1000)")
       ("log-level", po::value(&log_level)->default_value("info")->value_name("LEVEL"),
-       "debug, info, warning or error");
+       "debug, info, warning or error")
+      ("api-socket", po::value(&o.api_socket)->default_value(o.api_socket)->value_name("PATH"),
+       "Unix socket of the local query API used by the tracegap CLI (mode 0600)")
+      ("linger-ms", po::value(&o.linger_ms)->default_value(o.linger_ms)->value_name("MS"),
+       "how long an answered inbound request still counts as being served (0..60000)")
+      ("max-processes", po::value(&o.max_processes)->default_value(o.max_processes)->value_name("N"),
+       "processes whose propagation state is kept (least recently active evicted first)")
+      ("retention-seconds", po::value(&o.retention_seconds)->default_value(o.retention_seconds)->value_name("S"),
+       "how long an exited process stays visible in the API");
   return desc;
 }
 
@@ -46,10 +54,37 @@ std::string Validate(const Options& o) {
     err << "--max-connections: " << o.max_connections << " is out of range (16..4194304)";
   } else if (o.poll_interval_ms < 1 || o.poll_interval_ms > 1000) {
     err << "--poll-interval-ms: " << o.poll_interval_ms << " is out of range (1..1000)";
+  } else if (o.linger_ms > 60000) {
+    err << "--linger-ms: " << o.linger_ms << " is out of range (0..60000)";
+  } else if (o.max_processes < 1 || o.max_processes > 1000000) {
+    err << "--max-processes: " << o.max_processes << " is out of range (1..1000000)";
+  } else if (o.api_socket.empty() || o.api_socket.size() > 107) {
+    err << "--api-socket: '" << o.api_socket << "' must be a path of 1..107 bytes";
   } else if (o.listen.rfind(':') == std::string::npos) {
     err << "--listen: '" << o.listen << "' is not ADDR:PORT";
   }
   return err.str();
+}
+
+// boost::lexical_cast accepts "-N" for an unsigned type and wraps it modulo 2^bits, so that
+// "--max-connections=-4294967280" would silently mean 16. No option takes a negative number:
+// returns an error for a minus sign in the value of an unsigned option, else "".
+std::string RejectNegative(const po::parsed_options& parsed) {
+  for (const po::option& opt : parsed.options) {
+    const po::option_description* d = parsed.description->find_nothrow(opt.string_key, false);
+    if (d == nullptr) continue;
+    const po::value_semantic* semantic = d->semantic().get();
+    if (dynamic_cast<const po::typed_value<uint32_t>*>(semantic) == nullptr &&
+        dynamic_cast<const po::typed_value<uint64_t>*>(semantic) == nullptr) {
+      continue;
+    }
+    for (const std::string& value : opt.value) {
+      if (value.find('-') != std::string::npos) {
+        return "--" + opt.string_key + ": '" + value + "' is not a non-negative number";
+      }
+    }
+  }
+  return "";
 }
 
 ParsedOptions Fail(std::string message) {
@@ -67,7 +102,9 @@ ParsedOptions ParseOptions(int argc, const char* const* argv) {
   po::options_description desc = Describe(o, log_level);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    const po::parsed_options command_line = po::command_line_parser(argc, argv).options(desc).run();
+    if (std::string err = RejectNegative(command_line); !err.empty()) return Fail(err);
+    po::store(command_line, vm);
     if (vm.count("help")) {
       std::ostringstream out;
       out << "tracegapd " << kVersion
@@ -83,7 +120,9 @@ ParsedOptions ParseOptions(int argc, const char* const* argv) {
       const std::string path = vm["config"].as<std::string>();
       std::ifstream file(path);
       if (!file) return Fail("--config: cannot open '" + path + "'");
-      po::store(po::parse_config_file(file, desc), vm);
+      const po::parsed_options config = po::parse_config_file(file, desc);
+      if (std::string err = RejectNegative(config); !err.empty()) return Fail(err);
+      po::store(config, vm);
     }
     po::notify(vm);
   } catch (const po::error& e) {

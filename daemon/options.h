@@ -18,6 +18,10 @@ struct Options {
   uint32_t max_connections = 65536;         // --max-connections: tracked connections (kernel and daemon)
   uint32_t poll_interval_ms = 100;          // --poll-interval-ms: longest an event waits in the ring
   LogLevel log_level = LogLevel::kInfo;     // --log-level
+  std::string api_socket = "/run/tracegap/api.sock";  // --api-socket: the local query API
+  uint32_t linger_ms = 250;                 // --linger-ms: an inbound request's afterglow
+  uint32_t max_processes = 4096;            // --max-processes: per-process state kept
+  uint32_t retention_seconds = 600;         // --retention-seconds: exited processes kept
 };
 
 // What ParseOptions decided: run with `options`, or exit with `exit_code` after printing `output`

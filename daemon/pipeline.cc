@@ -4,10 +4,25 @@
 
 namespace tracegap {
 
-Pipeline::Pipeline(const PipelineConfig& config, Metrics& metrics, ProcessInfoCache& processes)
+Pipeline::Pipeline(const PipelineConfig& config, Metrics& metrics, ProcessInfoCache& processes,
+                   ProcessTable& table, WallClock wall)
     : metrics_(metrics),
       processes_(processes),
+      table_(table),
+      wall_(wall),
+      correlator_(config.correlator, table,
+                  [this](uint32_t tgid, std::string_view comm) { return Identify(tgid, comm); }, wall),
       tracker_(config.max_connections, config.max_header_bytes, *this) {}
+
+ProcessIdentity Pipeline::Identify(uint32_t tgid, std::string_view comm) {
+  const ProcessInfo& info = processes_.Get(tgid);
+  ProcessIdentity who;
+  who.key = ProcessKey{tgid, info.start_time};
+  who.identity.comm = std::string(comm);
+  who.identity.unit = info.unit;
+  who.identity.exe = info.exe;
+  return who;
+}
 
 void Pipeline::OnRecord(std::span<const uint8_t> record) {
   const DecodedEvent ev = DecodeEvent(record);
@@ -17,8 +32,10 @@ void Pipeline::OnRecord(std::span<const uint8_t> record) {
     return;
   }
   if (ev.kind == TG_EVENT_CLOSE) {
+    last_event_ns_ = std::max<uint64_t>(last_event_ns_, ev.close.ts_ns);
     tracker_.OnClose(ev.close);
   } else {
+    last_event_ns_ = std::max<uint64_t>(last_event_ns_, ev.data.header->ts_ns);
     tracker_.OnData(ev.data);
   }
 }
@@ -37,16 +54,31 @@ void Pipeline::OnRequest(const RequestSeen& r) {
   for (LegacyFormat f : ListLegacyFormats(r.context.legacy)) {
     metrics_.CountLegacy(direction, Label(f), r.actor.comm, unit);
   }
+  if (r.inbound) {
+    correlator_.OnInbound(r);
+  } else {
+    const Outcome outcome = correlator_.OnOutbound(r);
+    metrics_.CountOutbound(Label(outcome), protocol, r.actor.comm, unit);
+  }
 }
 
-void Pipeline::OnResponse(const ResponseSeen&) {
-  // Responses bound the active time of inbound requests; the correlator uses them.
-}
+void Pipeline::OnResponse(const ResponseSeen& r) { correlator_.OnResponse(r); }
 
 void Pipeline::OnParseError(Protocol protocol, std::string_view reason) {
   metrics_.CountParseError(Label(protocol), reason);
 }
 
-void Pipeline::OnConnectionClosed(uint64_t) {}
+void Pipeline::OnConnectionClosed(uint64_t conn_id) { correlator_.OnConnectionClosed(conn_id, last_event_ns_); }
+
+void Pipeline::ReapProcesses() {
+  const int64_t now = wall_();
+  for (const ProcessKey& key : table_.LiveKeys()) {
+    if (processes_.CurrentStartTime(key.pid) == key.start_time) continue;
+    table_.MarkExited(key, now);
+    correlator_.ForgetProcess(key.pid);
+    processes_.Forget(key.pid);
+  }
+  table_.Expire(now);
+}
 
 }  // namespace tracegap

@@ -1,31 +1,41 @@
 #pragma once
 // The daemon's event path, top to bottom:
 //   ring buffer record -> DecodeEvent -> ConnectionTracker (HTTP/1 reassembly and parsing)
-//   -> Observer reports (requests, responses, parse errors) -> Metrics.
-// Not thread-safe: the main thread feeds records; metrics are read by scrapes concurrently,
-// which prometheus-cpp makes safe.
+//   -> Observer reports (requests, responses, parse errors) -> Metrics and Correlator
+//   -> ProcessTable (served by the local API).
+// Not thread-safe: the main thread feeds records and runs housekeeping; metrics and the process
+// table are read concurrently by scrapes and API requests, which they make safe.
 
 #include <cstdint>
 #include <span>
 
 #include "connection_tracker.h"
+#include "correlator.h"
 #include "metrics.h"
 #include "observation.h"
 #include "process_info.h"
+#include "process_table.h"
 
 namespace tracegap {
 
 struct PipelineConfig {
   size_t max_connections = 65536;
   size_t max_header_bytes = 4096;
+  CorrelatorConfig correlator;
 };
 
 class Pipeline final : public Observer {
  public:
-  Pipeline(const PipelineConfig& config, Metrics& metrics, ProcessInfoCache& processes);
+  Pipeline(const PipelineConfig& config, Metrics& metrics, ProcessInfoCache& processes,
+           ProcessTable& table, WallClock wall);
 
   // One raw ring buffer record (8-byte aligned).
   void OnRecord(std::span<const uint8_t> record);
+  // Kernel-side events may have been lost just before `now_ns` (CLOCK_MONOTONIC).
+  void OnEventsLost(uint64_t now_ns) { correlator_.OnEventsLost(now_ns); }
+  // Marks processes that have exited (or whose pid now belongs to another process) and drops
+  // exited ones past the retention. Call every few seconds.
+  void ReapProcesses();
   size_t connections() const { return tracker_.size(); }
 
   void OnRequest(const RequestSeen& request) override;
@@ -34,9 +44,15 @@ class Pipeline final : public Observer {
   void OnConnectionClosed(uint64_t conn_id) override;
 
  private:
+  ProcessIdentity Identify(uint32_t tgid, std::string_view comm);
+
   Metrics& metrics_;
   ProcessInfoCache& processes_;
+  ProcessTable& table_;
+  WallClock wall_;
+  Correlator correlator_;
   ConnectionTracker tracker_;
+  uint64_t last_event_ns_ = 0;  // the newest event timestamp seen
 };
 
 }  // namespace tracegap

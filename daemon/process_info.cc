@@ -1,5 +1,7 @@
 #include "process_info.h"
 
+#include <unistd.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -43,8 +45,13 @@ std::string ReadFile(const std::string& path) {
 }  // namespace
 
 std::string UnitFromCgroup(std::string_view text) {
-  std::string_view unit;
-  std::string_view container;
+  // What the path components of some lines name, innermost last.
+  struct Found {
+    std::string_view unit;
+    std::string_view container;
+  };
+  Found preferred;  // from the v2 ("0::") and v1 name=systemd lines
+  Found fallback;   // from v1 controller lines
   // Lines are "hierarchy-id:controllers:path"; cgroup v2 has the single line "0::/path".
   while (!text.empty()) {
     size_t nl = text.find('\n');
@@ -55,20 +62,22 @@ std::string UnitFromCgroup(std::string_view text) {
     size_t c2 = line.find(':', c1 + 1);
     if (c2 == std::string_view::npos) continue;
     std::string_view path = line.substr(c2 + 1);
-    // Prefer the v2 (or name=systemd) line; v1 controller lines repeat the same path.
+    // Prefer the v2 (or name=systemd) line; v1 controller lines repeat the same path, and are
+    // used only when there is no such line (a cgroup v1 host without systemd).
     std::string_view controllers = line.substr(c1 + 1, c2 - c1 - 1);
-    if (!controllers.empty() && controllers != "name=systemd") continue;
+    Found& found = controllers.empty() || controllers == "name=systemd" ? preferred : fallback;
     while (!path.empty()) {
       size_t slash = path.find('/');
       std::string_view comp = path.substr(0, slash);
       path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1);
       if (comp.empty()) continue;
-      if (std::string_view id = ContainerId(comp); !id.empty()) container = id;
-      else if (EndsWith(comp, ".service") || EndsWith(comp, ".scope")) unit = comp;
+      if (std::string_view id = ContainerId(comp); !id.empty()) found.container = id;
+      else if (EndsWith(comp, ".service") || EndsWith(comp, ".scope")) found.unit = comp;
     }
   }
-  if (!container.empty()) return std::string(container.substr(0, 12));
-  return std::string(unit);
+  const Found& use = preferred.container.empty() && preferred.unit.empty() ? fallback : preferred;
+  if (!use.container.empty()) return std::string(use.container.substr(0, 12));
+  return std::string(use.unit);
 }
 
 std::optional<uint64_t> StartTimeFromStat(std::string_view stat) {
@@ -106,7 +115,14 @@ ProcessInfo ProcessInfoCache::Read(uint32_t pid) const {
   const std::string dir = proc_root_ + "/" + std::to_string(pid);
   info.start_time = StartTimeFromStat(ReadFile(dir + "/stat")).value_or(0);
   info.unit = UnitFromCgroup(ReadFile(dir + "/cgroup"));
+  char target[4096];
+  ssize_t n = readlink((dir + "/exe").c_str(), target, sizeof(target) - 1);
+  if (n > 0) info.exe.assign(target, static_cast<size_t>(n));
   return info;
+}
+
+std::optional<uint64_t> ProcessInfoCache::CurrentStartTime(uint32_t pid) const {
+  return StartTimeFromStat(ReadFile(proc_root_ + "/" + std::to_string(pid) + "/stat"));
 }
 
 const ProcessInfo& ProcessInfoCache::Get(uint32_t pid) {

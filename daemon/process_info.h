@@ -22,6 +22,7 @@ std::optional<uint64_t> StartTimeFromStat(std::string_view stat_line);
 struct ProcessInfo {
   uint64_t start_time = 0;  // clock ticks since boot; 0 if the process was gone when first seen
   std::string unit;
+  std::string exe;          // /proc/PID/exe target; "" if unreadable
 };
 
 // Caches ProcessInfo by pid. Lookups re-read /proc only for a pid not seen before, or when the
@@ -31,6 +32,8 @@ class ProcessInfoCache {
   explicit ProcessInfoCache(std::string proc_root = "/proc", size_t max_entries = 8192);
   const ProcessInfo& Get(uint32_t pid);
   void Forget(uint32_t pid) { cache_.erase(pid); }
+  // The start time /proc shows for pid now: nullopt if the pid is gone.
+  std::optional<uint64_t> CurrentStartTime(uint32_t pid) const;
   size_t size() const { return cache_.size(); }
 
  private:

@@ -26,6 +26,9 @@ Metrics::Metrics(std::string_view version, std::string_view attach,
                                   "Captured bytes that could not be parsed, by protocol and reason")),
       kernel_drops_(CounterFamily(*registry_, "tracegap_kernel_drops_total",
                                   "Kernel-side capture failures, by reason: each may have lost an event")),
+      outbound_(CounterFamily(*registry_, "tracegap_outbound_total",
+                              "Outbound requests by propagation outcome (see docs/semantics.md); "
+                              "gaps are dropped, restarted and mangled")),
       connections_tracked_(prometheus::BuildGauge()
                                .Name("tracegap_connections_tracked")
                                .Help("TCP connections whose HTTP state the daemon holds")
@@ -82,6 +85,12 @@ void Metrics::CountLegacy(std::string_view direction, std::string_view format, s
 
 void Metrics::CountParseError(std::string_view protocol, std::string_view reason) {
   Get(parse_errors_, parse_errors_cache_, {{"protocol", protocol}, {"reason", reason}}).Increment();
+}
+
+void Metrics::CountOutbound(std::string_view outcome, std::string_view protocol, std::string_view comm,
+                            std::string_view unit) {
+  Get(outbound_, outbound_cache_, {{"outcome", outcome}, {"protocol", protocol}, {"comm", comm}, {"unit", unit}})
+      .Increment();
 }
 
 void Metrics::SetKernelDrops(std::span<const uint64_t> totals) {

@@ -36,6 +36,8 @@ class Metrics {
   void CountLegacy(std::string_view direction, std::string_view format, std::string_view comm,
                    std::string_view unit);
   void CountParseError(std::string_view protocol, std::string_view reason);
+  void CountOutbound(std::string_view outcome, std::string_view protocol, std::string_view comm,
+                     std::string_view unit);
   // Totals as read from the kernel (monotonic): the counter follows them.
   void SetKernelDrops(std::span<const uint64_t> totals);
   void SetConnectionsTracked(size_t n);
@@ -51,8 +53,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& legacy_;
   prometheus::Family<prometheus::Counter>& parse_errors_;
   prometheus::Family<prometheus::Counter>& kernel_drops_;
+  prometheus::Family<prometheus::Counter>& outbound_;
   prometheus::Gauge& connections_tracked_;
-  Counters requests_cache_, malformed_cache_, legacy_cache_, parse_errors_cache_;
+  Counters requests_cache_, malformed_cache_, legacy_cache_, parse_errors_cache_, outbound_cache_;
   std::vector<prometheus::Counter*> kernel_drop_counters_;
   std::vector<uint64_t> kernel_drop_seen_;
   std::string key_;  // scratch for cache keys
