@@ -99,14 +99,20 @@ Outcome Correlator::Decide(const RequestSeen& out, const Proc* p, std::vector<co
   if (out.verdict == ContextVerdict::kUnknown) return Outcome::kUnknown;
   deciders.clear();
   if (p) {
-    // The sending thread's own active request, if it has one, decides alone.
-    for (auto it = p->inbound.rbegin(); it != p->inbound.rend(); ++it) {
-      if (it->end_ns == 0 && it->tid == out.actor.tid) {
-        deciders.push_back(&*it);
-        break;
+    // The sending thread's own active request decides alone when it has exactly one
+    // (thread-per-request servers). With several (an event loop receives every request on one
+    // thread) or none (a worker pool), every active or lingering request of the process decides.
+    const Inbound* own = nullptr;
+    int own_count = 0;
+    for (const Inbound& in : p->inbound) {
+      if (in.end_ns == 0 && in.tid == out.actor.tid) {
+        own = &in;
+        ++own_count;
       }
     }
-    if (deciders.empty()) {
+    if (own_count == 1) {
+      deciders.push_back(own);
+    } else {
       for (const Inbound& in : p->inbound) deciders.push_back(&in);
     }
   }

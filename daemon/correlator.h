@@ -3,9 +3,10 @@
 // serving at that moment. The rules are written down in docs/semantics.md; in short:
 //   - an inbound request is active from its request headers until its response headers (HTTP/1
 //     in pipeline order per connection; HTTP/2 per stream), then lingers for `linger`;
-//   - if the sending thread received an active inbound request, that request alone decides
-//     (thread-per-request servers); otherwise every active or lingering inbound request of the
-//     process decides (event loops).
+//   - if the sending thread received exactly one active inbound request, that request alone
+//     decides (thread-per-request servers); otherwise (an event loop that received several, or a
+//     worker pool whose sending thread received none) every active or lingering inbound request
+//     of the process decides.
 // Times are the kernel's CLOCK_MONOTONIC timestamps of the events, so decisions do not depend on
 // how late the daemon reads them. Not thread-safe: the pipeline thread calls every method;
 // results go to the thread-safe ProcessTable.

@@ -206,9 +206,8 @@ ParseError ParseHeaderBlock(string_view block, ParseError incomplete_reason, Mes
       break;
   }
   bool authority_from_target = false;
-  ParseError err = line.starts_with("HTTP/")
-                       ? ParseStatusLine(line, out)
-                       : ParseRequestLine(line, out, authority_from_target);
+  ParseError err = line.starts_with("HTTP/") ? ParseStatusLine(line, out)
+                                             : ParseRequestLine(line, out, authority_from_target);
   if (err != ParseError::kOk) return err;
 
   bool ended = false;

@@ -130,7 +130,9 @@ void Reassembler::ParseBlocks(std::string_view bytes, bool truncated, MessageSin
     } else if (truncated) {
       Deliver(bytes, ParseError::kTruncated, sink);
     } else {
-      pending_.reserve(max_block_bytes_);
+      // Reserving up front keeps appends from reallocating; the cap keeps an absurd limit
+      // from turning into one huge allocation before any byte needs it.
+      pending_.reserve(std::min<std::size_t>(max_block_bytes_, TG_MAX_COPY));
       pending_.assign(bytes);
       state_ = State::kPending;
       match_ = match;
@@ -153,8 +155,7 @@ void Reassembler::FlushPending(ParseError reason, MessageSink& sink) {
   match_ = 0;
 }
 
-void Reassembler::Deliver(std::string_view block, ParseError incomplete_reason,
-                          MessageSink& sink) {
+void Reassembler::Deliver(std::string_view block, ParseError incomplete_reason, MessageSink& sink) {
   ParseError err = ParseHeaderBlock(block, incomplete_reason, message_, scratch_);
   if (err == ParseError::kOk) {
     sink.OnMessage(message_);

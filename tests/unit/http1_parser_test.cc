@@ -165,9 +165,10 @@ TEST_F(ParserTest, Http2PrefaceIsNotHttp1) {
 
 TEST_F(ParserTest, OriginFormStripsQueryAndFragment) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"/", "/"},          {"/a/b?x=1&secret=2", "/a/b"}, {"/?q", "/"}, {"/a#frag", "/a"},
-      {"/a?x#f", "/a"},    {"//double", "//double"},      {"/%41?b", "/%41"},
-      {"/\xc3\xa9", "/\xc3\xa9"},
+      {"/", "/"},         {"/a/b?x=1&secret=2", "/a/b"},
+      {"/?q", "/"},       {"/a#frag", "/a"},
+      {"/a?x#f", "/a"},   {"//double", "//double"},
+      {"/%41?b", "/%41"}, {"/\xc3\xa9", "/\xc3\xa9"},
   };
   for (const auto& [target, path] : cases) {
     ASSERT_EQ(ParseRequestLine("GET " + target + " HTTP/1.1"), ParseError::kOk) << target;
@@ -197,8 +198,7 @@ TEST_F(ParserTest, AbsoluteForm) {
 }
 
 TEST_F(ParserTest, AuthorityFormAndAsterisk) {
-  ASSERT_EQ(Parse("CONNECT example.com:443 HTTP/1.1\r\nHost: other:443\r\n\r\n"),
-            ParseError::kOk);
+  ASSERT_EQ(Parse("CONNECT example.com:443 HTTP/1.1\r\nHost: other:443\r\n\r\n"), ParseError::kOk);
   EXPECT_EQ(msg_.path, "example.com:443");
   EXPECT_EQ(msg_.authority, "example.com:443");
   ASSERT_EQ(ParseRequestLine("CONNECT h:443?x HTTP/1.1"), ParseError::kOk);
@@ -246,9 +246,14 @@ TEST_F(ParserTest, FirstHostWins) {
 
 TEST_F(ParserTest, OwsTrimming) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"X: v", "v"},           {"X:v", "v"},           {"X: \t v \t ", "v"},
-      {"X:\tv\t", "v"},        {"X: a  b\tc ", "a  b\tc"}, {"X:", ""},
-      {"X: \t ", ""},          {"X: \xff\x80", "\xff\x80"},
+      {"X: v", "v"},
+      {"X:v", "v"},
+      {"X: \t v \t ", "v"},
+      {"X:\tv\t", "v"},
+      {"X: a  b\tc ", "a  b\tc"},
+      {"X:", ""},
+      {"X: \t ", ""},
+      {"X: \xff\x80", "\xff\x80"},
   };
   for (const auto& [line, value] : cases) {
     ASSERT_EQ(ParseHeader(line), ParseError::kOk) << line;
@@ -260,7 +265,8 @@ TEST_F(ParserTest, OwsTrimming) {
 
 TEST_F(ParserTest, ManyHeadersKeepOrder) {
   std::string block = "POST /upload HTTP/1.1\r\n";
-  for (int i = 0; i < 300; ++i) block += "X-" + std::to_string(i) + ": " + std::to_string(i) + "\r\n";
+  for (int i = 0; i < 300; ++i)
+    block += "X-" + std::to_string(i) + ": " + std::to_string(i) + "\r\n";
   block += "\r\n";
   ASSERT_EQ(Parse(block), ParseError::kOk);
   ASSERT_EQ(msg_.headers.size(), 300u);

@@ -26,16 +26,19 @@ class Recorder : public MessageSink {
  public:
   void OnMessage(const Message& m) override {
     std::string s = m.kind == MessageKind::kRequest ? "req " : "resp ";
-    s += m.complete ? "complete" : "incomplete:" + std::string(ParseErrorLabel(m.incomplete_reason));
+    s += m.complete ? "complete" : "incomplete:";
+    if (!m.complete) s += ParseErrorLabel(m.incomplete_reason);
     if (m.kind == MessageKind::kRequest) {
-      s += " " + std::string(m.method) + " " + std::string(m.path) + " @" +
-           std::string(m.authority);
+      s += " ";
+      s.append(m.method).append(" ").append(m.path).append(" @").append(m.authority);
     } else {
       s += " " + std::to_string(m.status);
     }
     s += " 1." + std::to_string(m.version_minor);
     if (m.upgrade_h2c) s += " h2c";
-    for (const HeaderField& f : m.headers) s += " [" + std::string(f.name) + "=" + std::string(f.value) + "]";
+    for (const HeaderField& f : m.headers) {
+      s.append(" [").append(f.name).append("=").append(f.value).append("]");
+    }
     events.push_back(s);
   }
   void OnError(ParseError reason) override {
@@ -68,8 +71,8 @@ std::vector<std::string> FeedCut(const std::string& stream, const std::vector<st
   std::size_t start = 0;
   for (std::size_t i = 0; i <= cuts.size(); ++i) {
     std::size_t end = i < cuts.size() ? cuts[i] : stream.size();
-    r.Feed(std::string_view(stream).substr(start, end - start),
-           MidBlock(stream, start) ? kCont : 0, rec);
+    r.Feed(std::string_view(stream).substr(start, end - start), MidBlock(stream, start) ? kCont : 0,
+           rec);
     EXPECT_LE(r.pending_bytes(), max_block);
     start = end;
   }
@@ -225,8 +228,8 @@ TEST(ReassemblerTest, CloseFlushesPending) {
   EXPECT_EQ(r.pending_bytes(), 0u);
   // Closed means as new: a continuation now belongs to no known block.
   r.Feed("\r\n\r\n", kCont, rec);
-  EXPECT_EQ(rec.events, (std::vector<std::string>{
-                            "resp incomplete:closed 503 1.1 [Retry-After=1]", "error:unsynced"}));
+  EXPECT_EQ(rec.events, (std::vector<std::string>{"resp incomplete:closed 503 1.1 [Retry-After=1]",
+                                                  "error:unsynced"}));
 }
 
 TEST(ReassemblerTest, TooLarge) {
