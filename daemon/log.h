@@ -35,6 +35,16 @@ class LogLine {
   std::ostringstream stream_;
 };
 
+// Turns `LogLine << ...` into a void expression for TG_LOG's conditional.
+struct LogVoidify {
+  void operator&(const LogLine&) const {}
+};
+
 }  // namespace tracegap
 
-#define TG_LOG(level) ::tracegap::LogLine(::tracegap::LogLevel::k##level)
+// The level is checked before anything is built, so a disabled TG_LOG(Debug) on a hot path costs
+// one comparison. The ?: form (not if/else) keeps the macro safe inside an unbraced if.
+#define TG_LOG(level)                                                      \
+  (::tracegap::LogLevel::k##level < ::tracegap::GetLogLevel())             \
+      ? (void)0                                                            \
+      : ::tracegap::LogVoidify() & ::tracegap::LogLine(::tracegap::LogLevel::k##level)
