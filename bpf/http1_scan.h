@@ -72,7 +72,9 @@ struct tg_scan {
   __u8 in_headers;
   __u8 match;
   __u8 truncated;
-  __u8 _pad;
+  __u8 upgrade;       /* the current block is a "HTTP/1.1 101" response */
+  __u8 switch_h2;     /* a 101 block ended: the rest of the bytes are HTTP/2 frames */
+  __u8 _pad[3];
 };
 
 /* Looks at the next (up to) 8 bytes of `data`. Returns 1 to stop the loop. Header lines are
@@ -88,6 +90,10 @@ static __always_inline long tg_scan_word(struct tg_scan *s, __u8 *data) {
     s->in_headers = 1;
     s->match = 0;
     s->block_bytes = 0;
+    /* "HTTP/1.1 101": the protocol switches (h2c) once this block ends. */
+    __u32 next = *(__u32 *)(data + ((pos + 8) & (TG_MAX_COPY - 1)));
+    s->upgrade = avail >= 12 && word == TG_W8('H', 'T', 'T', 'P', '/', '1', '.', '1') &&
+                 next == (__u32)TG_W4(' ', '1', '0', '1');
   }
   __u32 n = avail < 8 ? avail : 8;
   if (n == 8 && !tg_has_lf(word)) {
@@ -109,6 +115,11 @@ static __always_inline long tg_scan_word(struct tg_scan *s, __u8 *data) {
     }
     s->block_bytes += pos - s->pos;
     s->match = match;
+    if (!s->in_headers && s->upgrade) {
+      s->pos = pos;
+      s->switch_h2 = 1;
+      return 1;
+    }
   }
   s->pos = pos;
   if (s->in_headers) {

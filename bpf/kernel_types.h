@@ -121,6 +121,7 @@ struct tg_user_msghdr {
 #define TG_AF_INET 2
 #define TG_AF_INET6 10
 #define TG_IPPROTO_TCP 6
+#define TG_TCP_ESTABLISHED 1
 #define TG_TCP_CLOSE 7
 #define TG_S_IFMT 00170000
 #define TG_S_IFSOCK 0140000

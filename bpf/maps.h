@@ -6,6 +6,7 @@
 
 #include "kernel_types.h"
 #include <bpf/bpf_helpers.h>
+#include "h2_follow.h"
 #include "http1_scan.h"
 #include "tracegap.h"
 
@@ -44,8 +45,9 @@ struct {
   __type(value, struct tg_stash);
 } tg_stash_map SEC(".maps");
 
-/* Per-connection capture state, keyed by struct sock *. Created when a connection first shows an
- * HTTP message start, removed when it reaches TCP_CLOSE. LRU: an evicted connection simply starts
+/* Per-connection capture state, keyed by struct sock *. Created when a connection is established
+ * (so that HTTP/2 can be followed from its first frame) or first shows an HTTP message start,
+ * removed when it reaches TCP_CLOSE. LRU: an evicted connection simply starts
  * over (the daemon sees a new conn_id and resynchronises). Size: --max-connections. */
 struct tg_dir_state {
   __u32 block_bytes; /* bytes of the current header block seen so far */
@@ -55,11 +57,25 @@ struct tg_dir_state {
   __u8 _pad;
 };
 
+/* Where the kernel is in a direction's HTTP/2 frame stream (see h2_follow.h). */
+struct tg_h2_dir {
+  __u32 remaining;   /* payload bytes of the current frame still to pass */
+  __u8 active;       /* this direction carries HTTP/2 frames */
+  __u8 from_start;   /* ...followed from its first frame (HPACK state decodable) */
+  __u8 copy;         /* the current frame's payload is copied */
+  __u8 hdr_have;     /* bytes of a frame header split across syscalls, held in hdr */
+  __u8 hdr[16];
+};
+
 struct tg_conn {
   __u64 conn_id;
-  __u8 announced; /* an event carrying TG_DATA_NEW_CONN went out */
-  __u8 _pad[7];
-  struct tg_dir_state dir[2]; /* indexed by enum tg_direction */
+  __u8 announced;  /* an event carrying TG_DATA_NEW_CONN went out */
+  __u8 fresh;      /* seen from its TCP handshake on: no byte of it was missed */
+  __u8 seen[2];    /* data has passed in this direction (by enum tg_direction) */
+  __u8 http1;      /* an HTTP/1 message has been seen on it */
+  __u8 _pad[3];
+  struct tg_dir_state dir[2]; /* HTTP/1 scan state, by enum tg_direction */
+  struct tg_h2_dir h2[2];
 };
 
 struct {
@@ -82,6 +98,7 @@ struct {
  * of slack so that the verifier can bound a copy at any offset below TG_MAX_COPY. */
 struct tg_scratch {
   struct tg_scan scan;
+  struct tg_h2_walk walk;
   __u8 raw[sizeof(struct tg_data_event) + 2 * TG_MAX_COPY];
 };
 

@@ -39,24 +39,33 @@ int tracepoint__syscalls__sys_exit(struct trace_event_raw_sys_exit *ctx) {
   return tg_exit(ctx->ret);
 }
 
-/* A tracked connection is gone: tell the daemon so that it drops the connection's state, and
- * forget it here. Every TCP socket passes through TCP_CLOSE on its way out, whichever side or
- * path closes it (tcp_set_state -> trace_inet_sock_set_state). */
+/* Connection lifecycle. ESTABLISHED: start tracking the connection from its birth, so that
+ * HTTP/2 can be followed from its first frame (and a connection that was not seen from birth is
+ * known to have been joined late). CLOSE: tell the daemon (if it knows the connection) so that it
+ * drops its state, and forget it here. Every TCP socket passes through TCP_CLOSE on its way out,
+ * whichever side or path closes it (tcp_set_state -> trace_inet_sock_set_state). */
 SEC("tracepoint/sock/inet_sock_set_state")
 int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx) {
-  if (ctx->newstate != TG_TCP_CLOSE || ctx->protocol != TG_IPPROTO_TCP) return 0;
+  if (ctx->protocol != TG_IPPROTO_TCP) return 0;
   __u64 sk = (__u64)ctx->skaddr;
+  if (ctx->newstate == TG_TCP_ESTABLISHED) {
+    tg_conn_get_or_create(sk, 1);
+    return 0;
+  }
+  if (ctx->newstate != TG_TCP_CLOSE) return 0;
   struct tg_conn *conn = bpf_map_lookup_elem(&tg_conns, &sk);
   if (!conn) return 0;
-  struct tg_event_header *ev = bpf_ringbuf_reserve(&tg_events, sizeof(*ev), 0);
-  if (ev) {
-    __builtin_memset(ev, 0, sizeof(*ev));
-    ev->kind = TG_EVENT_CLOSE;
-    ev->conn_id = conn->conn_id;
-    ev->ts_ns = bpf_ktime_get_ns();
-    bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
-  } else {
-    tg_count_drop(TG_DROP_RINGBUF_FULL);
+  if (conn->announced) {
+    struct tg_event_header *ev = bpf_ringbuf_reserve(&tg_events, sizeof(*ev), 0);
+    if (ev) {
+      __builtin_memset(ev, 0, sizeof(*ev));
+      ev->kind = TG_EVENT_CLOSE;
+      ev->conn_id = conn->conn_id;
+      ev->ts_ns = bpf_ktime_get_ns();
+      bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
+    } else {
+      tg_count_drop(TG_DROP_RINGBUF_FULL);
+    }
   }
   bpf_map_delete_elem(&tg_conns, &sk);
   return 0;

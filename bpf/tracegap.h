@@ -48,7 +48,38 @@ enum tg_data_flags {
   TG_DATA_LOST_BEFORE = 1 << 2,
   /* This event is the first the kernel side emits for the connection. */
   TG_DATA_NEW_CONN = 1 << 3,
+  /* The bytes are HTTP/2 frame records, not HTTP/1 header bytes (see below). */
+  TG_DATA_HTTP2 = 1 << 4,
+  /* HTTP/2 only: this direction has been followed from its first frame (after the client
+   * preface, or after a 101 Switching Protocols), so its HPACK state can be decoded. Without it
+   * the connection was joined late ("unsynced"): frame boundaries are known, HPACK state is not. */
+  TG_DATA_H2_FROM_START = 1 << 5,
 };
+
+/*
+ * HTTP/2 frame records. For a connection the kernel follows as HTTP/2, the data of each direction
+ * is a continuous byte stream across events (split anywhere; LOST_BEFORE marks a break) made of,
+ * for every frame on the wire, its 9-byte frame header followed by its payload if and only if
+ * TG_H2_PAYLOAD_COPIED(type). DATA payloads (bodies) never leave the kernel. The client preface
+ * itself is not emitted.
+ */
+#define TG_H2_FRAME_HEADER_LEN 9
+#define TG_H2_PREFACE_LEN 24
+#define TG_H2_DATA 0x0
+#define TG_H2_HEADERS 0x1
+#define TG_H2_PRIORITY 0x2
+#define TG_H2_RST_STREAM 0x3
+#define TG_H2_SETTINGS 0x4
+#define TG_H2_PUSH_PROMISE 0x5
+#define TG_H2_PING 0x6
+#define TG_H2_GOAWAY 0x7
+#define TG_H2_WINDOW_UPDATE 0x8
+#define TG_H2_CONTINUATION 0x9
+/* Frames whose payload the daemon needs: header blocks (HPACK state), SETTINGS (table size),
+ * RST_STREAM and GOAWAY (stream ends). */
+#define TG_H2_PAYLOAD_COPIED(type)                                                        \
+  ((type) == TG_H2_HEADERS || (type) == TG_H2_CONTINUATION || (type) == TG_H2_SETTINGS || \
+   (type) == TG_H2_PUSH_PROMISE || (type) == TG_H2_RST_STREAM || (type) == TG_H2_GOAWAY)
 
 /* Index into the kernel-side failure counter map (tg_drops, a per-CPU array). */
 enum tg_drop_reason {
