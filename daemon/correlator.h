@@ -55,6 +55,7 @@ class Correlator {
   // The process is gone: drop its active requests.
   void ForgetProcess(uint32_t tgid);
   size_t processes() const { return procs_.size(); }
+  void SetLinger(std::chrono::milliseconds linger) { config_.linger = linger; }
 
  private:
   struct Inbound {

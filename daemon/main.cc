@@ -5,6 +5,7 @@
 // poll events until SIGINT/SIGTERM -> detach. Each stage that fails exits with its own code.
 
 #include <signal.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <memory>
 #include <string_view>
 
@@ -32,6 +34,7 @@ namespace tracegap {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 
 int64_t WallClockMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -45,7 +48,13 @@ uint64_t MonotonicNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-void OnSignal(int) { g_stop = true; }
+void OnSignal(int sig) {
+  if (sig == SIGHUP) {
+    g_reload = true;
+  } else {
+    g_stop = true;
+  }
+}
 
 void InstallSignalHandlers() {
   struct sigaction sa {};
@@ -54,10 +63,44 @@ void InstallSignalHandlers() {
   sa.sa_flags = 0;  // no SA_RESTART: the ring buffer poll must return EINTR
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }
 
-int Run(const Options& opts) {
+// SIGHUP: re-reads the command line and config file. Options that can change live are applied;
+// the others are reported as needing a restart. A bad config keeps the running one.
+void Reload(int argc, const char* const* argv, Options& live, Pipeline& pipeline, ProcessTable& table) {
+  sd_notify(0, "RELOADING=1");
+  ParsedOptions parsed = ParseOptions(argc, argv);
+  if (!parsed.options) {
+    std::string why = parsed.output;
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    TG_LOG(Error) << "reload failed, keeping the running configuration: " << why;
+    sd_notify(0, "READY=1");
+    return;
+  }
+  const Options& next = *parsed.options;
+  for (const auto& [changed, name] : std::initializer_list<std::pair<bool, const char*>>{
+           {next.listen != live.listen, "--listen"},
+           {next.max_header_bytes != live.max_header_bytes, "--max-header-bytes"},
+           {next.ring_buffer_bytes != live.ring_buffer_bytes, "--ring-buffer-bytes"},
+           {next.max_connections != live.max_connections, "--max-connections"},
+           {next.api_socket != live.api_socket, "--api-socket"}}) {
+    if (changed) TG_LOG(Warning) << "reload: " << name << " changed; it takes effect only after a restart";
+  }
+  live.log_level = next.log_level;
+  live.poll_interval_ms = next.poll_interval_ms;
+  live.linger_ms = next.linger_ms;
+  live.max_processes = next.max_processes;
+  live.retention_seconds = next.retention_seconds;
+  SetLogLevel(live.log_level);
+  pipeline.SetLinger(std::chrono::milliseconds(live.linger_ms));
+  table.SetLimits(live.max_processes, std::chrono::seconds(live.retention_seconds));
+  TG_LOG(Info) << "reloaded configuration";
+  sd_notify(0, "READY=1");
+}
+
+int Run(int argc, const char* const* argv, Options opts) {
   PreflightResult pre = RunPreflight();
   if (pre.exit_code != 0) {
     TG_LOG(Error) << pre.message;
@@ -104,7 +147,9 @@ int Run(const Options& opts) {
 
   auto next_housekeeping = std::chrono::steady_clock::now();
   KernelDrops drops_seen{};
+  sd_notify(0, "READY=1");
   while (!g_stop) {
+    if (g_reload.exchange(false)) Reload(argc, argv, opts, pipeline, table);
     int n = probes->Poll(static_cast<int>(opts.poll_interval_ms));
     if (n < 0 && n != -EINTR) {
       TG_LOG(Error) << "ring buffer poll failed: errno " << -n;
@@ -126,6 +171,7 @@ int Run(const Options& opts) {
       next_housekeeping = now + std::chrono::seconds(2);
     }
   }
+  sd_notify(0, "STOPPING=1");
   TG_LOG(Info) << "stopping: detaching probes";
   probes.reset();
   // civetweb takes ~2 s to join its threads once it has served a request; nothing is lost by not
@@ -148,7 +194,7 @@ int main(int argc, char** argv) {
   }
   SetLogLevel(parsed.options->log_level);
   InstallSignalHandlers();
-  const int code = Run(*parsed.options);
+  const int code = Run(argc, argv, *parsed.options);
   // _Exit: the metrics listener's threads may still be running (see Run); no destructor of
   // static state must race with them. Logs are written unbuffered.
   std::fflush(nullptr);

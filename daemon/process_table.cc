@@ -43,7 +43,7 @@ ProcessTable::Entry& ProcessTable::Touch(const ProcessKey& key, const ProcessSna
     it->second.snap.last_seen_unix_ms = now_unix_ms;
     return it->second;
   }
-  if (entries_.size() >= max_processes_) {
+  while (entries_.size() >= max_processes_ && !lru_.empty()) {
     entries_.erase(lru_.back());
     lru_.pop_back();
   }
@@ -131,6 +131,12 @@ std::vector<ProcessKey> ProcessTable::LiveKeys() const {
     if (!e.snap.exited) keys.push_back(key);
   }
   return keys;
+}
+
+void ProcessTable::SetLimits(size_t max_processes, std::chrono::milliseconds retention) {
+  std::lock_guard lock(mu_);
+  max_processes_ = max_processes == 0 ? 1 : max_processes;
+  retention_ = retention;
 }
 
 size_t ProcessTable::size() const {

@@ -87,6 +87,8 @@ class ProcessTable {
   // Keys of the live (not exited) processes.
   std::vector<ProcessKey> LiveKeys() const;
   size_t size() const;
+  // New bounds (on reload); a smaller max_processes takes effect as entries are added.
+  void SetLimits(size_t max_processes, std::chrono::milliseconds retention);
 
  private:
   struct Entry {

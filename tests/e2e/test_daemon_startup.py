@@ -70,6 +70,29 @@ class Startup(unittest.TestCase):
         self.assertIn("stopped", d.output())
         print(f"stop took {elapsed:.2f}s")
 
+    def test_sighup_reloads_live_options_and_survives_a_bad_config(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
+            f.write("log-level = info\n")
+        try:
+            with tglib.Daemon("--config", f.name) as d:
+                def hup_and_wait(text):
+                    d.proc.send_signal(signal.SIGHUP)
+                    deadline = time.monotonic() + 5
+                    while text not in d.output() and time.monotonic() < deadline:
+                        time.sleep(0.05)
+                    self.assertIn(text, d.output())
+                with open(f.name, "w") as c:
+                    c.write("log-level = debug\nlinger-ms = 500\nmax-connections = 1000\n")
+                hup_and_wait("reloaded configuration")
+                self.assertIn("--max-connections changed; it takes effect only after a restart", d.output())
+                with open(f.name, "w") as c:
+                    c.write("linger-ms = soon\n")
+                hup_and_wait("reload failed, keeping the running configuration")
+                self.assertIsNone(d.proc.poll(), "a bad config on reload must not stop the daemon")
+                d.scrape()
+        finally:
+            os.unlink(f.name)
+
     def test_port_in_use_is_exit_8(self):
         with tglib.Daemon() as d:
             r = run_daemon("--listen", f"127.0.0.1:{d.port}", "--api-socket", tempfile.mktemp())
