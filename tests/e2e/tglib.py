@@ -111,11 +111,13 @@ class Daemon:
         self.port = free_port()
         self.args = list(args)
         self.log_path = tempfile.mktemp(prefix="tracegapd-", suffix=".log")
+        self.api_socket = os.path.join(tempfile.mkdtemp(prefix="tg-api-"), "api.sock")
         self.proc = None
 
     def __enter__(self):
         self.log = open(self.log_path, "w+")
-        self.proc = subprocess.Popen([TRACEGAPD, "--listen", f"127.0.0.1:{self.port}", *self.args],
+        self.proc = subprocess.Popen([TRACEGAPD, "--listen", f"127.0.0.1:{self.port}",
+                                      "--api-socket", self.api_socket, *self.args],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -1,0 +1,115 @@
+"""End to end: per-process propagation outcomes with real instrumented services (OpenTelemetry
+JS), nginx as a reverse proxy, and a thread-per-request Python server. Exact counts per process
+from /metrics and from the CLI."""
+import json
+import subprocess
+import unittest
+
+import peers
+import tglib
+from peers import NodeService, node_send
+
+OUT = "tracegap_outbound_total"
+REQ = "tracegap_requests_total"
+N = 6
+
+
+def outcomes(before, after, comm):
+    names = ("origin", "untraced_upstream", "propagated", "passthrough", "dropped", "restarted",
+             "mangled", "unknown")
+    return {o: int(after.delta(before, OUT, comm=comm, outcome=o)) for o in names
+            if after.delta(before, OUT, comm=comm, outcome=o)}
+
+
+class Propagation(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        peers.ensure_node_modules()
+        cls.daemon = tglib.Daemon().__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.__exit__(None, None, None)
+
+    def settle(self, before, comm, total):
+        return self.daemon.wait_for(lambda m: sum(outcomes(before, m, comm).values()) >= total)
+
+    def cli_process(self, pid):
+        r = subprocess.run([tglib.TRACEGAP, "--socket", self.daemon.api_socket, "process", str(pid), "--json"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def test_otel_frontend_modes(self):
+        expected_backend = {"propagate": "valid", "drop": "missing", "restart": "valid", "mangle": "malformed"}
+        expected_outcome = {"propagate": "propagated", "drop": "dropped", "restart": "restarted",
+                            "mangle": "mangled"}
+        for mode in ("propagate", "drop", "restart", "mangle"):
+            with self.subTest(mode=mode), NodeService("be-" + mode) as backend, \
+                    NodeService("fe-" + mode, mode=mode, downstream=backend.url) as frontend:
+                before = self.daemon.scrape()
+                node_send(frontend.url, N, "--new-trace-each")
+                after = self.settle(before, f"tg-fe-{mode}", N)
+                self.assertEqual(outcomes(before, after, f"tg-fe-{mode}"), {expected_outcome[mode]: N})
+                self.assertEqual(after.delta(before, REQ, comm=f"tg-fe-{mode}", direction="inbound",
+                                             context="valid"), N)
+                self.assertEqual(after.delta(before, REQ, comm=f"tg-be-{mode}", direction="inbound",
+                                             context=expected_backend[mode]), N)
+                detail = self.cli_process(frontend.pid)
+                self.assertEqual(detail["outbound"][expected_outcome[mode]], N)
+                self.assertEqual(detail["inbound"]["valid"], N)
+                if mode != "propagate":
+                    self.assertEqual(detail["gaps"], N)
+                    self.assertTrue(detail["gap_examples"])
+                    ex = detail["gap_examples"][-1]
+                    self.assertEqual(ex["outcome"], expected_outcome[mode])
+                    self.assertEqual(ex["peer"], f"127.0.0.1:{backend.port}")
+                    self.assertEqual(len(ex["inbound_trace_ids"]), 1)
+
+    def test_origin_and_untraced_upstream(self):
+        with NodeService("be-plain") as backend, \
+                NodeService("fe-untraced", downstream=backend.url) as frontend:
+            before = self.daemon.scrape()
+            node_send(frontend.url, N)  # no traceparent at all
+            after = self.settle(before, "tg-fe-untraced", N)
+            self.assertEqual(outcomes(before, after, "tg-fe-untraced"), {"untraced_upstream": N})
+            self.assertEqual(outcomes(before, after, "tg-client"), {"origin": N})
+
+    def test_nginx_proxy_passthrough_and_strip(self):
+        for strip, outcome in ((False, "passthrough"), (True, "dropped")):
+            with self.subTest(strip=strip), NodeService("be-nginx") as backend:
+                extra = f"location /api/ {{ proxy_pass http://127.0.0.1:{backend.port}/; proxy_http_version 1.1;"
+                extra += ' proxy_set_header Connection ""; '
+                if strip:
+                    extra += 'proxy_set_header traceparent ""; '
+                extra += "}"
+                with tglib.Nginx(extra=extra) as nginx:
+                    before = self.daemon.scrape()
+                    node_send(f"http://127.0.0.1:{nginx.port}/api/x", N, "--new-trace-each")
+                    after = self.settle(before, "nginx", N)
+                    self.assertEqual(outcomes(before, after, "nginx"), {outcome: N})
+                    want_ctx = "missing" if strip else "valid"
+                    self.assertEqual(after.delta(before, REQ, comm="tg-be-nginx", direction="inbound",
+                                                 context=want_ctx), N)
+
+    def test_thread_per_request_attribution_is_exact(self):
+        with NodeService("be-threads") as backend:
+            for mode, want in (("propagate", {"propagated": 8}),
+                               ("crosswire", {"propagated": 4, "restarted": 4})):
+                with self.subTest(mode=mode):
+                    port = tglib.free_port()
+                    server = subprocess.Popen([tglib.PYTHON, "-c", peers.PY_THREADED_SERVER, str(port),
+                                               str(backend.port), mode, "8"])
+                    try:
+                        tglib.wait_port(port)
+                        before = self.daemon.scrape()
+                        tglib.run_python(peers.PY_CONCURRENT_CLIENT, port, 8)
+                        after = self.settle(before, "tg-pythreads", 8)
+                        self.assertEqual(outcomes(before, after, "tg-pythreads"), want)
+                    finally:
+                        server.terminate()
+                        server.wait()
+
+
+if __name__ == "__main__":
+    tglib.main()
