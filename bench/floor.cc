@@ -1,0 +1,48 @@
+// bench/floor: attaches empty BPF programs to every tracepoint tracegapd uses, then waits for
+// SIGINT/SIGTERM. Prints "attached N" once ready. Used by bench/run.py as the "floor"
+// configuration.
+
+#include <bpf/libbpf.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "floor.skel.h"
+
+namespace {
+volatile sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+}  // namespace
+
+int main() {
+  signal(SIGINT, OnSignal);
+  signal(SIGTERM, OnSignal);
+  floor_bpf* skel = floor_bpf__open_and_load();
+  if (!skel) {
+    std::perror("floor: open/load");
+    return 6;
+  }
+  const char* syscalls[] = {"write", "sendto", "writev", "sendmsg", "read", "recvfrom", "readv", "recvmsg"};
+  std::vector<bpf_link*> links;
+  for (const char* sc : syscalls) {
+    std::string enter = std::string("sys_enter_") + sc, exit = std::string("sys_exit_") + sc;
+    links.push_back(bpf_program__attach_tracepoint(skel->progs.floor_enter, "syscalls", enter.c_str()));
+    links.push_back(bpf_program__attach_tracepoint(skel->progs.floor_exit, "syscalls", exit.c_str()));
+  }
+  links.push_back(bpf_program__attach_tracepoint(skel->progs.floor_sock, "sock", "inet_sock_set_state"));
+  for (bpf_link* l : links) {
+    if (!l) {
+      std::perror("floor: attach");
+      return 7;
+    }
+  }
+  std::printf("attached %zu\n", links.size());
+  std::fflush(stdout);
+  while (!g_stop) pause();
+  for (bpf_link* l : links) bpf_link__destroy(l);
+  floor_bpf__destroy(skel);
+  return 0;
+}
