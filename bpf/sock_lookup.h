@@ -17,11 +17,16 @@
  * sockets cost one walk and no map update; it stops at the first check that fails. */
 static __always_inline __u64 tg_tcp_sock_of_fd(__s64 fd) {
   if (fd < 0) return 0;
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-  struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-  if (!fdt) return 0;
-  if ((__u64)fd >= BPF_CORE_READ(fdt, max_fds)) return 0;
-  struct file **fds = BPF_CORE_READ(fdt, fd);
+  /* task->files->fdt is walked with direct loads through BTF-typed pointers (no helper call);
+   * only the fd array slot and the file's fields, which are plain pointers to the verifier, are
+   * read with bpf_probe_read_kernel. This walk runs on every hooked syscall of every process, so
+   * each helper call saved here is paid back on every file and pipe read or write. */
+  struct task_struct *task = bpf_get_current_task_btf();
+  struct files_struct *files = task->files;
+  if (!files) return 0;
+  struct fdtable *fdt = files->fdt;
+  if (!fdt || (__u64)fd >= fdt->max_fds) return 0;
+  struct file **fds = fdt->fd;
   struct file *file = 0;
   if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file) return 0;
   if ((BPF_CORE_READ(file, f_inode, i_mode) & TG_S_IFMT) != TG_S_IFSOCK) return 0;
