@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "json.h"
+#include "json_internal.h"
 
 namespace tracegap::json {
 namespace {
@@ -127,7 +128,8 @@ class Parser {
       return true;
     }
     while (true) {
-      if (AtEnd() || Peek() != '"') return Fail("expected a string key but found " + Describe(pos_));
+      if (AtEnd() || Peek() != '"')
+        return Fail("expected a string key but found " + Describe(pos_));
       std::string key;
       if (!ParseString(&key)) return false;
       SkipWhitespace();
@@ -160,105 +162,11 @@ class Parser {
     return true;
   }
 
-  bool ParseHex4(uint32_t* out) {
-    if (text_.size() - pos_ < 4) return Fail("truncated \\u escape");
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) {
-      const char c = text_[pos_ + i];
-      uint32_t d;
-      if (c >= '0' && c <= '9') {
-        d = c - '0';
-      } else if (c >= 'a' && c <= 'f') {
-        d = c - 'a' + 10;
-      } else if (c >= 'A' && c <= 'F') {
-        d = c - 'A' + 10;
-      } else {
-        return Fail("invalid hex digit in \\u escape");
-      }
-      v = v << 4 | d;
-    }
-    pos_ += 4;
-    *out = v;
-    return true;
-  }
-
-  static void AppendUtf8(uint32_t cp, std::string* out) {
-    if (cp < 0x80) {
-      out->push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out->push_back(static_cast<char>(0xc0 | cp >> 6));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x10000) {
-      out->push_back(static_cast<char>(0xe0 | cp >> 12));
-      out->push_back(static_cast<char>(0x80 | (cp >> 6 & 0x3f)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else {
-      out->push_back(static_cast<char>(0xf0 | cp >> 18));
-      out->push_back(static_cast<char>(0x80 | (cp >> 12 & 0x3f)));
-      out->push_back(static_cast<char>(0x80 | (cp >> 6 & 0x3f)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    }
-  }
-
-  // After the backslash of a \u escape: one code point, or a surrogate pair of two escapes.
-  bool ParseUnicodeEscape(std::string* out) {
-    const size_t start = pos_ - 2;
-    uint32_t cp;
-    if (!ParseHex4(&cp)) return false;
-    if (cp >= 0xdc00 && cp <= 0xdfff) return FailAt("unpaired low surrogate", start);
-    if (cp >= 0xd800 && cp <= 0xdbff) {
-      uint32_t low;
-      if (text_.substr(pos_, 2) != "\\u") return FailAt("unpaired high surrogate", start);
-      pos_ += 2;
-      if (!ParseHex4(&low)) return false;
-      if (low < 0xdc00 || low > 0xdfff) return FailAt("unpaired high surrogate", start);
-      cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
-    }
-    AppendUtf8(cp, out);
-    return true;
-  }
-
   bool ParseString(std::string* out) {
-    const size_t start = pos_;
-    ++pos_;  // the opening quote
-    while (true) {
-      if (AtEnd()) return FailAt("unterminated string", start);
-      const unsigned char c = static_cast<unsigned char>(Peek());
-      if (c == '"') {
-        ++pos_;
-        return true;
-      }
-      if (c < 0x20) return Fail("unescaped control character in string");
-      if (c >= 0x80) {
-        const size_t len = Utf8SequenceLength(text_, pos_);
-        if (len == 0) return Fail("invalid UTF-8 in string");
-        out->append(text_.substr(pos_, len));
-        pos_ += len;
-        continue;
-      }
-      ++pos_;
-      if (c != '\\') {
-        out->push_back(static_cast<char>(c));
-        continue;
-      }
-      if (AtEnd()) return FailAt("unterminated string", start);
-      const char e = Peek();
-      ++pos_;
-      switch (e) {
-        case '"': out->push_back('"'); break;
-        case '\\': out->push_back('\\'); break;
-        case '/': out->push_back('/'); break;
-        case 'b': out->push_back('\b'); break;
-        case 'f': out->push_back('\f'); break;
-        case 'n': out->push_back('\n'); break;
-        case 'r': out->push_back('\r'); break;
-        case 't': out->push_back('\t'); break;
-        case 'u':
-          if (!ParseUnicodeEscape(out)) return false;
-          break;
-        default: return FailAt("invalid escape sequence", pos_ - 2);
-      }
-    }
+    std::string message;
+    size_t offset = 0;
+    if (internal::ScanString(text_, &pos_, out, &message, &offset)) return true;
+    return FailAt(std::move(message), offset);
   }
 
   size_t SkipDigits() {
@@ -293,8 +201,11 @@ class Parser {
     if (integer) {
       // Exact when it fits; otherwise it is still a valid number, kept as a double.
       if (negative) {
-        int64_t i;
-        if (auto r = std::from_chars(first, last, i); r.ec == std::errc() && r.ptr == last) {
+        int64_t i = 0;
+        // "-0" stays a double: as the integer 0 it would lose its sign, and a -0.0 written
+        // back as "-0" would not read back as itself.
+        if (auto r = std::from_chars(first, last, i);
+            r.ec == std::errc() && r.ptr == last && i != 0) {
           *out = Value::Int(i);
           return true;
         }

@@ -11,6 +11,7 @@
 
 #include <prometheus/exposer.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -19,6 +20,7 @@
 #include <memory>
 #include <string_view>
 
+#include "api/server.h"
 #include "kernel_drops.h"
 #include "log.h"
 #include "metrics.h"
@@ -142,8 +144,32 @@ int Run(int argc, const char* const* argv, Options opts) {
                   << " (is another tracegapd running, or the address wrong?)";
     return kExitListen;
   }
+  // What GET /v1/status reports; written by this thread, read by the API thread.
+  const auto started = std::chrono::steady_clock::now();
+  std::array<std::atomic<uint64_t>, TG_DROP_REASON_COUNT> drop_totals{};
+  std::atomic<uint64_t> connections_tracked{0};
+  auto status = [&]() {
+    DaemonStatus s;
+    s.version = kVersion;
+    s.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    s.attach = Probes::kAttachMechanism;
+    for (int i = 0; i < TG_DROP_REASON_COUNT; ++i) {
+      s.kernel_drops.emplace_back(std::string(KernelDropLabel(i)), drop_totals[i].load());
+    }
+    s.connections_tracked = connections_tracked.load();
+    s.processes_tracked = table.size();
+    return s;
+  };
+  std::string api_error;
+  std::unique_ptr<api::ApiServer> api = api::ApiServer::Start(opts.api_socket, table, status, &api_error);
+  if (!api) {
+    TG_LOG(Error) << "cannot serve the local API: " << api_error;
+    return kExitListen;
+  }
+
   TG_LOG(Info) << "tracegapd " << kVersion << " capturing: " << probes->attached()
-               << " tracepoints attached; metrics at http://" << opts.listen << "/metrics";
+               << " tracepoints attached; metrics at http://" << opts.listen << "/metrics; API at "
+               << opts.api_socket;
 
   auto next_housekeeping = std::chrono::steady_clock::now();
   KernelDrops drops_seen{};
@@ -164,6 +190,8 @@ int Run(int argc, const char* const* argv, Options opts) {
     }
     drops_seen = drops;
     metrics.SetKernelDrops(drops);
+    for (int i = 0; i < TG_DROP_REASON_COUNT; ++i) drop_totals[i].store(drops[i]);
+    connections_tracked.store(pipeline.connections());
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_housekeeping) {
       metrics.SetConnectionsTracked(pipeline.connections());
@@ -173,6 +201,7 @@ int Run(int argc, const char* const* argv, Options opts) {
   }
   sd_notify(0, "STOPPING=1");
   TG_LOG(Info) << "stopping: detaching probes";
+  api.reset();
   probes.reset();
   // civetweb takes ~2 s to join its threads once it has served a request; nothing is lost by not
   // waiting: the process exits right after this (see main), and the kernel closes the socket.

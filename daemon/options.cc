@@ -112,7 +112,7 @@ ParsedOptions ParseOptions(int argc, const char* const* argv) {
           << "Usage: tracegapd [options]\n\n"
           << desc << "\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad option or config, "
           << "3 missing privileges, 4 no kernel BTF, 5 no tracefs, 6 BPF load failed, "
-          << "7 attach failed, 8 cannot listen, 1 other runtime error.\n";
+          << "7 attach failed, 8 cannot listen (metrics port or API socket), 1 other runtime error.\n";
       return ParsedOptions{std::nullopt, 0, out.str()};
     }
     if (vm.count("version")) return ParsedOptions{std::nullopt, 0, std::string("tracegapd ") + kVersion + "\n"};

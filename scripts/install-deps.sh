@@ -18,6 +18,10 @@ build_pkgs=(
 test_pkgs=(
   curl nginx python3 prometheus    # prometheus ships promtool
   iproute2 procps util-linux
+  # Packaging and install tests (tests/install): the .deb, lintian, man page and YAML checks,
+  # and a Debian 12 root booted with systemd in systemd-nspawn.
+  dpkg-dev lintian man-db python3-yaml
+  systemd systemd-container mmdebstrap
 )
 
 want=("${build_pkgs[@]}")

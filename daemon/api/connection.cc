@@ -12,7 +12,18 @@
 
 namespace tracegap::api {
 namespace {
-constexpr std::string_view kEndOfHead = "\r\n\r\n";
+
+// Where the request head ends (one past its empty line), or npos. A head ended by bare LFs is
+// cut there too, so that the parser rejects it at once instead of the client waiting for a
+// timeout.
+size_t EndOfHead(std::string_view in, size_t from) {
+  for (size_t lf = in.find('\n', from); lf != std::string_view::npos; lf = in.find('\n', lf + 1)) {
+    if (lf + 1 < in.size() && in[lf + 1] == '\n') return lf + 2;
+    if (lf + 2 < in.size() && in[lf + 1] == '\r' && in[lf + 2] == '\n') return lf + 3;
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace
 
 Connection::Connection(int fd, bool peer_allowed, Clock::time_point now)
@@ -71,25 +82,25 @@ void Connection::Read(const Router& router, Clock::time_point now) {
       if (in_.empty()) {
         state_ = State::kDone;
       } else {
-        Respond(ErrorResponse(400, "connection closed before the request head was complete"),
-                now);
+        Respond(ErrorResponse(400, "connection closed before the request head was complete"), now);
       }
       return;
     }
-    const size_t scan_from = in_.size() < 3 ? 0 : in_.size() - 3;
+    const size_t scan_from = in_.size() < 2 ? 0 : in_.size() - 2;
     in_.append(buf, static_cast<size_t>(n));
-    const size_t end = in_.find(kEndOfHead, scan_from);
-    if (end != std::string::npos && end + kEndOfHead.size() <= kMaxRequestHead) {
-      const std::string_view head = std::string_view(in_).substr(0, end + kEndOfHead.size());
+    const size_t end = EndOfHead(in_, scan_from);
+    if (end != std::string::npos && end <= kMaxRequestHead) {
+      const std::string_view head = std::string_view(in_).substr(0, end);
       Respond(peer_allowed_ ? router.HandleHead(head)
-                            : ErrorResponse(403, "permission denied: the API is for root and "
-                                                 "the daemon's own user only"),
+                            : ErrorResponse(403,
+                                            "permission denied: the API is for root and "
+                                            "the daemon's own user only"),
               now);
       return;
     }
     if (in_.size() > kMaxRequestHead) {
-      Respond(ErrorResponse(413, "request head larger than " + std::to_string(kMaxRequestHead) +
-                                     " bytes"),
+      Respond(ErrorResponse(
+                  413, "request head larger than " + std::to_string(kMaxRequestHead) + " bytes"),
               now);
       return;
     }

@@ -77,8 +77,8 @@ Response Router::HandleHead(std::string_view head) const {
   std::vector<HeaderField> scratch;
   const http1::ParseError err = http1::ParseHeaderBlock(head, http1::ParseError::kOk, msg, scratch);
   if (err != http1::ParseError::kOk) {
-    return ErrorResponse(400, "malformed HTTP/1 request: " +
-                                  std::string(http1::ParseErrorLabel(err)));
+    return ErrorResponse(400,
+                         "malformed HTTP/1 request: " + std::string(http1::ParseErrorLabel(err)));
   }
   if (msg.kind != http1::MessageKind::kRequest || !msg.complete) {
     return ErrorResponse(400, "malformed HTTP/1 request: not a complete request head");

@@ -15,7 +15,7 @@ using StatusProvider = std::function<DaemonStatus()>;
 
 struct Response {
   int status = 200;
-  std::string body;  // JSON, without the trailing newline the wire form adds
+  std::string body;        // JSON, without the trailing newline the wire form adds
   bool allow_get = false;  // 405: send "Allow: GET"
 };
 

@@ -8,6 +8,10 @@
 // One thread serves every connection through a poll() loop; each connection sends one request
 // head (at most 8 KiB, within 2 s) and gets one answer, then is closed. See router.h for routes
 // and render.h for the documents.
+//
+// Thread safety: the server's own thread only reads the ProcessTable (whose methods lock) and
+// calls the StatusProvider. Start() and the destructor may run on any thread, but the destructor
+// must not race with other calls on the same server.
 
 #include <sys/types.h>
 

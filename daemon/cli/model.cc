@@ -1,0 +1,207 @@
+#include "cli/model.h"
+
+#include <limits>
+#include <string_view>
+
+namespace tracegap::cli {
+namespace {
+
+using json::Value;
+
+std::string_view TypeName(Value::Type t) {
+  switch (t) {
+    case Value::Type::kNull: return "null";
+    case Value::Type::kBool: return "a boolean";
+    case Value::Type::kNumber: return "a number";
+    case Value::Type::kString: return "a string";
+    case Value::Type::kArray: return "an array";
+    case Value::Type::kObject: return "an object";
+  }
+  return "?";
+}
+
+// Typed access to one object's fields; the first failure is reported with the field's path
+// (e.g. "processes[3].outbound.dropped") and every later call fails too.
+class Fields {
+ public:
+  Fields(const Value& v, std::string path, std::string* error)
+      : obj_(v), path_(std::move(path)), error_(error) {
+    if (!v.is_object()) Fail(path_, "is " + std::string(TypeName(v.type())) + ", not an object");
+  }
+
+  bool ok() const { return ok_; }
+  const std::string& path() const { return path_; }
+
+  const Value* Get(std::string_view key, Value::Type type) {
+    if (!ok_) return nullptr;
+    const Value* v = obj_.Find(key);
+    if (v == nullptr) return Fail(Path(key), "is missing");
+    if (v->type() != type) {
+      return Fail(Path(key), "is " + std::string(TypeName(v->type())) + ", not " +
+                                 std::string(TypeName(type)));
+    }
+    return v;
+  }
+
+  void Uint(std::string_view key, uint64_t* out) {
+    const Value* v = Get(key, Value::Type::kNumber);
+    if (v == nullptr) return;
+    if (!v->as_uint()) {
+      Fail(Path(key), "is not a non-negative integer");
+      return;
+    }
+    *out = *v->as_uint();
+  }
+
+  void Number(std::string_view key, double* out) {
+    if (const Value* v = Get(key, Value::Type::kNumber)) *out = v->number();
+  }
+
+  void String(std::string_view key, std::string* out) {
+    if (const Value* v = Get(key, Value::Type::kString)) *out = v->string();
+  }
+
+  void Bool(std::string_view key, bool* out) {
+    if (const Value* v = Get(key, Value::Type::kBool)) *out = v->bool_value();
+  }
+
+  std::string Path(std::string_view key) const { return path_ + "." + std::string(key); }
+
+  std::nullptr_t Fail(const std::string& where, const std::string& what) {
+    if (ok_) *error_ = where + " " + what;
+    ok_ = false;
+    return nullptr;
+  }
+
+ private:
+  const Value& obj_;
+  std::string path_;
+  std::string* error_;
+  bool ok_ = true;
+};
+
+bool DecodeProcess(const Value& v, std::string path, ProcessRow* out, std::string* error) {
+  Fields f(v, std::move(path), error);
+  uint64_t pid = 0;
+  f.Uint("pid", &pid);
+  if (f.ok() && pid > std::numeric_limits<uint32_t>::max()) f.Fail(f.Path("pid"), "is too large");
+  out->pid = static_cast<uint32_t>(pid);
+  f.Uint("start_time", &out->start_time);
+  f.String("comm", &out->comm);
+  f.String("unit", &out->unit);
+  f.String("exe", &out->exe);
+  if (const Value* in = f.Get("inbound", Value::Type::kObject)) {
+    Fields g(*in, f.Path("inbound"), error);
+    for (size_t i = 0; i < kInboundKeys.size(); ++i) g.Uint(kInboundKeys[i], &out->inbound[i]);
+    if (!g.ok()) return false;
+  }
+  if (const Value* outbound = f.Get("outbound", Value::Type::kObject)) {
+    Fields g(*outbound, f.Path("outbound"), error);
+    for (Outcome o : kOutcomes) g.Uint(Label(o), &out->outbound[static_cast<size_t>(o)]);
+    if (!g.ok()) return false;
+  }
+  f.Uint("gaps", &out->gaps);
+  f.Number("gap_ratio", &out->gap_ratio);
+  f.String("first_seen", &out->first_seen);
+  f.String("last_seen", &out->last_seen);
+  f.Bool("exited", &out->exited);
+  return f.ok();
+}
+
+bool DecodeExample(const Value& v, std::string path, ExampleRow* out, std::string* error) {
+  Fields f(v, std::move(path), error);
+  f.String("time", &out->time);
+  f.String("outcome", &out->outcome);
+  f.String("protocol", &out->protocol);
+  f.String("method", &out->method);
+  f.String("authority", &out->authority);
+  f.String("path", &out->path);
+  f.String("peer", &out->peer);
+  if (const Value* ids = f.Get("inbound_trace_ids", Value::Type::kArray)) {
+    for (size_t i = 0; i < ids->items().size(); ++i) {
+      const Value& id = ids->items()[i];
+      if (!id.is_string()) {
+        f.Fail(f.Path("inbound_trace_ids") + "[" + std::to_string(i) + "]", "is not a string");
+        return false;
+      }
+      out->inbound_trace_ids.push_back(id.string());
+    }
+  }
+  f.String("outbound_traceparent", &out->outbound_traceparent);
+  return f.ok();
+}
+
+}  // namespace
+
+uint64_t ProcessRow::inbound_total() const {
+  uint64_t n = 0;
+  for (uint64_t v : inbound) n += v;
+  return n;
+}
+
+uint64_t ProcessRow::outbound_total() const {
+  uint64_t n = 0;
+  for (uint64_t v : outbound) n += v;
+  return n;
+}
+
+uint64_t ProcessRow::with_context() const {
+  uint64_t n = 0;
+  for (Outcome o : kOutcomes) {
+    if (HadContext(o)) n += count(o);
+  }
+  return n;
+}
+
+bool DecodeProcessList(const Value& doc, std::vector<ProcessRow>* out, std::string* error) {
+  Fields f(doc, "response", error);
+  const Value* list = f.Get("processes", Value::Type::kArray);
+  if (list == nullptr) return false;
+  out->clear();
+  out->reserve(list->items().size());
+  for (size_t i = 0; i < list->items().size(); ++i) {
+    ProcessRow row;
+    if (!DecodeProcess(list->items()[i], "processes[" + std::to_string(i) + "]", &row, error)) {
+      return false;
+    }
+    out->push_back(std::move(row));
+  }
+  return true;
+}
+
+bool DecodeProcessDetail(const Value& doc, ProcessDetail* out, std::string* error) {
+  if (!DecodeProcess(doc, "process", &out->process, error)) return false;
+  Fields f(doc, "process", error);
+  const Value* examples = f.Get("gap_examples", Value::Type::kArray);
+  if (examples == nullptr) return false;
+  out->examples.clear();
+  for (size_t i = 0; i < examples->items().size(); ++i) {
+    ExampleRow e;
+    const std::string path = "process.gap_examples[" + std::to_string(i) + "]";
+    if (!DecodeExample(examples->items()[i], path, &e, error)) return false;
+    out->examples.push_back(std::move(e));
+  }
+  return true;
+}
+
+bool DecodeStatus(const Value& doc, StatusInfo* out, std::string* error) {
+  Fields f(doc, "status", error);
+  f.String("version", &out->version);
+  f.Number("uptime_seconds", &out->uptime_seconds);
+  f.String("attach", &out->attach);
+  if (const Value* drops = f.Get("kernel_drops", Value::Type::kObject)) {
+    Fields g(*drops, f.Path("kernel_drops"), error);
+    out->kernel_drops.clear();
+    for (const json::Member& m : drops->members()) {
+      uint64_t n = 0;
+      g.Uint(m.key, &n);
+      out->kernel_drops.emplace_back(m.key, n);
+    }
+    if (!g.ok()) return false;
+  }
+  f.Uint("connections_tracked", &out->connections_tracked);
+  f.Uint("processes_tracked", &out->processes_tracked);
+  return f.ok();
+}
+
+}  // namespace tracegap::cli

@@ -1,0 +1,75 @@
+#pragma once
+// The API's documents (see api/render.h) as the CLI reads them. Decoding is strict about the
+// fields the CLI shows (missing or mistyped: the answer is malformed) and ignores fields it does
+// not know, so a newer daemon can add some without breaking an older CLI.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "json.h"
+#include "outcome.h"
+
+namespace tracegap::cli {
+
+// The inbound counters' keys, in the API's order (ContextVerdict's labels).
+inline constexpr std::array<std::string_view, 4> kInboundKeys = {"valid", "missing", "malformed",
+                                                                 "unknown"};
+
+struct ProcessRow {
+  uint32_t pid = 0;
+  uint64_t start_time = 0;
+  std::string comm;
+  std::string unit;
+  std::string exe;
+  std::array<uint64_t, kInboundKeys.size()> inbound{};  // indexed like kInboundKeys
+  std::array<uint64_t, kOutcomeCount> outbound{};       // indexed by Outcome
+  uint64_t gaps = 0;
+  double gap_ratio = 0;
+  std::string first_seen;
+  std::string last_seen;
+  bool exited = false;
+
+  uint64_t inbound_total() const;
+  uint64_t inbound_valid() const { return inbound[0]; }
+  uint64_t outbound_total() const;
+  uint64_t count(Outcome o) const { return outbound[static_cast<size_t>(o)]; }
+  // The gap ratio's denominator: outbound requests made with valid context to pass on.
+  uint64_t with_context() const;
+};
+
+struct ExampleRow {
+  std::string time;
+  std::string outcome;
+  std::string protocol;
+  std::string method;
+  std::string authority;
+  std::string path;
+  std::string peer;
+  std::vector<std::string> inbound_trace_ids;
+  std::string outbound_traceparent;
+};
+
+struct ProcessDetail {
+  ProcessRow process;
+  std::vector<ExampleRow> examples;  // newest last
+};
+
+struct StatusInfo {
+  std::string version;
+  double uptime_seconds = 0;
+  std::string attach;
+  std::vector<std::pair<std::string, uint64_t>> kernel_drops;
+  uint64_t connections_tracked = 0;
+  uint64_t processes_tracked = 0;
+};
+
+// Each returns false and sets *error (naming the offending field) on a document that does not
+// match the API.
+bool DecodeProcessList(const json::Value& doc, std::vector<ProcessRow>* out, std::string* error);
+bool DecodeProcessDetail(const json::Value& doc, ProcessDetail* out, std::string* error);
+bool DecodeStatus(const json::Value& doc, StatusInfo* out, std::string* error);
+
+}  // namespace tracegap::cli

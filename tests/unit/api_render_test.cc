@@ -1,0 +1,169 @@
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "api/render.h"
+#include "cli/model.h"
+#include "json.h"
+
+namespace tracegap::api {
+namespace {
+
+ProcessSnapshot Snapshot() {
+  ProcessSnapshot p;
+  p.pid = 4242;
+  p.start_time = 987654;
+  p.comm = "api-gw";
+  p.unit = "api-gw.service";
+  p.exe = "/usr/bin/api-gw";
+  p.inbound = {8, 1, 1, 0};
+  p.outbound[static_cast<size_t>(Outcome::kOrigin)] = 2;
+  p.outbound[static_cast<size_t>(Outcome::kPropagated)] = 6;
+  p.outbound[static_cast<size_t>(Outcome::kDropped)] = 2;
+  p.outbound[static_cast<size_t>(Outcome::kRestarted)] = 1;
+  p.outbound[static_cast<size_t>(Outcome::kMangled)] = 1;
+  p.outbound[static_cast<size_t>(Outcome::kUnknown)] = 3;
+  p.first_seen_unix_ms = 1795550100123;
+  p.last_seen_unix_ms = 1795550160456;
+  return p;
+}
+
+GapExample Example() {
+  GapExample e;
+  e.time_unix_ms = 1795550130789;
+  e.outcome = Outcome::kDropped;
+  e.protocol = Protocol::kHttp1;
+  e.method = "GET";
+  e.authority = "users.internal:8080";
+  e.path = "/v1/users";
+  e.peer = "10.0.0.7:8080";
+  e.inbound_trace_ids = {"4bf92f3577b34da6a3ce929d0e0e4736"};
+  return e;
+}
+
+constexpr std::string_view kProcessJson =
+    R"({"pid":4242,"start_time":987654,"comm":"api-gw","unit":"api-gw.service",)"
+    R"("exe":"/usr/bin/api-gw","inbound":{"valid":8,"missing":1,"malformed":1,"unknown":0},)"
+    R"("outbound":{"origin":2,"untraced_upstream":0,"propagated":6,"passthrough":0,)"
+    R"("dropped":2,"restarted":1,"mangled":1,"unknown":3},"gaps":4,"gap_ratio":0.4000,)"
+    R"("first_seen":"2026-11-24T19:55:00.123Z","last_seen":"2026-11-24T19:56:00.456Z",)"
+    R"("exited":false)";
+
+TEST(ApiRenderTest, ProcessList) {
+  EXPECT_EQ(RenderProcessList({Snapshot()}),
+            R"({"processes":[)" + std::string(kProcessJson) + "}]}");
+  EXPECT_EQ(RenderProcessList({}), R"({"processes":[]})");
+}
+
+TEST(ApiRenderTest, ProcessDetailWithGapExamples) {
+  ProcessSnapshot p = Snapshot();
+  p.exited = true;
+  p.gap_examples.push_back(Example());
+  GapExample mangled = Example();
+  mangled.outcome = Outcome::kMangled;
+  mangled.protocol = Protocol::kGrpc;
+  mangled.method = "POST";
+  mangled.inbound_trace_ids.push_back("0af7651916cd43dd8448eb211c80319c");
+  mangled.outbound_traceparent = "00-XYZ-bad";
+  p.gap_examples.push_back(mangled);
+  std::string expected(kProcessJson);
+  expected.replace(expected.find(R"("exited":false)"), 14, R"("exited":true)");
+  expected += R"(,"gap_examples":[)"
+              R"({"time":"2026-11-24T19:55:30.789Z","outcome":"dropped","protocol":"http1",)"
+              R"("method":"GET","authority":"users.internal:8080","path":"/v1/users",)"
+              R"("peer":"10.0.0.7:8080","inbound_trace_ids":["4bf92f3577b34da6a3ce929d0e0e4736"],)"
+              R"("outbound_traceparent":""},)"
+              R"({"time":"2026-11-24T19:55:30.789Z","outcome":"mangled","protocol":"grpc",)"
+              R"("method":"POST","authority":"users.internal:8080","path":"/v1/users",)"
+              R"("peer":"10.0.0.7:8080","inbound_trace_ids":["4bf92f3577b34da6a3ce929d0e0e4736",)"
+              R"("0af7651916cd43dd8448eb211c80319c"],"outbound_traceparent":"00-XYZ-bad"}]})";
+  EXPECT_EQ(RenderProcessDetail(p), expected);
+}
+
+TEST(ApiRenderTest, NoContextMeansZeroRatio) {
+  ProcessSnapshot p;
+  p.outbound[static_cast<size_t>(Outcome::kOrigin)] = 5;
+  const std::string json = RenderProcessList({p});
+  EXPECT_NE(json.find(R"("gaps":0,"gap_ratio":0.0000)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("first_seen":"1970-01-01T00:00:00.000Z")"), std::string::npos);
+}
+
+TEST(ApiRenderTest, Status) {
+  DaemonStatus s;
+  s.version = "0.1.0";
+  s.uptime_seconds = 3723.5;
+  s.attach = "tracepoints";
+  s.kernel_drops = {{"ringbuf_full", 3}, {"read_user_failed", 0}};
+  s.connections_tracked = 12;
+  s.processes_tracked = 5;
+  EXPECT_EQ(RenderStatus(s),
+            R"({"version":"0.1.0","uptime_seconds":3723.500,"attach":"tracepoints",)"
+            R"("kernel_drops":{"ringbuf_full":3,"read_user_failed":0},)"
+            R"("connections_tracked":12,"processes_tracked":5})");
+}
+
+TEST(ApiRenderTest, ErrorIsEscaped) {
+  EXPECT_EQ(RenderError("bad \"pid\"\n"), R"({"error":"bad \"pid\"\n"})");
+}
+
+// Names come from other users' processes: whatever bytes they hold, the document stays valid.
+TEST(ApiRenderTest, HostileStringsStayValidJson) {
+  ProcessSnapshot p = Snapshot();
+  p.comm = std::string("\x1b[2J\xff\"\\\0x", 9);
+  p.exe = "/tmp/\xc0\xaf";
+  std::string error;
+  std::optional<json::Value> v = json::Parse(RenderProcessList({p}), &error);
+  ASSERT_TRUE(v.has_value()) << error;
+  const json::Value& comm = *v->Find("processes")->items()[0].Find("comm");
+  EXPECT_EQ(comm.string(), std::string("\x1b[2J\xef\xbf\xbd\"\\\0x", 11));
+}
+
+TEST(ApiRenderTest, Timestamps) {
+  EXPECT_EQ(FormatTimestamp(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatTimestamp(1795550100123), "2026-11-24T19:55:00.123Z");
+  EXPECT_EQ(FormatTimestamp(951782400000), "2000-02-29T00:00:00.000Z");
+  EXPECT_EQ(FormatTimestamp(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatTimestamp(std::numeric_limits<int64_t>::max()), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatTimestamp(std::numeric_limits<int64_t>::min()), "0000-01-01T00:00:00.000Z");
+}
+
+// The contract between the daemon and the CLI: what one renders, the other decodes.
+TEST(ApiRenderTest, CliDecodesWhatTheDaemonRenders) {
+  ProcessSnapshot p = Snapshot();
+  p.outbound[static_cast<size_t>(Outcome::kUntracedUpstream)] =
+      std::numeric_limits<uint64_t>::max();
+  p.gap_examples.push_back(Example());
+  std::string error;
+  std::optional<json::Value> list = json::Parse(RenderProcessList({p}), &error);
+  ASSERT_TRUE(list.has_value()) << error;
+  std::vector<cli::ProcessRow> rows;
+  ASSERT_TRUE(cli::DecodeProcessList(*list, &rows, &error)) << error;
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].pid, p.pid);
+  EXPECT_EQ(rows[0].unit, p.unit);
+  EXPECT_EQ(rows[0].inbound_total(), p.inbound_total());
+  EXPECT_EQ(rows[0].outbound, p.outbound);
+  EXPECT_EQ(rows[0].gaps, p.gaps());
+  EXPECT_EQ(rows[0].with_context(), 10u);
+  EXPECT_DOUBLE_EQ(rows[0].gap_ratio, 0.4);
+
+  std::optional<json::Value> detail = json::Parse(RenderProcessDetail(p), &error);
+  ASSERT_TRUE(detail.has_value()) << error;
+  cli::ProcessDetail d;
+  ASSERT_TRUE(cli::DecodeProcessDetail(*detail, &d, &error)) << error;
+  ASSERT_EQ(d.examples.size(), 1u);
+  EXPECT_EQ(d.examples[0].outcome, "dropped");
+  EXPECT_EQ(d.examples[0].inbound_trace_ids, Example().inbound_trace_ids);
+
+  DaemonStatus s;
+  s.version = "1";
+  s.kernel_drops = {{"iov_limit", 7}};
+  std::optional<json::Value> status = json::Parse(RenderStatus(s), &error);
+  ASSERT_TRUE(status.has_value()) << error;
+  cli::StatusInfo info;
+  ASSERT_TRUE(cli::DecodeStatus(*status, &info, &error)) << error;
+  EXPECT_EQ(info.kernel_drops, s.kernel_drops);
+}
+
+}  // namespace
+}  // namespace tracegap::api
