@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "http2_reporter.h"
+
 namespace tracegap {
 namespace {
 
@@ -90,14 +92,32 @@ void ConnectionTracker::OnData(const DataEvent& event) {
   Connection& conn = Touch(conn_id);
   if (conn.comm != event.comm) conn.comm.assign(event.comm);
   conn.last_actor = Actor{event.header->tgid, event.header->tid, conn.comm, event.header->ts_ns};
+  Actor actor{event.header->tgid, event.header->tid, event.comm, event.header->ts_ns};
+  if (event.flags & TG_DATA_HTTP2) {
+    if (!conn.h2) conn.h2 = std::make_unique<http2::Connection>();
+    Http2Reporter reporter(observer_, actor, conn_id, event.tuple);
+    conn.h2->Feed(event.direction, event.data, event.flags, reporter);
+    return;
+  }
   auto& reassembler = conn.dirs[static_cast<size_t>(event.direction)];
   if (!reassembler) reassembler = std::make_unique<http1::Reassembler>(max_header_bytes_);
-  Actor actor{event.header->tgid, event.header->tid, event.comm, event.header->ts_ns};
   SinkForEvent sink(observer_, actor, event.direction, conn_id, event.tuple);
   reassembler->Feed(event.data, event.flags, sink);
 }
 
+std::array<size_t, 3> ConnectionTracker::Http2States() const {
+  std::array<size_t, 3> counts{};
+  for (const auto& [id, conn] : connections_) {
+    if (conn.h2) counts[static_cast<size_t>(conn.h2->state())]++;
+  }
+  return counts;
+}
+
 void ConnectionTracker::Flush(uint64_t conn_id, Connection& conn) {
+  if (conn.h2) {
+    Http2Reporter reporter(observer_, conn.last_actor, conn_id, nullptr);
+    conn.h2->Close(reporter);
+  }
   for (size_t d = 0; d < conn.dirs.size(); ++d) {
     if (!conn.dirs[d] || conn.dirs[d]->pending_bytes() == 0) continue;
     SinkForEvent sink(observer_, conn.last_actor, static_cast<Direction>(d), conn_id, nullptr);

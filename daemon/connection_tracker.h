@@ -1,6 +1,7 @@
 #pragma once
-// Per-connection HTTP/1 state: one reassembler per direction, fed by data events, reporting
-// requests and responses to an Observer. Bounded: at most `max_connections` connections, the
+// Per-connection protocol state, fed by data events, reporting requests and responses to an
+// Observer: for HTTP/1 one reassembler per direction; for HTTP/2 (events flagged TG_DATA_HTTP2)
+// one frame/HPACK decoder for the connection. Bounded: at most `max_connections` connections, the
 // least recently active evicted first (its pending bytes are flushed as incomplete).
 // Not thread-safe: one owner thread.
 
@@ -13,6 +14,7 @@
 
 #include "event_decoder.h"
 #include "http1/reassembler.h"
+#include "http2/connection.h"
 #include "observation.h"
 
 namespace tracegap {
@@ -25,10 +27,13 @@ class ConnectionTracker {
   void OnData(const DataEvent& event);
   void OnClose(const CloseEvent& event);
   size_t size() const { return connections_.size(); }
+  // HTTP/2 connections by state (indexed by http2::State), for the connections gauge.
+  std::array<size_t, 3> Http2States() const;
 
  private:
   struct Connection {
     std::array<std::unique_ptr<http1::Reassembler>, 2> dirs;  // by Direction; created on first use
+    std::unique_ptr<http2::Connection> h2;                    // created on the first HTTP/2 event
     std::list<uint64_t>::iterator lru;
     Actor last_actor;  // for messages flushed at close or eviction; its comm views `comm`
     std::string comm;  // at most 15 chars: kept inline, no allocation

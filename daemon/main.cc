@@ -21,6 +21,8 @@
 #include <string_view>
 
 #include "api/server.h"
+#include "http2/connection.h"
+#include "http2/errors.h"
 #include "kernel_drops.h"
 #include "log.h"
 #include "metrics.h"
@@ -110,7 +112,9 @@ int Run(int argc, const char* const* argv, Options opts) {
   }
   if (!pre.notes.empty()) TG_LOG(Info) << pre.notes;
 
-  Metrics metrics(kVersion, Probes::kAttachMechanism, KernelDropLabels());
+  std::array<std::string_view, http2::kStates.size()> h2_states{};
+  for (size_t i = 0; i < h2_states.size(); ++i) h2_states[i] = http2::Label(http2::kStates[i]);
+  Metrics metrics(kVersion, Probes::kAttachMechanism, KernelDropLabels(), http2::kErrorLabels, h2_states);
   ProcessInfoCache processes;
   ProcessTable table(opts.max_processes, std::chrono::seconds(opts.retention_seconds));
   PipelineConfig config;
@@ -195,6 +199,7 @@ int Run(int argc, const char* const* argv, Options opts) {
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_housekeeping) {
       metrics.SetConnectionsTracked(pipeline.connections());
+      metrics.SetHttp2Connections(pipeline.Http2States());
       pipeline.ReapProcesses();
       next_housekeeping = now + std::chrono::seconds(2);
     }

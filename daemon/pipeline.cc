@@ -70,7 +70,11 @@ void Pipeline::OnRequest(const RequestSeen& r) {
 void Pipeline::OnResponse(const ResponseSeen& r) { correlator_.OnResponse(r); }
 
 void Pipeline::OnParseError(Protocol protocol, std::string_view reason) {
-  metrics_.CountParseError(Label(protocol), reason);
+  if (protocol == Protocol::kHttp1) {
+    metrics_.CountParseError(Label(protocol), reason);
+  } else {
+    metrics_.CountHpackError(reason);
+  }
 }
 
 void Pipeline::OnConnectionClosed(uint64_t conn_id) { correlator_.OnConnectionClosed(conn_id, last_event_ns_); }

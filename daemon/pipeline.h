@@ -37,6 +37,7 @@ class Pipeline final : public Observer {
   // exited ones past the retention. Call every few seconds.
   void ReapProcesses();
   size_t connections() const { return tracker_.size(); }
+  std::array<size_t, 3> Http2States() const { return tracker_.Http2States(); }
   void SetLinger(std::chrono::milliseconds linger) { correlator_.SetLinger(linger); }
 
   void OnRequest(const RequestSeen& request) override;

@@ -13,7 +13,9 @@ prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& r, 
 }  // namespace
 
 Metrics::Metrics(std::string_view version, std::string_view attach,
-                 std::span<const std::string_view> kernel_drop_reasons)
+                 std::span<const std::string_view> kernel_drop_reasons,
+                 std::span<const std::string_view> hpack_error_reasons,
+                 std::span<const std::string_view> http2_states)
     : registry_(std::make_shared<prometheus::Registry>()),
       requests_(CounterFamily(*registry_, "tracegap_requests_total",
                               "HTTP requests seen, by direction (inbound: received by the process; "
@@ -33,7 +35,17 @@ Metrics::Metrics(std::string_view version, std::string_view attach,
                                .Name("tracegap_connections_tracked")
                                .Help("TCP connections whose HTTP state the daemon holds")
                                .Register(*registry_)
-                               .Add({})) {
+                               .Add({})),
+      hpack_errors_(CounterFamily(*registry_, "tracegap_hpack_errors_total",
+                                  "HTTP/2 frame and HPACK decoding errors, by reason; each marks the "
+                                  "connection direction broken or its header block undecodable")) {
+  auto& h2 = prometheus::BuildGauge()
+                 .Name("tracegap_http2_connections")
+                 .Help("HTTP/2 connections tracked, by state: synced (decoded from their start), "
+                       "unsynced (joined late: requests counted as unknown), broken (lost sync)")
+                 .Register(*registry_);
+  for (std::string_view state : http2_states) http2_connections_.push_back(&h2.Add({{"state", std::string(state)}}));
+  for (std::string_view reason : hpack_error_reasons) Get(hpack_errors_, hpack_errors_cache_, {{"reason", reason}});
   prometheus::BuildGauge()
       .Name("tracegap_build_info")
       .Help("Always 1; labels give the version and the capture mechanism")
@@ -103,5 +115,15 @@ void Metrics::SetKernelDrops(std::span<const uint64_t> totals) {
 }
 
 void Metrics::SetConnectionsTracked(size_t n) { connections_tracked_.Set(static_cast<double>(n)); }
+
+void Metrics::CountHpackError(std::string_view reason) {
+  Get(hpack_errors_, hpack_errors_cache_, {{"reason", reason}}).Increment();
+}
+
+void Metrics::SetHttp2Connections(std::span<const size_t> per_state) {
+  for (size_t i = 0; i < per_state.size() && i < http2_connections_.size(); ++i) {
+    http2_connections_[i]->Set(static_cast<double>(per_state[i]));
+  }
+}
 
 }  // namespace tracegap

@@ -24,8 +24,12 @@ namespace tracegap {
 class Metrics {
  public:
   // `kernel_drop_reasons` are declared at 0 so that alerts on them work from the first scrape.
+  // `*_reasons` and `http2_states` are declared at 0 so that alerts on them work from the first
+  // scrape.
   Metrics(std::string_view version, std::string_view attach,
-          std::span<const std::string_view> kernel_drop_reasons);
+          std::span<const std::string_view> kernel_drop_reasons,
+          std::span<const std::string_view> hpack_error_reasons,
+          std::span<const std::string_view> http2_states);
 
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
@@ -41,6 +45,9 @@ class Metrics {
   // Totals as read from the kernel (monotonic): the counter follows them.
   void SetKernelDrops(std::span<const uint64_t> totals);
   void SetConnectionsTracked(size_t n);
+  void CountHpackError(std::string_view reason);
+  // HTTP/2 connections per state, in the order of `http2_states` given at construction.
+  void SetHttp2Connections(std::span<const size_t> per_state);
 
  private:
   using Counters = std::unordered_map<std::string, prometheus::Counter*>;
@@ -55,6 +62,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& kernel_drops_;
   prometheus::Family<prometheus::Counter>& outbound_;
   prometheus::Gauge& connections_tracked_;
+  prometheus::Family<prometheus::Counter>& hpack_errors_;
+  std::vector<prometheus::Gauge*> http2_connections_;
+  Counters hpack_errors_cache_;
   Counters requests_cache_, malformed_cache_, legacy_cache_, parse_errors_cache_, outbound_cache_;
   std::vector<prometheus::Counter*> kernel_drop_counters_;
   std::vector<uint64_t> kernel_drop_seen_;
