@@ -87,9 +87,8 @@ static __always_inline __u32 tg_peek(__u8 shape, __u64 buf, __u64 total, __u8 *b
 
 static __always_inline int tg_enter(__s64 fd, __u64 buf, __u64 count, __u8 shape, __u8 dir) {
   __u64 id = bpf_get_current_pid_tgid();
-  if ((__u32)(id >> 32) == tg_self_tgid) return 0;
   __u64 sk = tg_tcp_sock_of_fd(fd);
-  if (!sk) return 0;
+  if (!sk || tg_is_self(id)) return 0;
   if (dir == TG_DIR_EGRESS) {
     struct tg_conn *conn = bpf_map_lookup_elem(&tg_conns, &sk);
     int known = conn && (conn->dir[TG_DIR_EGRESS].in_headers || conn->h2[TG_DIR_EGRESS].active ||

@@ -12,6 +12,10 @@
 
 /* Set by the daemon between open and load. */
 const volatile __u32 tg_self_tgid = 0;                /* the daemon: its own traffic is ignored */
+/* Set when the daemon runs in a pid namespace of its own (a container): tg_self_tgid is then the
+ * tgid as that namespace sees it, and the namespace's nsfs device and inode identify it. */
+const volatile __u64 tg_self_pidns_dev = 0;
+const volatile __u64 tg_self_pidns_ino = 0;
 const volatile __u32 tg_max_header_bytes = TG_DEFAULT_MAX_HEADER_BYTES; /* <= TG_MAX_COPY */
 const volatile __u64 tg_wakeup_bytes = 256 * 1024;    /* wake the reader once this much is queued */
 
@@ -111,6 +115,13 @@ struct {
 
 /* Connection ids: unique for the life of the loaded programs. */
 __u64 tg_next_conn_id = 0;
+
+static __always_inline int tg_is_self(__u64 pid_tgid) {
+  if (!tg_self_pidns_ino) return (__u32)(pid_tgid >> 32) == tg_self_tgid;
+  struct bpf_pidns_info ns;
+  if (bpf_get_ns_current_pid_tgid(tg_self_pidns_dev, tg_self_pidns_ino, &ns, sizeof(ns))) return 0;
+  return ns.tgid == tg_self_tgid;
+}
 
 static __always_inline void tg_count_drop(__u32 reason) {
   __u64 *n = bpf_map_lookup_elem(&tg_drops, &reason);

@@ -5,6 +5,8 @@
 // poll events until SIGINT/SIGTERM -> detach. Each stage that fails exits with its own code.
 
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@
 #include "kernel_drops.h"
 #include "log.h"
 #include "metrics.h"
+#include "metrics_listener.h"
 #include "options.h"
 #include "pipeline.h"
 #include "preflight.h"
@@ -36,6 +39,9 @@
 
 namespace tracegap {
 namespace {
+
+// PROC_PID_INIT_INO: the inode of the initial pid namespace, fixed by the kernel.
+constexpr ino_t kHostPidNamespaceInode = 0xEFFFFFFCu;
 
 std::atomic<bool> g_stop{false};
 std::atomic<bool> g_reload{false};
@@ -105,6 +111,26 @@ void Reload(int argc, const char* const* argv, Options& live, Pipeline& pipeline
 }
 
 int Run(int argc, const char* const* argv, Options opts) {
+  // Files named by options are checked before anything is loaded: a mistake there is a config
+  // error (exit 2), not a runtime one.
+  if (!opts.metrics_basic_auth.empty()) {
+    BasicAuthCredentials creds;
+    std::string error;
+    if (!LoadBasicAuth(opts.metrics_basic_auth, &creds, &error)) {
+      TG_LOG(Error) << error;
+      return kExitUsage;
+    }
+  }
+  if (!opts.metrics_tls_cert.empty()) {
+    if (access(opts.metrics_tls_cert.c_str(), R_OK) != 0) {
+      TG_LOG(Error) << "--metrics-tls-cert: cannot read '" << opts.metrics_tls_cert << "'";
+      return kExitUsage;
+    }
+    if (std::string problem = MetricsTlsProblem(); !problem.empty()) {
+      TG_LOG(Error) << "--metrics-tls-cert: " << problem;
+      return kExitUsage;
+    }
+  }
   PreflightResult pre = RunPreflight();
   if (pre.exit_code != 0) {
     TG_LOG(Error) << pre.message;
@@ -125,6 +151,15 @@ int Run(int argc, const char* const* argv, Options opts) {
 
   ProbeConfig pc;
   pc.self_tgid = static_cast<uint32_t>(getpid());
+  if (struct stat ns; stat("/proc/self/ns/pid", &ns) == 0 && ns.st_ino != kHostPidNamespaceInode) {
+    // In a container with its own pid namespace the kernel reports host pids: recognise our own
+    // traffic by namespace, and warn that /proc (this namespace's) cannot describe other processes.
+    pc.self_pidns_dev = (static_cast<uint64_t>(major(ns.st_dev)) << 20) | minor(ns.st_dev);
+    pc.self_pidns_ino = ns.st_ino;
+    TG_LOG(Warning) << "running in a pid namespace of its own: processes are reported by host pid "
+                       "and their unit, start time and exe cannot be read; run tracegapd in the "
+                       "host pid namespace (systemd service, or hostPID: true on Kubernetes)";
+  }
   pc.max_header_bytes = opts.max_header_bytes;
   pc.ring_buffer_bytes = opts.ring_buffer_bytes;
   pc.max_connections = opts.max_connections;
@@ -139,13 +174,10 @@ int Run(int argc, const char* const* argv, Options opts) {
 
   // Only now, with every probe attached, does the listener open: a successful scrape means
   // capture is live.
-  std::unique_ptr<prometheus::Exposer> exposer;
-  try {
-    exposer = std::make_unique<prometheus::Exposer>(opts.listen, 2);
-    exposer->RegisterCollectable(metrics.registry());
-  } catch (const std::exception& e) {
-    TG_LOG(Error) << "cannot listen on " << opts.listen << " for /metrics: " << e.what()
-                  << " (is another tracegapd running, or the address wrong?)";
+  std::string listen_error;
+  std::unique_ptr<prometheus::Exposer> exposer = StartMetricsListener(opts, metrics.registry(), &listen_error);
+  if (!exposer) {
+    TG_LOG(Error) << listen_error;
     return kExitListen;
   }
   // What GET /v1/status reports; written by this thread, read by the API thread.

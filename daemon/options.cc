@@ -38,7 +38,12 @@ po::options_description Describe(Options& o, std::string& log_level) {
       ("max-processes", po::value(&o.max_processes)->default_value(o.max_processes)->value_name("N"),
        "processes whose propagation state is kept (least recently active evicted first)")
       ("retention-seconds", po::value(&o.retention_seconds)->default_value(o.retention_seconds)->value_name("S"),
-       "how long an exited process stays visible in the API");
+       "how long an exited process stays visible in the API")
+      ("metrics-tls-cert", po::value(&o.metrics_tls_cert)->value_name("FILE"),
+       "serve /metrics over HTTPS with this PEM file (certificate and private key); off by default")
+      ("metrics-basic-auth", po::value(&o.metrics_basic_auth)->value_name("FILE"),
+       "require HTTP basic auth on /metrics; FILE holds one user:password line and must not be "
+       "readable by group or others; off by default");
   return desc;
 }
 

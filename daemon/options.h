@@ -22,6 +22,8 @@ struct Options {
   uint32_t linger_ms = 250;                 // --linger-ms: an inbound request's afterglow
   uint32_t max_processes = 4096;            // --max-processes: per-process state kept
   uint32_t retention_seconds = 600;         // --retention-seconds: exited processes kept
+  std::string metrics_tls_cert;             // --metrics-tls-cert: PEM (certificate + key); "" = plain HTTP
+  std::string metrics_basic_auth;           // --metrics-basic-auth: file with one user:password line
 };
 
 // What ParseOptions decided: run with `options`, or exit with `exit_code` after printing `output`

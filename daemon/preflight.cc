@@ -4,6 +4,7 @@
 #include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,6 +23,8 @@ namespace {
 constexpr const char* kBtfPath = "/sys/kernel/btf/vmlinux";
 constexpr const char* kTracefs = "/sys/kernel/tracing";
 constexpr const char* kDebugfsTracing = "/sys/kernel/debug/tracing";
+
+constexpr unsigned long kTracefsMagic = 0x74726163;  // TRACEFS_MAGIC, linux/magic.h
 
 bool Exists(const std::string& path) {
   struct stat st;
@@ -63,6 +66,16 @@ PreflightResult RunPreflight() {
     return r;
   }
   if (TracefsReady(kTracefs) || TracefsReady(kDebugfsTracing)) return r;
+  // Mounted but unreadable: event ids are root-only files; a non-root daemon needs
+  // CAP_DAC_READ_SEARCH (its systemd unit grants it).
+  struct statfs fs;
+  if (statfs(kTracefs, &fs) == 0 && static_cast<unsigned long>(fs.f_type) == kTracefsMagic &&
+      access((std::string(kTracefs) + "/events").c_str(), R_OK | X_OK) != 0) {
+    r.exit_code = kExitPrivileges;
+    r.message = std::string("missing privileges: tracefs at ") + kTracefs +
+                " is mounted but not readable; run tracegapd as root or grant CAP_DAC_READ_SEARCH";
+    return r;
+  }
   // Not mounted (common in containers and minimal hosts): mount it ourselves if we can.
   if (mount("tracefs", kTracefs, "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0) {
     if (TracefsReady(kTracefs)) {

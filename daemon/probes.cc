@@ -119,6 +119,8 @@ std::unique_ptr<Probes> Probes::Start(const ProbeConfig& config, RecordHandler h
   // configure
   tracegap_bpf* s = p->skel_.get();
   s->rodata->tg_self_tgid = config.self_tgid;
+  s->rodata->tg_self_pidns_dev = config.self_pidns_dev;
+  s->rodata->tg_self_pidns_ino = config.self_pidns_ino;
   s->rodata->tg_max_header_bytes = config.max_header_bytes;
   s->rodata->tg_wakeup_bytes = config.wakeup_bytes;
   if (int e = bpf_map__set_max_entries(s->maps.tg_events, config.ring_buffer_bytes); e) {

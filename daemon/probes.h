@@ -23,7 +23,9 @@ struct bpf_link;
 namespace tracegap {
 
 struct ProbeConfig {
-  uint32_t self_tgid = 0;
+  uint32_t self_tgid = 0;          // as seen in the daemon's own pid namespace
+  uint64_t self_pidns_dev = 0;     // that namespace, when it is not the host's (kernel dev_t)
+  uint64_t self_pidns_ino = 0;
   uint32_t max_header_bytes = TG_DEFAULT_MAX_HEADER_BYTES;
   uint64_t ring_buffer_bytes = 8u << 20;
   uint32_t max_connections = 65536;

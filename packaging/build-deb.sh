@@ -21,7 +21,7 @@ for arg in "$@"; do
   esac
 done
 
-for tool in cpack dpkg-deb dpkg-shlibdeps; do
+for tool in cpack dpkg-deb dpkg-shlibdeps dpkg-parsechangelog; do
   if ! command -v "$tool" >/dev/null; then
     echo "build-deb: $tool is missing (scripts/install-deps.sh installs it)" >&2
     exit 1
@@ -57,6 +57,14 @@ fi
 deb=${debs[0]}
 echo "build-deb: built $deb"
 dpkg-deb --field "$deb" Package Version Architecture Depends
+# changelog.Debian.gz must describe the version being shipped.
+deb_version=$(dpkg-deb --field "$deb" Version)
+changelog_version=$(dpkg-parsechangelog -l packaging/debian/changelog -S Version)
+if [[ "$deb_version" != "$changelog_version" ]]; then
+  echo "build-deb: the package is $deb_version but packaging/debian/changelog starts with" \
+       "$changelog_version: add a changelog entry" >&2
+  exit 1
+fi
 
 if ((do_lintian)); then
   if ! command -v lintian >/dev/null; then

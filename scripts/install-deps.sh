@@ -22,6 +22,8 @@ test_pkgs=(
   # and a Debian 12 root booted with systemd in systemd-nspawn.
   dpkg-dev lintian man-db python3-yaml
   systemd systemd-container mmdebstrap
+  # Benchmarks (bench/run.py): load generators, HTTP/2 server, gRPC peers, profiles.
+  wrk nghttp2-client nghttp2-server python3-grpcio linux-perf
 )
 
 want=("${build_pkgs[@]}")

@@ -129,7 +129,8 @@ class Connection final : private DirectionSink {
  public:
   explicit Connection(const Limits& limits = {});
 
-  // The bytes and tg_data_flags of one HTTP/2 data event. Never throws on bad input.
+  // The bytes and tg_data_flags of one HTTP/2 data event (the caller routes on TG_DATA_HTTP2;
+  // only TG_DATA_H2_FROM_START and TG_DATA_LOST_BEFORE are read here). Never throws on bad input.
   void Feed(Direction dir, std::string_view bytes, uint16_t flags, StreamSink& sink);
   // The connection closed: reports truncated frames, unmatched responses and open streams, then
   // the instance is as if new.

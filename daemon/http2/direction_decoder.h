@@ -21,7 +21,9 @@ namespace tracegap::http2 {
 
 struct Limits {
   HpackLimits hpack{};
-  std::size_t max_payload = FrameParser::kDefaultMaxPayload;  // per copied frame payload
+  // Per copied frame payload; keep it above hpack.max_block_bytes + 261 (padding and priority)
+  // so that a block within its limit always fits in one frame.
+  std::size_t max_payload = FrameParser::kDefaultMaxPayload;
   std::size_t max_continuations = 128;                        // per header block
   std::size_t max_streams = 1024;                             // tracked per connection
 };
