@@ -96,8 +96,11 @@ def check_config(src, tracegapd, opts):
         elif line.strip() and not line.startswith("#"):
             check(False, f"tracegapd.conf: only comments expected, found '{line}'")
     for name, default in sorted(settable.items()):
-        check(shown.get(name) == default,
-              f"tracegapd.conf has '# {name} = {default}' (found {shown.get(name)!r})")
+        if default is None:  # off unless set: the file shows an example value
+            check(name in shown, f"tracegapd.conf shows '# {name} = <example>'")
+        else:
+            check(shown.get(name) == default,
+                  f"tracegapd.conf has '# {name} = {default}' (found {shown.get(name)!r})")
     for name in sorted(set(shown) - set(settable)):
         check(False, f"tracegapd.conf shows '{name}', which tracegapd --help does not list")
 
@@ -108,7 +111,8 @@ def check_config(src, tracegapd, opts):
         os.chmod(tmp, 0o755)
         conf = os.path.join(tmp, "tracegapd.conf")
         with open(conf, "w") as f:
-            f.write("\n".join(f"{n} = {v}" for n, v in shown.items()) + "\n")
+            # Options without a default name files that exist only where they are configured.
+            f.write("\n".join(f"{n} = {v}" for n, v in shown.items() if settable.get(n) is not None) + "\n")
         os.chmod(conf, 0o644)
         bad = os.path.join(tmp, "bad.conf")
         with open(bad, "w") as f:
