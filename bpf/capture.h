@@ -32,8 +32,9 @@ enum tg_start {
   TG_START_H2_UNSYNCED = 4, /* a plausible frame on a connection joined late */
 };
 
+/* `b` holds the first `avail` bytes (at most TG_PEEK) of a syscall moving `total` bytes. */
 static __always_inline int tg_classify_start(const struct tg_conn *conn, __u8 dir, const __u8 *b,
-                                             __u32 avail) {
+                                             __u32 avail, __u64 total) {
   __u64 w0 = *(const __u64 *)b;
   if (avail >= TG_H2_PREFACE_LEN && w0 == TG_H2_PREFACE_W0 &&
       *(const __u64 *)(b + 8) == TG_H2_PREFACE_W1 && *(const __u64 *)(b + 16) == TG_H2_PREFACE_W2)
@@ -43,11 +44,11 @@ static __always_inline int tg_classify_start(const struct tg_conn *conn, __u8 di
   if (conn && conn->fresh) {
     /* Seen from birth: a direction's first data that is a SETTINGS frame starts HTTP/2 (a server
      * may send its SETTINGS before it has read the client's preface). */
-    if (!conn->seen[dir & 1] && tg_h2_settings_first(b, avail)) return TG_START_H2;
+    if (!conn->seen[dir & 1] && tg_h2_settings_first(b, total)) return TG_START_H2;
     return TG_START_NONE;
   }
   /* Joined late, and not HTTP/1 so far: frame boundaries still align with writes in practice. */
-  if ((!conn || !conn->http1) && tg_h2_plausible_frame(b, avail)) return TG_START_H2_UNSYNCED;
+  if ((!conn || !conn->http1) && tg_h2_plausible_frame(b, total)) return TG_START_H2_UNSYNCED;
   return TG_START_NONE;
 }
 
@@ -97,7 +98,7 @@ static __always_inline int tg_enter(__s64 fd, __u64 buf, __u64 count, __u8 shape
       __u8 b[TG_PEEK];
       __u64 total = shape == TG_SHAPE_FLAT ? count : ~0ULL;
       __u32 avail = tg_peek(shape, buf, total, b);
-      if (tg_classify_start(conn, TG_DIR_EGRESS, b, avail) == TG_START_NONE) return 0;
+      if (tg_classify_start(conn, TG_DIR_EGRESS, b, avail, total) == TG_START_NONE) return 0;
     }
   }
   struct tg_stash st = {.sk = sk, .buf = buf, .count = count, .shape = shape, .direction = dir};
@@ -145,6 +146,9 @@ static long tg_scan_step(__u32 index, struct tg_scan_ctx *ctx) {
 static __always_inline struct tg_conn *tg_conn_get_or_create(__u64 sk, __u8 fresh) {
   struct tg_conn *conn = bpf_map_lookup_elem(&tg_conns, &sk);
   if (conn) return conn;
+  /* A socket already closed (a write that drew a reset) must not get an entry: its TCP_CLOSE has
+   * passed, so nothing would remove it, and the next socket at this address would inherit it. */
+  if (BPF_CORE_READ((struct sock *)sk, __sk_common.skc_state) == TG_TCP_CLOSE) return 0;
   struct tg_conn init = {.conn_id = __sync_fetch_and_add(&tg_next_conn_id, 1) + 1, .fresh = fresh};
   if (bpf_map_update_elem(&tg_conns, &sk, &init, BPF_NOEXIST) &&
       !bpf_map_lookup_elem(&tg_conns, &sk)) {
@@ -220,7 +224,7 @@ static long tg_h2_step(__u32 index, struct tg_scan_ctx *ctx) {
   if (w->left == 0 || w->failed) return 1;
   if (w->seg_left == 0) {
     struct tg_user_iovec v;
-    if (!w->iov || w->iov_next >= TG_MAX_IOV ||
+    if (!w->iov || w->iov_next >= TG_H2_MAX_IOV ||
         bpf_probe_read_user(&v, sizeof(v), (void *)(w->iov + w->iov_next * sizeof(v)))) {
       w->failed = 1;
       return 1;
@@ -396,7 +400,7 @@ static __always_inline int tg_exit(long ret) {
     /* Cheap check before copying anything: most TCP traffic is neither HTTP/1 nor HTTP/2. */
     __u8 b[TG_PEEK];
     __u32 avail = tg_peek(st.shape, st.buf, ret, b);
-    start = tg_classify_start(conn, dir, b, avail);
+    start = tg_classify_start(conn, dir, b, avail, ret);
     if (start == TG_START_NONE) {
       if (conn) conn->seen[dir] = 1;
       return 0;

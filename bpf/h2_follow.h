@@ -35,13 +35,14 @@ static __always_inline __u32 tg_h2_len(const __u8 *h) {
   return ((__u32)h[0] << 16) | ((__u32)h[1] << 8) | h[2];
 }
 
-/* Could these 9 bytes start an HTTP/2 frame on a connection joined late? Only frame types that
- * begin writes in practice, a length within the default SETTINGS_MAX_FRAME_SIZE that fits in
- * this syscall, the reserved bit clear, and stream 0 exactly for connection-level frames. */
-static __always_inline int tg_h2_plausible_frame(const __u8 *h, __u64 avail) {
+/* Could these 9 bytes start an HTTP/2 frame, in a syscall moving `total` bytes, on a connection
+ * joined late? Only frame types that begin writes in practice, a length within the default
+ * SETTINGS_MAX_FRAME_SIZE that fits in the syscall, the reserved bit clear, and stream 0 exactly
+ * for connection-level frames. */
+static __always_inline int tg_h2_plausible_frame(const __u8 *h, __u64 total) {
   __u32 len = tg_h2_len(h);
   __u8 type = h[3], flags = h[4];
-  if (len > 16384 || len + TG_H2_FRAME_HEADER_LEN > avail || (h[5] & 0x80)) return 0;
+  if (len > 16384 || len + TG_H2_FRAME_HEADER_LEN > total || (h[5] & 0x80)) return 0;
   int stream0 = h[5] == 0 && h[6] == 0 && h[7] == 0 && h[8] == 0;
   switch (type) {
     case TG_H2_DATA: return !stream0 && (flags & ~0x09) == 0;
@@ -56,8 +57,8 @@ static __always_inline int tg_h2_plausible_frame(const __u8 *h, __u64 avail) {
 }
 
 /* A non-ACK SETTINGS frame on stream 0: how every endpoint's side of a connection begins. */
-static __always_inline int tg_h2_settings_first(const __u8 *h, __u64 avail) {
-  return h[3] == TG_H2_SETTINGS && h[4] == 0 && tg_h2_plausible_frame(h, avail);
+static __always_inline int tg_h2_settings_first(const __u8 *h, __u64 total) {
+  return h[3] == TG_H2_SETTINGS && h[4] == 0 && tg_h2_plausible_frame(h, total);
 }
 
 /* Walk state for one syscall; in per-CPU map memory for the verifier's sake (see tg_scan). */

@@ -47,26 +47,26 @@ int tracepoint__syscalls__sys_exit(struct trace_event_raw_sys_exit *ctx) {
 SEC("tracepoint/sock/inet_sock_set_state")
 int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx) {
   if (ctx->protocol != TG_IPPROTO_TCP) return 0;
+  if (ctx->newstate != TG_TCP_ESTABLISHED && ctx->newstate != TG_TCP_CLOSE) return 0;
   __u64 sk = (__u64)ctx->skaddr;
-  if (ctx->newstate == TG_TCP_ESTABLISHED) {
-    tg_conn_get_or_create(sk, 1);
-    return 0;
-  }
-  if (ctx->newstate != TG_TCP_CLOSE) return 0;
+  /* At ESTABLISHED an entry can only be a leftover of an earlier socket at the same address:
+   * close it too, then start afresh. */
   struct tg_conn *conn = bpf_map_lookup_elem(&tg_conns, &sk);
-  if (!conn) return 0;
-  if (conn->announced) {
-    struct tg_event_header *ev = bpf_ringbuf_reserve(&tg_events, sizeof(*ev), 0);
-    if (ev) {
-      __builtin_memset(ev, 0, sizeof(*ev));
-      ev->kind = TG_EVENT_CLOSE;
-      ev->conn_id = conn->conn_id;
-      ev->ts_ns = bpf_ktime_get_ns();
-      bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
-    } else {
-      tg_count_drop(TG_DROP_RINGBUF_FULL);
+  if (conn) {
+    if (conn->announced) {
+      struct tg_event_header *ev = bpf_ringbuf_reserve(&tg_events, sizeof(*ev), 0);
+      if (ev) {
+        __builtin_memset(ev, 0, sizeof(*ev));
+        ev->kind = TG_EVENT_CLOSE;
+        ev->conn_id = conn->conn_id;
+        ev->ts_ns = bpf_ktime_get_ns();
+        bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
+      } else {
+        tg_count_drop(TG_DROP_RINGBUF_FULL);
+      }
     }
+    bpf_map_delete_elem(&tg_conns, &sk);
   }
-  bpf_map_delete_elem(&tg_conns, &sk);
+  if (ctx->newstate == TG_TCP_ESTABLISHED) tg_conn_get_or_create(sk, 1);
   return 0;
 }

@@ -22,8 +22,11 @@
  * A power of two, so the BPF side can bound offsets with a mask. */
 #define TG_MAX_COPY 8192
 #define TG_DEFAULT_MAX_HEADER_BYTES 4096
-/* How many iovec entries of a writev/readv/sendmsg/recvmsg call are looked at. */
+/* How many iovec entries of a writev/readv/sendmsg/recvmsg call are looked at: for HTTP/1
+ * header bytes (copied up front), and for HTTP/2 frames (walked one entry per step; gRPC C-core
+ * writes one iovec per slice, 30 and more per call). UIO_MAXIOV is 1024. */
 #define TG_MAX_IOV 8
+#define TG_H2_MAX_IOV 1024
 
 enum tg_event_kind {
   TG_EVENT_DATA = 1,  /* struct tg_data_event: header bytes sent or received on a connection */

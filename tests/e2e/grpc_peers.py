@@ -52,6 +52,7 @@ class GrpcNodeService:
     def __exit__(self, *exc):
         self.proc.terminate()
         self.proc.wait(timeout=10)
+        self.proc.stdout.close()
         return False
 
 
@@ -186,6 +187,7 @@ class PyGrpcServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.proc.stdout.close()
         return False
 
 
@@ -239,4 +241,5 @@ class PyGrpcLongClient:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.proc.stdout.close()
         return False
