@@ -30,82 +30,31 @@
  * Exit status: 0 if all N calls succeeded, 1 otherwise, 2 on bad usage.
  */
 
-process.title = 'tg-grpc-client';
+const common = require('./common'); // no side effects
+
+common.setTitle('grpc-client');
 
 const crypto = require('crypto');
-const path = require('path');
 
-function usage(msg) {
-  if (msg) process.stderr.write(`grpc-send: ${msg}\n`);
-  process.stderr.write(
-    'usage: node grpc-send.js --target HOST:PORT --count N [--traceparent VALUE | --new-trace-each]\n' +
-      '                         [--pad BYTES] [--responses]\n');
-  process.exit(2);
-}
+const usage = common.makeUsage(
+  'grpc-send',
+  'usage: node grpc-send.js --target HOST:PORT --count N [--traceparent VALUE | --new-trace-each]\n' +
+    '                         [--pad BYTES] [--responses]\n');
 
-function parseArgs(argv) {
-  const withValue = new Set(['target', 'count', 'traceparent', 'pad']);
-  const flags = new Set(['new-trace-each', 'responses']);
-  const out = {};
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    if (a === '-h' || a === '--help') usage();
-    if (!a.startsWith('--')) usage(`unexpected argument ${JSON.stringify(a)}`);
-    a = a.slice(2);
-    const eq = a.indexOf('=');
-    const key = eq >= 0 ? a.slice(0, eq) : a;
-    if (flags.has(key)) {
-      if (eq >= 0) usage(`--${key} takes no value`);
-      out[key] = true;
-    } else if (withValue.has(key)) {
-      if (eq >= 0) {
-        out[key] = a.slice(eq + 1);
-      } else {
-        if (i + 1 >= argv.length) usage(`--${key} needs a value`);
-        out[key] = argv[++i];
-      }
-    } else {
-      usage(`unknown option --${key}`);
-    }
-  }
-  return out;
-}
-
-const args = parseArgs(process.argv.slice(2));
+const args = common.parseArgs(process.argv.slice(2), {
+  options: ['target', 'count', 'traceparent', 'pad'],
+  flags: ['new-trace-each', 'responses'],
+}, usage);
 if (!args.target) usage('--target is required');
-if (!/^(\[[0-9a-fA-F:.]+\]|[^:/\s]+):\d{1,5}$/.test(args.target)) usage(`bad --target ${args.target} (want HOST:PORT)`);
-if (args.count === undefined) usage('--count is required');
-const COUNT = Number(args.count);
-if (!Number.isInteger(COUNT) || COUNT < 0) usage(`bad --count ${args.count}`);
-if (args.traceparent !== undefined && args['new-trace-each']) {
-  usage('--traceparent and --new-trace-each are mutually exclusive');
-}
+if (!common.HOST_PORT_RE.test(args.target)) usage(`bad --target ${args.target} (want HOST:PORT)`);
+const COUNT = common.checkCountAndTraceparent(args, usage);
 const PAD = args.pad === undefined ? 200 : Number(args.pad);
 if (!Number.isInteger(PAD) || PAD < 0 || PAD > 8192) usage(`bad --pad ${args.pad}`);
 
 const grpc = require('@grpc/grpc-js');
-const protoLoader = require('@grpc/proto-loader');
 
-const packageDefinition = protoLoader.loadSync(path.join(__dirname, 'echo.proto'), {
-  keepCase: true,
-  longs: Number,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-});
-const proto = grpc.loadPackageDefinition(packageDefinition).tracegap.test;
+const proto = common.loadEchoProto(grpc);
 const STATUS_NAMES = Object.fromEntries(Object.entries(grpc.status).map(([k, v]) => [v, k]));
-
-function nonZeroHex(bytes) {
-  for (;;) {
-    const b = crypto.randomBytes(bytes);
-    if (b.some((x) => x !== 0)) return b.toString('hex');
-  }
-}
-
-function newTraceparent() {
-  return `00-${nonZeroHex(16)}-${nonZeroHex(8)}-01`;
-}
 
 function randomPad(n) {
   return crypto.randomBytes(Math.ceil(n / 2)).toString('hex').slice(0, n);
@@ -137,55 +86,21 @@ function callOnce(i, traceparent) {
   });
 }
 
-async function main() {
-  const started = process.hrtime.bigint();
-  const mode = args['new-trace-each']
-    ? 'new-trace-each'
-    : args.traceparent !== undefined
-      ? 'fixed'
-      : 'none';
-  const summary = {
-    target: args.target,
-    count: COUNT,
-    sent: 0,
-    ok: 0,
-    failed: 0,
-    status_counts: {},
-    errors: [],
-    traceparent_mode: mode,
-    traceparents_sent: mode === 'fixed' ? [args.traceparent] : [],
-    pad_bytes: PAD,
-    first_response: null,
-    last_response: null,
-  };
-  const responses = [];
-  for (let i = 0; i < COUNT; i++) {
-    let tp = null;
-    if (mode === 'fixed') tp = args.traceparent;
-    else if (mode === 'new-trace-each') {
-      tp = newTraceparent();
-      summary.traceparents_sent.push(tp);
-    }
-    const r = await callOnce(i, tp);
-    summary.sent++;
+common.runClient('grpc-send', {
+  args,
+  count: COUNT,
+  head: { target: args.target },
+  extra: { pad_bytes: PAD },
+  async callOnce(i, traceparent) {
+    const r = await callOnce(i, traceparent);
     const key = STATUS_NAMES[r.code] || String(r.code);
-    summary.status_counts[key] = (summary.status_counts[key] || 0) + 1;
-    if (r.code === grpc.status.OK) summary.ok++;
-    else summary.failed++;
-    if (r.error && summary.errors.length < 10) summary.errors.push(`${key}: ${r.error}`);
-    const body = r.code === grpc.status.OK ? normalize(r.reply) : null;
-    if (i === 0) summary.first_response = body;
-    summary.last_response = body;
-    if (args.responses) responses.push(body);
-  }
-  if (args.responses) summary.responses = responses;
-  summary.duration_ms = Number(process.hrtime.bigint() - started) / 1e6;
-  client.close();
-  process.stdout.write(JSON.stringify(summary) + '\n');
-  process.exitCode = summary.failed === 0 ? 0 : 1;
-}
-
-main().catch((err) => {
-  process.stderr.write(`grpc-send: ${err.stack || err}\n`);
-  process.exit(1);
+    const ok = r.code === grpc.status.OK;
+    return {
+      key,
+      ok,
+      error: r.error ? `${key}: ${r.error}` : undefined,
+      body: ok ? normalize(r.reply) : null,
+    };
+  },
+  close: () => client.close(),
 });

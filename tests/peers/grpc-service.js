@@ -39,138 +39,35 @@
  * Environment: TG_PEER_DEBUG=1 enables the OpenTelemetry diag logger (stderr).
  */
 
-// ---- 1. process title FIRST (before any require) ---------------------------
-const NAME = (() => {
-  const a = process.argv;
-  for (let i = 2; i < a.length; i++) {
-    if (a[i] === '--name' && i + 1 < a.length) return a[i + 1];
-    if (a[i].startsWith('--name=')) return a[i].slice('--name='.length);
-  }
-  return null;
-})();
-if (NAME) process.title = 'tg-' + NAME;
+// ---- 1. process title FIRST (common.js has no side effects) -----------------
+const common = require('./common');
+
+common.setTitleFromName();
 
 // ---- 2. argument parsing -----------------------------------------------------
-const path = require('path');
-
 const MODES = ['propagate', 'drop'];
 
-function usage(msg) {
-  if (msg) process.stderr.write(`grpc-service: ${msg}\n`);
-  process.stderr.write(
-    'usage: node grpc-service.js --name NAME --port PORT [--host 127.0.0.1]\n' +
-      '                            [--downstream HOST:PORT] [--mode propagate|drop]\n');
-  process.exit(2);
-}
+const usage = common.makeUsage(
+  'grpc-service',
+  'usage: node grpc-service.js --name NAME --port PORT [--host 127.0.0.1]\n' +
+    '                            [--downstream HOST:PORT] [--mode propagate|drop]\n');
 
-function parseArgs(argv) {
-  const known = new Set(['name', 'port', 'host', 'downstream', 'mode']);
-  const out = {};
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    if (a === '-h' || a === '--help') usage();
-    if (!a.startsWith('--')) usage(`unexpected argument ${JSON.stringify(a)}`);
-    a = a.slice(2);
-    let key;
-    let val;
-    const eq = a.indexOf('=');
-    if (eq >= 0) {
-      key = a.slice(0, eq);
-      val = a.slice(eq + 1);
-    } else {
-      key = a;
-      if (i + 1 >= argv.length) usage(`--${key} needs a value`);
-      val = argv[++i];
-    }
-    if (!known.has(key)) usage(`unknown option --${key}`);
-    out[key] = val;
-  }
-  return out;
-}
-
-const args = parseArgs(process.argv.slice(2));
-if (!args.name) usage('--name is required');
-if (args.port === undefined) usage('--port is required');
-const PORT = Number(args.port);
-if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) usage(`bad --port ${args.port}`);
-const HOST = args.host || '127.0.0.1';
-const MODE = args.mode || 'propagate';
-if (!MODES.includes(MODE)) usage(`bad --mode ${MODE}`);
-const DOWNSTREAM = args.downstream || null;
-if (DOWNSTREAM && !/^(\[[0-9a-fA-F:.]+\]|[^:/\s]+):\d{1,5}$/.test(DOWNSTREAM)) {
+const { name: NAME, port: PORT, host: HOST, mode: MODE, downstream: DOWNSTREAM } =
+  common.parseServiceArgs(usage, MODES);
+if (DOWNSTREAM && !common.HOST_PORT_RE.test(DOWNSTREAM)) {
   usage(`bad --downstream ${DOWNSTREAM} (want HOST:PORT)`);
 }
-if (('tg-' + args.name).length > 15) {
-  process.stderr.write(
-    `grpc-service: warning: comm is limited to 15 bytes; "tg-${args.name}" will appear as ` +
-      `"${('tg-' + args.name).slice(0, 15)}" in /proc/PID/comm\n`);
-}
+common.warnLongName('grpc-service', NAME);
 
 // ---- 3. OpenTelemetry SDK (before @grpc/grpc-js is required) ----------------
-const api = require('@opentelemetry/api');
-const {
-  ExportResultCode,
-  W3CTraceContextPropagator,
-  suppressTracing,
-} = require('@opentelemetry/core');
-const {
-  NodeTracerProvider,
-  SimpleSpanProcessor,
-  ParentBasedSampler,
-  AlwaysOnSampler,
-} = require('@opentelemetry/sdk-trace-node');
-const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
-const { registerInstrumentations } = require('@opentelemetry/instrumentation');
 const { GrpcInstrumentation } = require('@opentelemetry/instrumentation-grpc');
 
-if (process.env.TG_PEER_DEBUG) {
-  api.diag.setLogger(new api.DiagConsoleLogger(), api.DiagLogLevel.DEBUG);
-}
-
-/** Exporter that sends nowhere: it only counts the spans it is handed. */
-class CountingExporter {
-  constructor() {
-    this.count = 0;
-  }
-  export(spans, resultCallback) {
-    this.count += spans.length;
-    resultCallback({ code: ExportResultCode.SUCCESS });
-  }
-  shutdown() {
-    return Promise.resolve();
-  }
-  forceFlush() {
-    return Promise.resolve();
-  }
-}
-
-const exporter = new CountingExporter();
-const provider = new NodeTracerProvider({
-  // Explicit, so OTEL_TRACES_SAMPLER in the environment cannot change behaviour.
-  sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
-  spanProcessors: [new SimpleSpanProcessor(exporter)],
-});
-provider.register({
-  contextManager: new AsyncLocalStorageContextManager(),
-  propagator: new W3CTraceContextPropagator(),
-});
-registerInstrumentations({
-  tracerProvider: provider,
-  instrumentations: [new GrpcInstrumentation()],
-});
+const { api, suppressTracing, provider } = common.setupTracing(() => [new GrpcInstrumentation()]);
 
 // ---- 4. the service ----------------------------------------------------------
 const grpc = require('@grpc/grpc-js'); // patched by GrpcInstrumentation
-const protoLoader = require('@grpc/proto-loader');
 
-const packageDefinition = protoLoader.loadSync(path.join(__dirname, 'echo.proto'), {
-  keepCase: true,
-  longs: Number,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-});
-const proto = grpc.loadPackageDefinition(packageDefinition).tracegap.test;
+const proto = common.loadEchoProto(grpc);
 
 const DOWNSTREAM_DEADLINE_MS = 10000;
 
@@ -217,7 +114,7 @@ function callDownstream(message) {
 
 function echo(call, callback) {
   const base = {
-    name: args.name,
+    name: NAME,
     pid: process.pid,
     received_traceparent: firstValue(call.metadata, 'traceparent'),
     message: call.request.message,
@@ -243,21 +140,14 @@ server.addService(proto.Echo.service, { Echo: echo });
 const bindHost = HOST.includes(':') && !HOST.startsWith('[') ? `[${HOST}]` : HOST;
 server.bindAsync(`${bindHost}:${PORT}`, grpc.ServerCredentials.createInsecure(), (err) => {
   if (err) {
-    process.stderr.write(`grpc-service ${args.name}: ${err.stack || err}\n`);
+    process.stderr.write(`grpc-service ${NAME}: ${err.stack || err}\n`);
     process.exit(1);
   }
   process.stdout.write('ready\n');
 });
 
-let stopping = false;
-function stop() {
-  if (stopping) return;
-  stopping = true;
-  const force = setTimeout(() => process.exit(0), 2000);
-  force.unref();
+common.onStopSignal(() => {
   server.forceShutdown();
   if (downstreamClient) downstreamClient.close();
   provider.shutdown().finally(() => process.exit(0));
-}
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+});

@@ -44,64 +44,23 @@
  * Environment: TG_PEER_DEBUG=1 enables the OpenTelemetry diag logger (stderr).
  */
 
-// ---- 1. process title FIRST (before any require) ---------------------------
-const NAME = (() => {
-  const a = process.argv;
-  for (let i = 2; i < a.length; i++) {
-    if (a[i] === '--name' && i + 1 < a.length) return a[i + 1];
-    if (a[i].startsWith('--name=')) return a[i].slice('--name='.length);
-  }
-  return null;
-})();
-if (NAME) process.title = 'tg-' + NAME;
+// ---- 1. process title FIRST (common.js has no side effects) -----------------
+const common = require('./common');
+
+common.setTitleFromName();
 
 // ---- 2. argument parsing -----------------------------------------------------
 const MODES = ['propagate', 'drop', 'restart', 'mangle'];
 const MANGLED_TRACEPARENT =
   '00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01';
 
-function usage(msg) {
-  if (msg) process.stderr.write(`http-service: ${msg}\n`);
-  process.stderr.write(
-    'usage: node http-service.js --name NAME --port PORT [--host 127.0.0.1]\n' +
-      '                            [--downstream URL] [--mode propagate|drop|restart|mangle]\n');
-  process.exit(2);
-}
+const usage = common.makeUsage(
+  'http-service',
+  'usage: node http-service.js --name NAME --port PORT [--host 127.0.0.1]\n' +
+    '                            [--downstream URL] [--mode propagate|drop|restart|mangle]\n');
 
-function parseArgs(argv) {
-  const known = new Set(['name', 'port', 'host', 'downstream', 'mode']);
-  const out = {};
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    if (a === '-h' || a === '--help') usage();
-    if (!a.startsWith('--')) usage(`unexpected argument ${JSON.stringify(a)}`);
-    a = a.slice(2);
-    let key;
-    let val;
-    const eq = a.indexOf('=');
-    if (eq >= 0) {
-      key = a.slice(0, eq);
-      val = a.slice(eq + 1);
-    } else {
-      key = a;
-      if (i + 1 >= argv.length) usage(`--${key} needs a value`);
-      val = argv[++i];
-    }
-    if (!known.has(key)) usage(`unknown option --${key}`);
-    out[key] = val;
-  }
-  return out;
-}
-
-const args = parseArgs(process.argv.slice(2));
-if (!args.name) usage('--name is required');
-if (args.port === undefined) usage('--port is required');
-const PORT = Number(args.port);
-if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) usage(`bad --port ${args.port}`);
-const HOST = args.host || '127.0.0.1';
-const MODE = args.mode || 'propagate';
-if (!MODES.includes(MODE)) usage(`bad --mode ${MODE}`);
-const DOWNSTREAM = args.downstream || null;
+const { name: NAME, port: PORT, host: HOST, mode: MODE, downstream: DOWNSTREAM } =
+  common.parseServiceArgs(usage, MODES);
 if (DOWNSTREAM) {
   let u;
   try {
@@ -111,64 +70,12 @@ if (DOWNSTREAM) {
   }
   if (u.protocol !== 'http:') usage('--downstream must be an http:// URL');
 }
-if (('tg-' + args.name).length > 15) {
-  process.stderr.write(
-    `http-service: warning: comm is limited to 15 bytes; "tg-${args.name}" will appear as ` +
-      `"${('tg-' + args.name).slice(0, 15)}" in /proc/PID/comm\n`);
-}
+common.warnLongName('http-service', NAME);
 
 // ---- 3. OpenTelemetry SDK (before 'http' is required) ----------------------
-const api = require('@opentelemetry/api');
-const {
-  ExportResultCode,
-  W3CTraceContextPropagator,
-  suppressTracing,
-} = require('@opentelemetry/core');
-const {
-  NodeTracerProvider,
-  SimpleSpanProcessor,
-  ParentBasedSampler,
-  AlwaysOnSampler,
-} = require('@opentelemetry/sdk-trace-node');
-const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
-const { registerInstrumentations } = require('@opentelemetry/instrumentation');
 const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
 
-if (process.env.TG_PEER_DEBUG) {
-  api.diag.setLogger(new api.DiagConsoleLogger(), api.DiagLogLevel.DEBUG);
-}
-
-/** Exporter that sends nowhere: it only counts the spans it is handed. */
-class CountingExporter {
-  constructor() {
-    this.count = 0;
-  }
-  export(spans, resultCallback) {
-    this.count += spans.length;
-    resultCallback({ code: ExportResultCode.SUCCESS });
-  }
-  shutdown() {
-    return Promise.resolve();
-  }
-  forceFlush() {
-    return Promise.resolve();
-  }
-}
-
-const exporter = new CountingExporter();
-const provider = new NodeTracerProvider({
-  // Explicit, so OTEL_TRACES_SAMPLER in the environment cannot change behaviour.
-  sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
-  spanProcessors: [new SimpleSpanProcessor(exporter)],
-});
-provider.register({
-  contextManager: new AsyncLocalStorageContextManager(),
-  propagator: new W3CTraceContextPropagator(),
-});
-registerInstrumentations({
-  tracerProvider: provider,
-  instrumentations: [new HttpInstrumentation()],
-});
+const { api, suppressTracing, provider } = common.setupTracing(() => [new HttpInstrumentation()]);
 
 // ---- 4. the service ----------------------------------------------------------
 const http = require('http'); // patched by HttpInstrumentation
@@ -203,18 +110,7 @@ function callDownstream() {
     if (MODE === 'mangle') headers.traceparent = MANGLED_TRACEPARENT;
     api.context.with(contextForMode(api.context.active()), () => {
       const req = http.get(DOWNSTREAM, { agent, headers }, (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body;
-          try {
-            body = JSON.parse(text);
-          } catch (e) {
-            body = text;
-          }
-          resolve({ status: res.statusCode, body, outboundTraceparent });
-        });
+        common.readBody(res, (body) => resolve({ status: res.statusCode, body, outboundTraceparent }));
         res.on('error', fail);
       });
       const tp = req.getHeader('traceparent');
@@ -240,7 +136,7 @@ const server = http.createServer((req, res) => {
   req.resume(); // drain any request body
   const tp = req.headers.traceparent;
   const base = {
-    name: args.name,
+    name: NAME,
     pid: process.pid,
     received_traceparent: tp === undefined ? null : tp,
   };
@@ -268,7 +164,7 @@ const server = http.createServer((req, res) => {
 server.keepAliveTimeout = 30000;
 
 server.on('error', (err) => {
-  process.stderr.write(`http-service ${args.name}: ${err.stack || err}\n`);
+  process.stderr.write(`http-service ${NAME}: ${err.stack || err}\n`);
   process.exit(1);
 });
 
@@ -276,18 +172,11 @@ server.listen(PORT, HOST, () => {
   process.stdout.write('ready\n');
 });
 
-let stopping = false;
-function stop() {
-  if (stopping) return;
-  stopping = true;
-  const force = setTimeout(() => process.exit(0), 2000);
-  force.unref();
+common.onStopSignal(() => {
   server.close(() => {
     agent.destroy();
     provider.shutdown().finally(() => process.exit(0));
   });
   server.closeAllConnections();
   agent.destroy();
-}
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+});
