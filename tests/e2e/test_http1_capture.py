@@ -104,11 +104,11 @@ class Http1Capture(unittest.TestCase):
             curl(self.url(host), f"traceparent: {VALID_TP}", f"traceparent: {VALID_TP}", extra=extra)
         want = {"valid": 6, "missing": 4, "malformed": 2 * (len(MALFORMED) + 1), "unknown": 0}
         after = self.daemon.wait_for(
-            lambda m: self.counts(before, m, "nginx", "inbound") == want
+            lambda m: self.counts(before, m, tglib.Nginx.COMM, "inbound") == want
             and self.counts(before, m, "curl", "outbound") == want)
         self.assertEqual(self.counts(before, after, "curl", "outbound"), want)
-        self.assertEqual(self.counts(before, after, "nginx", "inbound"), want)
-        for direction, comm in (("outbound", "curl"), ("inbound", "nginx")):
+        self.assertEqual(self.counts(before, after, tglib.Nginx.COMM, "inbound"), want)
+        for direction, comm in (("outbound", "curl"), ("inbound", tglib.Nginx.COMM)):
             for _, reason in MALFORMED:
                 self.assertEqual(after.delta(before, MAL, comm=comm, direction=direction,
                                              header="traceparent", reason=reason), 2, reason)
@@ -121,18 +121,18 @@ class Http1Capture(unittest.TestCase):
         for _ in range(3):
             curl(self.url(path="/post"), "Content-Type: text/plain", data=body)
         want = {"valid": 0, "missing": 3, "malformed": 0, "unknown": 0}
-        after = self.daemon.wait_for(lambda m: self.counts(before, m, "nginx", "inbound") == want)
+        after = self.daemon.wait_for(lambda m: self.counts(before, m, tglib.Nginx.COMM, "inbound") == want)
         self.assertEqual(self.counts(before, after, "curl", "outbound"), want)
-        self.assertEqual(self.counts(before, after, "nginx", "inbound"), want)
+        self.assertEqual(self.counts(before, after, tglib.Nginx.COMM, "inbound"), want)
 
     def test_headers_split_over_syscalls(self):
         before = self.daemon.scrape()
         run_python(SPLIT_WRITER, self.nginx.port, VALID_TP)
         run_python(BYTE_WRITER, self.nginx.port, VALID_TP)
         want = {"valid": 2, "missing": 0, "malformed": 0, "unknown": 0}
-        after = self.daemon.wait_for(lambda m: self.counts(before, m, "nginx", "inbound") == want)
+        after = self.daemon.wait_for(lambda m: self.counts(before, m, tglib.Nginx.COMM, "inbound") == want)
         self.assertEqual(self.counts(before, after, "python3", "outbound"), want)
-        self.assertEqual(self.counts(before, after, "nginx", "inbound"), want)
+        self.assertEqual(self.counts(before, after, tglib.Nginx.COMM, "inbound"), want)
 
     def test_python_client_and_server(self):
         port = tglib.free_port()
@@ -160,10 +160,10 @@ class Http1Capture(unittest.TestCase):
         LEG = "tracegap_legacy_headers_total"
 
         def done(m):
-            return m.delta(before, LEG, comm="nginx", direction="inbound", format="xray") == 1 and \
-                m.delta(before, MAL, comm="nginx", direction="inbound", header="tracestate", reason="orphan") == 1
+            return m.delta(before, LEG, comm=tglib.Nginx.COMM, direction="inbound", format="xray") == 1 and \
+                m.delta(before, MAL, comm=tglib.Nginx.COMM, direction="inbound", header="tracestate", reason="orphan") == 1
         after = self.daemon.wait_for(done)
-        for direction, comm in (("outbound", "curl"), ("inbound", "nginx")):
+        for direction, comm in (("outbound", "curl"), ("inbound", tglib.Nginx.COMM)):
             self.assertEqual(after.delta(before, LEG, comm=comm, direction=direction, format="b3"), 2)
             self.assertEqual(after.delta(before, LEG, comm=comm, direction=direction, format="jaeger"), 1)
             self.assertEqual(after.delta(before, LEG, comm=comm, direction=direction, format="xray"), 1)

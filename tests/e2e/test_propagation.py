@@ -86,8 +86,8 @@ class Propagation(unittest.TestCase):
                 with tglib.Nginx(extra=extra) as nginx:
                     before = self.daemon.scrape()
                     node_send(f"http://127.0.0.1:{nginx.port}/api/x", N, "--new-trace-each")
-                    after = self.settle(before, "nginx", N)
-                    self.assertEqual(outcomes(before, after, "nginx"), {outcome: N})
+                    after = self.settle(before, tglib.Nginx.COMM, N)
+                    self.assertEqual(outcomes(before, after, tglib.Nginx.COMM), {outcome: N})
                     want_ctx = "missing" if strip else "valid"
                     self.assertEqual(after.delta(before, REQ, comm="tg-be-nginx", direction="inbound",
                                                  context=want_ctx), N)

@@ -330,7 +330,10 @@ def check_files(c, version):
     for name, default in opts.items():
         if name in ("help", "version", "config"):
             continue
-        expect(f"\n# {name} = {default}\n" in f"\n{conf}\n", f"tracegapd.conf shows '# {name} = {default}'")
+        if default is None:  # off unless set: the file shows an example value
+            expect(f"\n# {name} = " in f"\n{conf}", f"tracegapd.conf shows '# {name} = <example>'")
+        else:
+            expect(f"\n# {name} = {default}\n" in f"\n{conf}\n", f"tracegapd.conf shows '# {name} = {default}'")
 
 
 def check_service(c):
