@@ -1,6 +1,7 @@
 #include "connection_tracker.h"
 
 #include <string>
+#include <vector>
 
 #include "http2_reporter.h"
 
@@ -123,6 +124,19 @@ void ConnectionTracker::Flush(uint64_t conn_id, Connection& conn) {
     SinkForEvent sink(observer_, conn.last_actor, static_cast<Direction>(d), conn_id, nullptr);
     conn.dirs[d]->Close(sink);
   }
+}
+
+size_t ConnectionTracker::CloseUntracked(const std::unordered_set<uint64_t>& live, uint64_t idle_before_ns) {
+  std::vector<uint64_t> lost;
+  for (const auto& [id, conn] : connections_) {
+    if (!live.contains(id) && conn.last_actor.ts_ns < idle_before_ns) lost.push_back(id);
+  }
+  for (uint64_t id : lost) {
+    CloseEvent close{};
+    close.conn_id = id;
+    OnClose(close);
+  }
+  return lost.size();
 }
 
 void ConnectionTracker::OnClose(const CloseEvent& event) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "event_decoder.h"
 #include "http1/reassembler.h"
@@ -26,6 +27,9 @@ class ConnectionTracker {
 
   void OnData(const DataEvent& event);
   void OnClose(const CloseEvent& event);
+  // Closes (as OnClose would) every connection that is not in `live` (the kernel no longer tracks
+  // it) and has had no event since `idle_before_ns`: its close event was lost. Returns how many.
+  size_t CloseUntracked(const std::unordered_set<uint64_t>& live, uint64_t idle_before_ns);
   size_t size() const { return connections_.size(); }
   // HTTP/2 connections by state (indexed by http2::State), for the connections gauge.
   std::array<size_t, 3> Http2States() const;

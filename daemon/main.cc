@@ -209,6 +209,16 @@ int Run(int argc, const char* const* argv, Options opts) {
 
   auto next_housekeeping = std::chrono::steady_clock::now();
   KernelDrops drops_seen{};
+  // Events were lost: close events may have been among them, and the daemon would then hold those
+  // connections (and their unanswered requests) until evicted. Once no event has been lost for
+  // 6 s (or a minute into a loss that goes on), connections the kernel no longer tracks and that
+  // have been idle for 5 s are let go: every connection whose close event was lost is among them.
+  constexpr auto kQuietBeforeCheck = std::chrono::seconds(6);
+  constexpr auto kLongestCheckDelay = std::chrono::seconds(60);
+  constexpr uint64_t kUntrackedIdleNs = 5'000'000'000ull;
+  constexpr auto kNoLoss = std::chrono::steady_clock::time_point::max();
+  auto first_loss = kNoLoss;  // of the losses not yet followed by a check
+  std::chrono::steady_clock::time_point last_loss{};
   sd_notify(0, "READY=1");
   while (!g_stop) {
     if (g_reload.exchange(false)) Reload(argc, argv, opts, pipeline, table);
@@ -221,6 +231,8 @@ int Run(int argc, const char* const* argv, Options opts) {
     const KernelDrops drops = probes->ReadDrops();
     if (drops[TG_DROP_RINGBUF_FULL] != drops_seen[TG_DROP_RINGBUF_FULL]) {
       pipeline.OnEventsLost(MonotonicNs());
+      last_loss = std::chrono::steady_clock::now();
+      if (first_loss == kNoLoss) first_loss = last_loss;
       TG_LOG(Warning) << "kernel ring buffer full: " << drops[TG_DROP_RINGBUF_FULL] - drops_seen[TG_DROP_RINGBUF_FULL]
                       << " events lost (raise --ring-buffer-bytes)";
     }
@@ -230,6 +242,17 @@ int Run(int argc, const char* const* argv, Options opts) {
     connections_tracked.store(pipeline.connections());
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_housekeeping) {
+      if (first_loss != kNoLoss &&
+          (now >= last_loss + kQuietBeforeCheck || now >= first_loss + kLongestCheckDelay)) {
+        first_loss = kNoLoss;
+        if (auto live = probes->LiveConnectionIds()) {
+          const size_t closed = pipeline.CloseUntracked(*live, MonotonicNs() - kUntrackedIdleNs);
+          if (closed > 0) {
+            TG_LOG(Info) << "let go of " << closed << " closed connections whose close events were lost";
+          }
+        }
+        connections_tracked.store(pipeline.connections());
+      }
       metrics.SetConnectionsTracked(pipeline.connections());
       metrics.SetHttp2Connections(pipeline.Http2States());
       pipeline.ReapProcesses();

@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include <boost/program_options.hpp>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -47,6 +48,17 @@ po::options_description Describe(Options& o, std::string& log_level) {
   return desc;
 }
 
+// ADDR:PORT with PORT a decimal number that fits a port. The address is left to the listener.
+bool HasPort(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return false;
+  const std::string port = listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  return std::stoul(port) <= 65535;
+}
+
 std::string Validate(const Options& o) {
   std::ostringstream err;
   if (o.max_header_bytes < 64 || o.max_header_bytes > TG_MAX_COPY) {
@@ -65,8 +77,8 @@ std::string Validate(const Options& o) {
     err << "--max-processes: " << o.max_processes << " is out of range (1..1000000)";
   } else if (o.api_socket.empty() || o.api_socket.size() > 107) {
     err << "--api-socket: '" << o.api_socket << "' must be a path of 1..107 bytes";
-  } else if (o.listen.rfind(':') == std::string::npos) {
-    err << "--listen: '" << o.listen << "' is not ADDR:PORT";
+  } else if (!HasPort(o.listen)) {
+    err << "--listen: '" << o.listen << "' is not ADDR:PORT (PORT a number from 0 to 65535)";
   }
   return err.str();
 }
@@ -123,11 +135,19 @@ ParsedOptions ParseOptions(int argc, const char* const* argv) {
     if (vm.count("version")) return ParsedOptions{std::nullopt, 0, std::string("tracegapd ") + kVersion + "\n"};
     if (vm.count("config")) {
       const std::string path = vm["config"].as<std::string>();
+      std::error_code ec;
+      // A directory opens as a stream that reads nothing: it would silently mean "no options".
+      if (std::filesystem::is_directory(path, ec)) return Fail("--config: '" + path + "' is a directory");
       std::ifstream file(path);
       if (!file) return Fail("--config: cannot open '" + path + "'");
-      const po::parsed_options config = po::parse_config_file(file, desc);
-      if (std::string err = RejectNegative(config); !err.empty()) return Fail(err);
-      po::store(config, vm);
+      try {
+        const po::parsed_options config = po::parse_config_file(file, desc);
+        if (std::string err = RejectNegative(config); !err.empty()) return Fail(err);
+        po::store(config, vm);
+      } catch (const po::error& e) {
+        // Name the file: a message such as "invalid line" says neither which file nor option.
+        return Fail("--config '" + path + "': " + e.what());
+      }
     }
     po::notify(vm);
   } catch (const po::error& e) {

@@ -1,5 +1,7 @@
 #include "pipeline.h"
 
+#include <unordered_set>
+
 #include "log.h"
 
 namespace tracegap {
@@ -81,12 +83,21 @@ void Pipeline::OnConnectionClosed(uint64_t conn_id) { correlator_.OnConnectionCl
 
 void Pipeline::ReapProcesses() {
   const int64_t now = wall_();
+  std::unordered_set<uint32_t> live;
   for (const ProcessKey& key : table_.LiveKeys()) {
-    if (processes_.CurrentStartTime(key.pid) == key.start_time) continue;
+    if (processes_.CurrentStartTime(key.pid) == key.start_time) {
+      live.insert(key.pid);
+      continue;
+    }
     table_.MarkExited(key, now);
     correlator_.ForgetProcess(key.pid);
     processes_.Forget(key.pid);
   }
+  // A process evicted from the table (--max-processes) is not checked above: its cached /proc
+  // data (start time, unit, exe) would otherwise outlive it and be given to the next process
+  // that gets its pid. Only processes in the table are cached past this point; the others are
+  // read again from /proc when they are next seen.
+  processes_.ForgetIf([&live](uint32_t pid) { return !live.contains(pid); });
   table_.Expire(now);
 }
 

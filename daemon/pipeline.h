@@ -37,6 +37,11 @@ class Pipeline final : public Observer {
   // exited ones past the retention. Call every few seconds.
   void ReapProcesses();
   size_t connections() const { return tracker_.size(); }
+  // After lost events: lets go of the connections whose close event was among them (see
+  // ConnectionTracker::CloseUntracked). Returns how many.
+  size_t CloseUntracked(const std::unordered_set<uint64_t>& live, uint64_t idle_before_ns) {
+    return tracker_.CloseUntracked(live, idle_before_ns);
+  }
   std::array<size_t, 3> Http2States() const { return tracker_.Http2States(); }
   void SetLinger(std::chrono::milliseconds linger) { correlator_.SetLinger(linger); }
 

@@ -168,6 +168,38 @@ int Probes::Poll(int timeout_ms) {
   return n == -EINTR ? -EINTR : n + m;
 }
 
+std::optional<std::unordered_set<uint64_t>> Probes::LiveConnectionIds() const {
+  const bpf_map* map = skel_->maps.tg_conns;
+  const int fd = bpf_map__fd(map);
+  const size_t key_size = bpf_map__key_size(map);
+  const size_t value_size = bpf_map__value_size(map);  // struct tg_conn: conn_id comes first
+  if (value_size < sizeof(uint64_t)) return std::nullopt;
+  constexpr uint32_t kBatch = 4096;
+  std::vector<uint8_t> keys(kBatch * key_size);
+  std::vector<uint8_t> values(kBatch * value_size);
+  std::unordered_set<uint64_t> ids;
+  uint64_t cursor = 0;  // the hash map's batch token (a bucket index), large enough for any map
+  bool first = true;
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  while (true) {
+    uint32_t count = kBatch;
+    const int r = bpf_map_lookup_batch(fd, first ? nullptr : &cursor, &cursor, keys.data(), values.data(),
+                                       &count, &opts);
+    const int e = r != 0 ? errno : 0;
+    for (uint32_t i = 0; i < count && i < kBatch; ++i) {
+      uint64_t id;
+      std::memcpy(&id, values.data() + i * value_size, sizeof(id));
+      ids.insert(id);
+    }
+    if (r != 0) {
+      if (e == ENOENT) return ids;  // the end of the map
+      TG_LOG(Warning) << "cannot read the kernel connection map: " << Errno(e);
+      return std::nullopt;
+    }
+    first = false;
+  }
+}
+
 KernelDrops Probes::ReadDrops() const {
   KernelDrops totals{};
   const int ncpu = libbpf_num_possible_cpus();

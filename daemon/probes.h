@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "tracegap.h"
@@ -54,6 +56,10 @@ class Probes {
   int Poll(int timeout_ms);
   // Sums the per-CPU kernel failure counters.
   KernelDrops ReadDrops() const;
+  // The ids of the connections the kernel side tracks now (tg_conns), read in batches: every
+  // connection tracked for the whole call is in the result. nullopt if the map cannot be read.
+  // Costs one syscall per few thousand connections: call rarely.
+  std::optional<std::unordered_set<uint64_t>> LiveConnectionIds() const;
   // Number of tracepoints attached.
   int attached() const { return static_cast<int>(links_.size()); }
   // "tracepoint": the mechanism used for capture (reported in tracegap_build_info).

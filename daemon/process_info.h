@@ -32,6 +32,11 @@ class ProcessInfoCache {
   explicit ProcessInfoCache(std::string proc_root = "/proc", size_t max_entries = 8192);
   const ProcessInfo& Get(uint32_t pid);
   void Forget(uint32_t pid) { cache_.erase(pid); }
+  // Forgets every pid for which forget(pid) is true.
+  template <typename Pred>
+  void ForgetIf(Pred forget) {
+    std::erase_if(cache_, [&forget](const auto& entry) { return forget(entry.first); });
+  }
   // The start time /proc shows for pid now: nullopt if the pid is gone.
   std::optional<uint64_t> CurrentStartTime(uint32_t pid) const;
   size_t size() const { return cache_.size(); }
