@@ -1,0 +1,244 @@
+// Fuzzes the daemon's whole userspace path from the ring buffer on: arbitrary bytes as ring-buffer
+// records go to DecodeEvent, and every record goes to a Pipeline (connection tracker, HTTP/1 and
+// HTTP/2 decoders, trace-context checks, correlator, metrics, process table) built as main.cc
+// builds it, with a ProcessInfoCache reading an empty directory instead of /proc. Records that
+// decode also go to a second ConnectionTracker with other limits, whose reports are checked.
+// At the end the process table is rendered as the local API would serve it (the JSON must parse)
+// and the metrics as a scrape would read them.
+//
+// Input: one or more records separated by kSeparator. Each record is copied into its own heap
+// block, 8-byte aligned and of exactly its size, as the ring buffer hands records over.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unistd.h>
+#include <vector>
+
+#include <prometheus/text_serializer.h>
+
+#include "api/render.h"
+#include "connection_tracker.h"
+#include "event_decoder.h"
+#include "fuzz_support.h"
+#include "http1/message.h"
+#include "http2/connection.h"
+#include "http2/errors.h"
+#include "json.h"
+#include "kernel_drops.h"
+#include "metrics.h"
+#include "observation.h"
+#include "pipeline.h"
+#include "process_info.h"
+#include "process_table.h"
+#include "trace_context.h"
+#include "tracegap.h"
+
+namespace tracegap {
+namespace {
+
+constexpr std::string_view kSeparator = "TG\xa5\x5a";
+constexpr int64_t kWallMs = 1764000000000;  // a fixed wall clock: runs must be repeatable
+
+// An empty directory standing in for /proc: every process looks gone, so no real host state
+// leaks into the runs and none is read.
+char empty_proc_root[] = "/tmp/tracegap-fuzz-proc-XXXXXX";
+
+void RemoveEmptyProcRoot() { rmdir(empty_proc_root); }
+
+const char* EmptyProcRoot() {
+  static const bool made = [] {
+    if (mkdtemp(empty_proc_root) == nullptr) std::abort();
+    std::atexit(RemoveEmptyProcRoot);
+    return true;
+  }();
+  (void)made;
+  return empty_proc_root;
+}
+
+// A record in a heap block of exactly its size (operator new aligns to at least 16).
+class RecordCopy {
+ public:
+  explicit RecordCopy(std::string_view bytes)
+      : size_(bytes.size()), data_(new uint8_t[bytes.size()]) {
+    if (size_ != 0) std::memcpy(data_.get(), bytes.data(), size_);
+  }
+  std::span<const uint8_t> span() const { return {data_.get(), size_}; }
+
+ private:
+  std::size_t size_;
+  std::unique_ptr<uint8_t[]> data_;
+};
+
+// What DecodeEvent must return for `record`, written from the ABI in bpf/tracegap.h.
+void CheckDecode(std::span<const uint8_t> record, const DecodedEvent& ev) {
+  FUZZ_CHECK(Label(ev.error) != "event_invalid");
+  if (record.size() < sizeof(tg_event_header)) {
+    FUZZ_CHECK(ev.error == DecodeError::kTooShort);
+    return;
+  }
+  tg_event_header hdr;
+  std::memcpy(&hdr, record.data(), sizeof(hdr));
+  if (hdr.kind == TG_EVENT_CLOSE) {
+    FUZZ_CHECK(ev.error == DecodeError::kNone && ev.kind == TG_EVENT_CLOSE);
+    FUZZ_CHECK(ev.close.conn_id == hdr.conn_id && ev.close.ts_ns == hdr.ts_ns);
+    return;
+  }
+  if (hdr.kind != TG_EVENT_DATA) {
+    FUZZ_CHECK(ev.error == DecodeError::kUnknownKind);
+    return;
+  }
+  if (record.size() < sizeof(tg_data_event)) {
+    FUZZ_CHECK(ev.error == DecodeError::kTooShort);
+    return;
+  }
+  if (hdr.direction > TG_DIR_INGRESS) {
+    FUZZ_CHECK(ev.error == DecodeError::kBadDirection);
+    return;
+  }
+  tg_data_event data;
+  std::memcpy(&data, record.data(), sizeof(data));
+  if (data.data_len > record.size() - sizeof(tg_data_event) || data.data_len > TG_MAX_COPY) {
+    FUZZ_CHECK(ev.error == DecodeError::kBadLength);
+    return;
+  }
+  FUZZ_CHECK(ev.error == DecodeError::kNone && ev.kind == TG_EVENT_DATA);
+  const auto* base = reinterpret_cast<const char*>(record.data());
+  FUZZ_CHECK(ev.data.data.data() == base + sizeof(tg_data_event));
+  FUZZ_CHECK(ev.data.data.size() == data.data_len);
+  FUZZ_CHECK(ev.data.flags == hdr.flags && ev.data.syscall_bytes == data.syscall_bytes);
+  FUZZ_CHECK(static_cast<uint8_t>(ev.data.direction) == hdr.direction);
+  FUZZ_CHECK(ev.data.comm.size() <= TG_COMM_LEN);
+  FUZZ_CHECK(ev.data.comm.find('\0') == std::string_view::npos);
+  FUZZ_CHECK(ev.data.comm.data() == base + offsetof(tg_event_header, comm));
+  fuzz::Touch(ev.data.data);
+}
+
+bool KnownParseError(Protocol protocol, std::string_view reason) {
+  if (protocol == Protocol::kHttp1) {
+    for (std::size_t i = 1; i < http1::kParseErrorCount; ++i) {
+      if (reason == http1::ParseErrorLabel(static_cast<http1::ParseError>(i))) return true;
+    }
+    return false;
+  }
+  for (std::string_view label : http2::kErrorLabels) {
+    if (reason == label) return true;
+  }
+  return false;
+}
+
+// Checks what the tracker reports: readable views, no query in a path, and a traceparent that
+// agrees with the verdict.
+class CheckingObserver final : public Observer {
+ public:
+  void OnRequest(const RequestSeen& r) override {
+    for (std::string_view v : {r.method, r.path, r.authority, r.traceparent, r.actor.comm}) {
+      fuzz::Touch(v);
+    }
+    FUZZ_CHECK(r.path.find_first_of("?#") == std::string_view::npos);
+    FUZZ_CHECK(r.actor.comm.size() <= TG_COMM_LEN);
+    FUZZ_CHECK(r.protocol != Protocol::kHttp1 || r.stream_id == 0);
+    FUZZ_CHECK(r.verdict == ContextVerdict::kUnknown || r.verdict == r.context.verdict);
+    if (r.context.verdict == ContextVerdict::kValid) {
+      const TraceparentResult tp = ParseTraceparent(r.traceparent);
+      FUZZ_CHECK(tp.ok() && tp.value.trace_id == r.context.trace_id &&
+                 tp.value.parent_id == r.context.parent_id);
+    }
+    if (r.tuple != nullptr) {
+      fuzz::Touch({reinterpret_cast<const char*>(r.tuple), sizeof(*r.tuple)});
+    }
+  }
+  void OnResponse(const ResponseSeen& r) override {
+    FUZZ_CHECK(r.status <= 999);
+    FUZZ_CHECK(r.protocol != Protocol::kHttp1 || r.stream_id == 0);
+    fuzz::Touch(r.actor.comm);
+  }
+  void OnParseError(Protocol protocol, std::string_view reason) override {
+    FUZZ_CHECK(KnownParseError(protocol, reason));
+  }
+  void OnConnectionClosed(uint64_t) override {}
+};
+
+std::vector<std::string_view> SplitRecords(std::string_view in) {
+  std::vector<std::string_view> records;
+  for (;;) {
+    const std::size_t at = in.find(kSeparator);
+    records.push_back(in.substr(0, at));
+    if (at == std::string_view::npos) return records;
+    in.remove_prefix(at + kSeparator.size());
+  }
+}
+
+void CheckJson(const std::string& text) {
+  std::string error;
+  if (!json::Parse(text, &error)) {
+    std::fprintf(stderr, "rendered JSON does not parse (%s):\n%s\n", error.c_str(), text.c_str());
+    FUZZ_CHECK(false);
+  }
+}
+
+}  // namespace
+}  // namespace tracegap
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
+  using namespace tracegap;  // NOLINT: this file's own helpers
+  static const std::array<std::string_view, TG_DROP_REASON_COUNT> kDropLabels = KernelDropLabels();
+  static const std::array<std::string_view, http2::kStates.size()> kH2States = [] {
+    std::array<std::string_view, http2::kStates.size()> s{};
+    for (std::size_t i = 0; i < s.size(); ++i) s[i] = http2::Label(http2::kStates[i]);
+    return s;
+  }();
+
+  // Everything per input, so that one input's state never shapes the next one's run.
+  Metrics metrics("fuzz", "fuzz", kDropLabels, http2::kErrorLabels, kH2States);
+  ProcessInfoCache processes(EmptyProcRoot(), 16);
+  ProcessTable table(8, std::chrono::seconds(1));
+  PipelineConfig config;
+  config.max_connections = 4;  // small, so that eviction happens
+  Pipeline pipeline(config, metrics, processes, table, [] { return kWallMs; });
+  CheckingObserver observer;
+  ConnectionTracker tracker(3, 64, observer);  // other limits than the pipeline's
+
+  uint64_t last_ts = 0;
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  for (std::string_view bytes : SplitRecords(input)) {
+    const RecordCopy record(bytes);
+    const DecodedEvent ev = DecodeEvent(record.span());
+    CheckDecode(record.span(), ev);
+    pipeline.OnRecord(record.span());
+    if (ev.error != DecodeError::kNone) continue;
+    if (ev.kind == TG_EVENT_CLOSE) {
+      tracker.OnClose(ev.close);
+      last_ts = ev.close.ts_ns;
+    } else {
+      tracker.OnData(ev.data);
+      last_ts = ev.data.header->ts_ns;
+    }
+    FUZZ_CHECK(tracker.size() <= 3);
+    FUZZ_CHECK(pipeline.connections() <= config.max_connections);
+  }
+
+  // Housekeeping as the main loop does it, then what the API and a scrape would read.
+  pipeline.OnEventsLost(last_ts);
+  std::size_t h2 = 0;
+  for (std::size_t n : pipeline.Http2States()) h2 += n;
+  FUZZ_CHECK(h2 <= pipeline.connections());
+  const std::vector<ProcessSnapshot> list = table.List();
+  FUZZ_CHECK(list.size() <= 8);
+  CheckJson(api::RenderProcessList(list));
+  if (fuzz::Verbose()) std::fprintf(stderr, "%s\n", api::RenderProcessList(list).c_str());
+  for (const ProcessSnapshot& p : list) {
+    if (auto detail = table.Find(p.pid)) CheckJson(api::RenderProcessDetail(*detail));
+  }
+  pipeline.ReapProcesses();
+  const std::string scrape = prometheus::TextSerializer().Serialize(metrics.registry()->Collect());
+  FUZZ_CHECK(!scrape.empty());
+  return 0;
+}
