@@ -2,7 +2,6 @@
 tests/peers, and a thread-per-request Python server."""
 import os
 import subprocess
-import sys
 
 import tglib
 

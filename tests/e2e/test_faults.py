@@ -6,7 +6,6 @@ the documented exit code.
 
 Every client and server here runs under a name of its own (`tgf-*`, through symlinks or
 PR_SET_NAME), so that other traffic on a shared machine never enters an exact count."""
-import atexit
 import json
 import os
 import re
@@ -126,53 +125,6 @@ HOSTILE_CASES = {
 # ------------------------------------------------------------------------------------------------
 # Helpers
 
-_BIN = tempfile.mkdtemp(prefix="tg-faults-bin-")
-atexit.register(shutil.rmtree, _BIN, True)
-
-
-def named(tool, name):
-    """A symlink to `tool` called `name`: what runs through it has comm `name`."""
-    path = os.path.join(_BIN, name)
-    if not os.path.exists(path):
-        os.symlink(shutil.which(tool) or f"/usr/sbin/{tool}", path)
-    return path
-
-
-class NamedNginx(tglib.Nginx):
-    """tglib.Nginx run through a symlink, so that its worker's comm is `name` and not the "nginx"
-    of any other nginx on the machine."""
-
-    def __init__(self, name):
-        super().__init__()
-        self.binary = named("nginx", name)
-
-    def __enter__(self):
-        conf = os.path.join(self.dir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(f"""
-worker_processes 1;
-pid {self.dir}/nginx.pid;
-error_log {self.dir}/error.log;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  client_body_temp_path {self.dir};
-  proxy_temp_path {self.dir};
-  fastcgi_temp_path {self.dir};
-  uwsgi_temp_path {self.dir};
-  scgi_temp_path {self.dir};
-  server {{
-    listen 127.0.0.1:{self.port};
-    location / {{ return 200 "ok\\n"; }}
-  }}
-}}
-""")
-        self.proc = subprocess.Popen([self.binary, "-c", conf, "-p", self.dir, "-g", "daemon off;"],
-                                     stderr=subprocess.DEVNULL)
-        tglib.wait_port(self.port)
-        return self
-
-
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -207,7 +159,7 @@ def by_label(before, after, name, label):
 
 
 def send_batch(url, comm, with_context, without_context):
-    curl = named("curl", comm)
+    curl = tglib.named("curl", comm)
     for i in range(with_context + without_context):
         cmd = [curl, "-sS", "-o", "/dev/null", "--max-time", "10"]
         if i < with_context:
@@ -258,7 +210,7 @@ def burst_with_stall(test, d, url, seconds=4):
     3 KB of padding) for `seconds`; tracegapd is stopped (SIGSTOP) from one second before the end
     until wrk has exited, so that the ring buffer overflows and the close events of wrk's
     connections are lost with the rest. Returns the number of requests wrk completed."""
-    wrk = subprocess.Popen([named("wrk", "tgf-wrk"), "-t2", "-c64", f"-d{seconds}s", "--timeout", "10s",
+    wrk = subprocess.Popen([tglib.named("wrk", "tgf-wrk"), "-t2", "-c64", f"-d{seconds}s", "--timeout", "10s",
                             "-H", f"traceparent: {VALID_TP}", "-H", "X-Pad: " + "p" * 3000, url],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -282,7 +234,7 @@ class RingBufferOverflow(unittest.TestCase):
         counted, no request becomes "missing" or a gap, the connections whose close events were
         lost are let go, and a fresh batch afterwards is classified exactly."""
         with tglib.Daemon("--ring-buffer-bytes", "65536", "--poll-interval-ms", "1000") as d, \
-                NamedNginx("tgf-nginx") as nginx:
+                tglib.Nginx(comm="tgf-nginx") as nginx:
             url = f"http://127.0.0.1:{nginx.port}/"
             before = d.wait_for(lambda m: m.get("tracegap_connections_tracked") <= 32, timeout=10)
             tracked_before = before.get("tracegap_connections_tracked")
@@ -351,7 +303,7 @@ class RingBufferOverflow(unittest.TestCase):
         HPACK state that cannot be rebuilt) idle during the loss and the check that follows it is
         still decoded afterwards."""
         with tglib.Daemon("--ring-buffer-bytes", "65536", "--poll-interval-ms", "1000") as d, \
-                NamedNginx("tgf-nginx") as nginx, grpc_peers.PyGrpcServer() as server:
+                tglib.Nginx(comm="tgf-nginx") as nginx, grpc_peers.PyGrpcServer() as server:
             srv, cli = "tg-pygrpc-srv", "tg-pygrpc-cli"
             before = d.scrape()
             # Two calls with a traceparent, then it waits on stdin, channel open, for two more.
@@ -390,7 +342,7 @@ class RingBufferOverflow(unittest.TestCase):
 
 class KillAndRestart(unittest.TestCase):
     def test_kill_9_leaves_no_bpf_objects_and_a_restart_starts_afresh(self):
-        with NamedNginx("tgf-nginx") as nginx:
+        with tglib.Nginx(comm="tgf-nginx") as nginx:
             url = f"http://127.0.0.1:{nginx.port}/"
             d1 = tglib.Daemon().__enter__()
             try:
@@ -464,7 +416,7 @@ class HostilePeers(unittest.TestCase):
         """Each hostile case adds exactly its requests (never "valid" or "missing" for headers that
         were not read in full) and its parse or HTTP/2 errors; the daemon stays up with bounded
         memory, and well-formed requests afterwards are counted exactly."""
-        with tglib.Daemon() as d, NamedNginx("tgf-nginx") as nginx:
+        with tglib.Daemon() as d, tglib.Nginx(comm="tgf-nginx") as nginx:
             port = tglib.free_port()
             sink = subprocess.Popen([tglib.PYTHON, "-c", SINK, str(port)])
             try:

@@ -1,7 +1,6 @@
 """End to end: tracegapd counts HTTP/1 requests of real clients and servers, per process and
 direction, with the right trace-context verdict. Exact counts per label set."""
 import subprocess
-import time
 import unittest
 
 import tglib

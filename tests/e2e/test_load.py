@@ -5,13 +5,10 @@ still counted exactly, and a new process or a reused pid gets fresh state.
 
 Every client and server here runs under a name of its own (`tgl-*`, through symlinks or
 PR_SET_NAME), so that other traffic on a shared machine never enters an exact count."""
-import atexit
 import concurrent.futures
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
@@ -99,54 +96,6 @@ for i in range(5):
 
 # ------------------------------------------------------------------------------------------------
 # Helpers
-
-_BIN = tempfile.mkdtemp(prefix="tg-load-bin-")
-atexit.register(shutil.rmtree, _BIN, True)
-
-
-def named(tool, name):
-    """A symlink to `tool` called `name`: what runs through it has comm `name`."""
-    path = os.path.join(_BIN, name)
-    if not os.path.exists(path):
-        os.symlink(shutil.which(tool) or f"/usr/sbin/{tool}", path)
-    return path
-
-
-class NamedNginx(tglib.Nginx):
-    """tglib.Nginx run through a symlink, so that its worker's comm is `name` and not the "nginx"
-    of any other nginx on the machine; more worker connections for the load."""
-
-    def __init__(self, name):
-        super().__init__()
-        self.binary = named("nginx", name)
-
-    def __enter__(self):
-        conf = os.path.join(self.dir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(f"""
-worker_processes 1;
-worker_rlimit_nofile 8192;
-pid {self.dir}/nginx.pid;
-error_log {self.dir}/error.log;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {self.dir};
-  proxy_temp_path {self.dir};
-  fastcgi_temp_path {self.dir};
-  uwsgi_temp_path {self.dir};
-  scgi_temp_path {self.dir};
-  server {{
-    listen 127.0.0.1:{self.port};
-    location / {{ return 200 "ok\\n"; }}
-  }}
-}}
-""")
-        self.proc = subprocess.Popen([self.binary, "-c", conf, "-p", self.dir, "-g", "daemon off;"],
-                                     stderr=subprocess.PIPE)
-        tglib.wait_port(self.port)
-        return self
-
 
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
@@ -275,7 +224,7 @@ class Load(unittest.TestCase):
         # A generous ring buffer: exact counts need no event lost, whatever else the shared
         # machine runs (ring buffer overflow has its own test in test_faults.py).
         with tglib.Daemon("--max-processes", str(MAX_PROCESSES), "--ring-buffer-bytes", str(32 << 20)) as d, \
-                NamedNginx("tgl-nginx") as nginx:
+                tglib.Nginx(comm="tgl-nginx", worker_connections=4096) as nginx:
             # Warm-up: allocator pools, metric series and maps reach their working size.
             warm = short_connections(nginx.port, 10000)
             self.assertEqual(warm["errors"], 0, warm)
@@ -317,8 +266,8 @@ class Load(unittest.TestCase):
             self.assertIsNone(d.proc.poll())
 
     def test_500_short_lived_processes(self):
-        with tglib.Daemon("--max-processes", str(MAX_PROCESSES)) as d, NamedNginx("tgl-nginx") as nginx:
-            curl = named("curl", "tgl-curl")
+        with tglib.Daemon("--max-processes", str(MAX_PROCESSES)) as d, tglib.Nginx(comm="tgl-nginx", worker_connections=4096) as nginx:
+            curl = tglib.named("curl", "tgl-curl")
             url = f"http://127.0.0.1:{nginx.port}/p"
             pids = []
 
@@ -393,7 +342,7 @@ class Load(unittest.TestCase):
         """A process evicted from the table (--max-processes) and gone: a new process that gets its
         pid must be identified afresh (its own start time and exe), live, with exact counts, and
         must stay live after the daemon's next check of exited processes."""
-        with tglib.Daemon("--max-processes", "8") as d, NamedNginx("tgl-nginx") as nginx:
+        with tglib.Daemon("--max-processes", "8") as d, tglib.Nginx(comm="tgl-nginx", worker_connections=4096) as nginx:
             url = f"http://127.0.0.1:{nginx.port}/old"
             old = subprocess.Popen([tglib.PYTHON, "-c", ONE_GET + "\nimport time; time.sleep(1)\n", url, "tgl-old"])
             pid = old.pid

@@ -5,7 +5,6 @@ require basic auth; TLS on /metrics is refused where civetweb would crash.
 
 Every client and server here runs under a name of its own (`tgp-*`), so that other traffic on a
 shared machine never enters an exact count."""
-import atexit
 import base64
 import ctypes
 import json
@@ -112,48 +111,6 @@ for port, n, traced in ((proxy, 3, True), (up, 2, False)):
 # ------------------------------------------------------------------------------------------------
 # Helpers
 
-_BIN = tempfile.mkdtemp(prefix="tg-privacy-bin-")
-atexit.register(shutil.rmtree, _BIN, True)
-
-
-def named(tool, name):
-    """A symlink to `tool` called `name`: what runs through it has comm `name`."""
-    path = os.path.join(_BIN, name)
-    if not os.path.exists(path):
-        os.symlink(shutil.which(tool) or f"/usr/sbin/{tool}", path)
-    return path
-
-
-class NamedNginx(tglib.Nginx):
-    """tglib.Nginx run through a symlink, so that its worker's comm is `name`."""
-
-    def __init__(self, name):
-        super().__init__()
-        self.binary = named("nginx", name)
-
-    def __enter__(self):
-        conf = os.path.join(self.dir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(f"""
-worker_processes 1;
-pid {self.dir}/nginx.pid;
-error_log {self.dir}/error.log;
-events {{ worker_connections 256; }}
-http {{
-  access_log off;
-  client_body_temp_path {self.dir};
-  server {{
-    listen 127.0.0.1:{self.port};
-    location / {{ return 200 "ok\\n"; }}
-  }}
-}}
-""")
-        self.proc = subprocess.Popen([self.binary, "-c", conf, "-p", self.dir, "-g", "daemon off;"],
-                                     stderr=subprocess.DEVNULL)
-        tglib.wait_port(self.port)
-        return self
-
-
 def cli(socket_path, *args, user=None):
     cmd = [tglib.TRACEGAP, "--socket", socket_path, *args]
     if user:
@@ -232,7 +189,7 @@ class Privacy(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.daemon = tglib.Daemon("--log-level", "debug").__enter__()
-        cls.upstream = NamedNginx("tgp-nginx").__enter__()
+        cls.upstream = tglib.Nginx(comm="tgp-nginx", worker_connections=256).__enter__()
         cls.secrets = {k: secret(k) for k in ("query", "auth", "cookie", "custom", "body", "user",
                                                "basic", "state", "cquery", "ccookie", "ccustom", "cbody")}
         # The client's Authorization is Basic: what crosses the wire is the base64 form.
@@ -313,8 +270,8 @@ class Privacy(unittest.TestCase):
     def test_metrics_labels_are_the_documented_set(self):
         # Malformed and legacy context and a parse error, so that every labelled family has samples
         # (against a server of its own: the other tests count the upstream's requests).
-        with NamedNginx("tgp-labels") as server:
-            curl = named("curl", "tgp-curl")
+        with tglib.Nginx(comm="tgp-labels", worker_connections=256) as server:
+            curl = tglib.named("curl", "tgp-curl")
             for headers in ([f"traceparent: {VALID_TP.upper()}"],
                             ["b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1"],
                             [f"traceparent: {VALID_TP}", "tracestate: Bad Key=1"]):

@@ -3,6 +3,7 @@
 These tests need root and a kernel where BPF works. Where that is not so they exit with code 77,
 which ctest reports as skipped (with the reason printed), never as passed.
 """
+import atexit
 import ctypes
 import os
 import re
@@ -174,8 +175,9 @@ class Nginx:
 
     COMM = "tg-nginx"
 
-    def __init__(self, extra="", port=None, comm=None):
+    def __init__(self, extra="", port=None, comm=None, worker_connections=1024):
         self.comm = comm or self.COMM
+        self.worker_connections = worker_connections
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="tg-nginx-")
         self.extra = extra
@@ -185,9 +187,10 @@ class Nginx:
         with open(conf, "w") as f:
             f.write(f"""
 worker_processes 1;
+worker_rlimit_nofile {2 * self.worker_connections};
 pid {self.dir}/nginx.pid;
 error_log {self.dir}/error.log;
-events {{ worker_connections 256; }}
+events {{ worker_connections {self.worker_connections}; }}
 http {{
   access_log off;
   client_body_temp_path {self.dir};
@@ -208,7 +211,7 @@ http {{
         nginx = os.path.join(self.dir, self.comm)
         shutil.copy(shutil.which("nginx") or "/usr/sbin/nginx", nginx)
         self.proc = subprocess.Popen([nginx, "-c", conf, "-p", self.dir, "-g", "daemon off;"],
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.DEVNULL)
         wait_port(self.port)
         return self
 
@@ -217,6 +220,19 @@ http {{
         self.proc.wait(timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)
         return False
+
+
+_NAMED_BIN = tempfile.mkdtemp(prefix="tg-e2e-bin-")
+atexit.register(shutil.rmtree, _NAMED_BIN, True)
+
+
+def named(tool, name):
+    """A symlink to `tool` called `name`: a program run through it has comm `name`, so its
+    traffic is told apart from any other copy of the tool on the host."""
+    path = os.path.join(_NAMED_BIN, name)
+    if not os.path.exists(path):
+        os.symlink(shutil.which(tool) or f"/usr/sbin/{tool}", path)
+    return path
 
 
 def curl(url, *headers, data=None, extra=()):
