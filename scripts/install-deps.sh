@@ -24,6 +24,9 @@ test_pkgs=(
   systemd systemd-container mmdebstrap
   # Benchmarks (bench/run.py): load generators, HTTP/2 server, gRPC peers, profiles.
   wrk nghttp2-client nghttp2-server python3-grpcio linux-perf
+  # Fuzz tier (scripts/fuzz.sh): clang's libFuzzer and sanitizer runtimes (only recommended by
+  # clang, and recommends are not installed here).
+  libclang-rt-14-dev
 )
 
 want=("${build_pkgs[@]}")

@@ -7,8 +7,15 @@
 // and the metrics as a scrape would read them.
 //
 // Input: one or more records separated by kSeparator. Each record is copied into its own heap
-// block, 8-byte aligned and of exactly its size, as the ring buffer hands records over.
+// block, 8-byte aligned and of exactly its size, as the ring buffer hands records over. A record
+// whose first byte is kHousekeeping (not a kernel event kind: the pipeline rejects it like any
+// other bad record) is also a point where the main loop's housekeeping runs, as main.cc runs it
+// between ring-buffer batches: loss handling (OnEventsLost, then CloseUntracked with a live set
+// and idle cutoff taken from the marker's bytes), the gauges and ReapProcesses.
 
+#include <unistd.h>
+
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +26,7 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unistd.h>
+#include <unordered_set>
 #include <vector>
 
 #include <prometheus/text_serializer.h>
@@ -45,6 +52,7 @@ namespace tracegap {
 namespace {
 
 constexpr std::string_view kSeparator = "TG\xa5\x5a";
+constexpr uint8_t kHousekeeping = 0xff;
 constexpr int64_t kWallMs = 1764000000000;  // a fixed wall clock: runs must be repeatable
 
 // An empty directory standing in for /proc: every process looks gone, so no real host state
@@ -166,6 +174,48 @@ class CheckingObserver final : public Observer {
   void OnConnectionClosed(uint64_t) override {}
 };
 
+// The main loop's housekeeping (main.cc), driven by a marker record: byte 1 picks which of the
+// connections seen so far the kernel still tracks (bit i of the byte selects ids with i == id % 8),
+// bytes 2-9 (little-endian) are the idle cutoff (else the newest timestamp), and every byte adds to
+// the kernel drop totals.
+class Housekeeping {
+ public:
+  void Seen(uint64_t conn_id) { seen_.insert(conn_id); }
+
+  void Run(std::string_view marker, uint64_t last_ts, Metrics& metrics, Pipeline& pipeline,
+           ConnectionTracker& tracker) {
+    const uint8_t live_mask = marker.size() > 1 ? static_cast<uint8_t>(marker[1]) : 0;
+    std::unordered_set<uint64_t> live;
+    for (uint64_t id : seen_) {
+      if ((live_mask >> (id % 8)) & 1) live.insert(id);
+    }
+    uint64_t idle_before = last_ts;
+    if (marker.size() >= 10) std::memcpy(&idle_before, marker.data() + 2, sizeof(idle_before));
+    for (std::size_t i = 0; i < marker.size(); ++i) {
+      drops_[i % drops_.size()] += static_cast<uint8_t>(marker[i]);
+    }
+
+    pipeline.OnEventsLost(last_ts);
+    metrics.SetKernelDrops(drops_);
+    const std::size_t before = pipeline.connections();
+    const std::size_t closed = pipeline.CloseUntracked(live, idle_before);
+    FUZZ_CHECK(pipeline.connections() == before - closed);
+    if (fuzz::Verbose()) std::fprintf(stderr, "housekeeping: let go of %zu of %zu\n", closed, before);
+    const std::size_t tracker_before = tracker.size();
+    const std::size_t tracker_closed = tracker.CloseUntracked(live, idle_before);
+    FUZZ_CHECK(tracker.size() == tracker_before - tracker_closed);
+    metrics.SetConnectionsTracked(pipeline.connections());
+    const std::array<std::size_t, 3> h2 = pipeline.Http2States();
+    FUZZ_CHECK(h2[0] + h2[1] + h2[2] <= pipeline.connections());
+    metrics.SetHttp2Connections(h2);
+    pipeline.ReapProcesses();
+  }
+
+ private:
+  std::unordered_set<uint64_t> seen_;
+  std::array<uint64_t, TG_DROP_REASON_COUNT> drops_{};
+};
+
 std::vector<std::string_view> SplitRecords(std::string_view in) {
   std::vector<std::string_view> records;
   for (;;) {
@@ -207,12 +257,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   ConnectionTracker tracker(3, 64, observer);  // other limits than the pipeline's
 
   uint64_t last_ts = 0;
+  Housekeeping housekeeping;
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   for (std::string_view bytes : SplitRecords(input)) {
     const RecordCopy record(bytes);
     const DecodedEvent ev = DecodeEvent(record.span());
     CheckDecode(record.span(), ev);
     pipeline.OnRecord(record.span());
+    if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) == kHousekeeping) {
+      housekeeping.Run(bytes, last_ts, metrics, pipeline, tracker);
+    }
     if (ev.error != DecodeError::kNone) continue;
     if (ev.kind == TG_EVENT_CLOSE) {
       tracker.OnClose(ev.close);
@@ -220,16 +274,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     } else {
       tracker.OnData(ev.data);
       last_ts = ev.data.header->ts_ns;
+      housekeeping.Seen(ev.data.header->conn_id);
     }
     FUZZ_CHECK(tracker.size() <= 3);
     FUZZ_CHECK(pipeline.connections() <= config.max_connections);
   }
 
-  // Housekeeping as the main loop does it, then what the API and a scrape would read.
-  pipeline.OnEventsLost(last_ts);
-  std::size_t h2 = 0;
-  for (std::size_t n : pipeline.Http2States()) h2 += n;
-  FUZZ_CHECK(h2 <= pipeline.connections());
+  // What the API and a scrape would read, then the housekeeping once more.
   const std::vector<ProcessSnapshot> list = table.List();
   FUZZ_CHECK(list.size() <= 8);
   CheckJson(api::RenderProcessList(list));
@@ -237,7 +288,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   for (const ProcessSnapshot& p : list) {
     if (auto detail = table.Find(p.pid)) CheckJson(api::RenderProcessDetail(*detail));
   }
-  pipeline.ReapProcesses();
+  housekeeping.Run({}, last_ts, metrics, pipeline, tracker);
   const std::string scrape = prometheus::TextSerializer().Serialize(metrics.registry()->Collect());
   FUZZ_CHECK(!scrape.empty());
   return 0;

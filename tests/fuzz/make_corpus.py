@@ -575,7 +575,16 @@ def bad_records():
 # Whole conversations as records are large (96 bytes of header per event, both processes): a
 # few kinds are enough, the fuzzer combines them.
 EVENT_DECODER_SEEDS = {"curl_nginx_head", "grpc_js", "nghttp_nghttpd", "node_send_otel",
-                       "urllib_python", "nginx_proxy_hop", "records_malformed"}
+                       "urllib_python", "nginx_proxy_hop", "records_malformed",
+                       "housekeeping_after_loss"}
+
+# fuzz_event_decoder.cc's housekeeping marker: kind 0xff, a live-set mask, an idle cutoff.
+HOUSEKEEPING = b"\xff\x55" + struct.pack("<Q", 1 << 63)
+
+
+def with_housekeeping(records):
+    """The records with the main loop's housekeeping (after a loss) run in the middle."""
+    return RECORD_SEPARATOR.join(records[:4] + [HOUSEKEEPING] + records[4:])
 
 
 def write(out, target, name, data):
@@ -630,6 +639,9 @@ def main():
                               (41000 + conn_base, 8080))
             s.close()
             write(args.out, "fuzz_event_decoder", name, RECORD_SEPARATOR.join(s.records))
+            if name == "node_send_otel":
+                write(args.out, "fuzz_event_decoder", "housekeeping_after_loss",
+                      with_housekeeping(s.records))
             conn_base += 10
             continue
         if kind == "h2c":
