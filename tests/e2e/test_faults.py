@@ -171,22 +171,6 @@ def run_daemon(*args, timeout=30):
     return subprocess.run([tglib.TRACEGAPD, *args], capture_output=True, text=True, timeout=timeout)
 
 
-def bpf_fd_ids(pid, key):
-    """The ids (`key` = prog_id, link_id or map_id) of the BPF objects whose fds process `pid`
-    holds, from /proc/PID/fdinfo: exact for this daemon, whatever else runs BPF on the machine."""
-    ids = set()
-    fd_dir = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(fd_dir):
-        try:
-            with open(os.path.join(fd_dir, fd)) as f:
-                text = f.read()
-        except OSError:
-            continue
-        for line in text.splitlines():
-            if line.startswith(key + ":"):
-                ids.add(int(line.split()[1]))
-    return ids
-
 
 def bpftool_ids(kind):
     """{id: object} of every BPF `kind` (prog, link, map) loaded on the machine."""
@@ -347,7 +331,7 @@ class KillAndRestart(unittest.TestCase):
             d1 = tglib.Daemon().__enter__()
             try:
                 pid = d1.proc.pid
-                progs, links, maps = (bpf_fd_ids(pid, k) for k in ("prog_id", "link_id", "map_id"))
+                progs, links, maps = (tglib.bpf_fd_ids(pid, k) for k in ("prog_id", "link_id", "map_id"))
                 attached = int(re.search(r"capturing: (\d+) tracepoints attached", d1.output()).group(1))
                 self.assertEqual(len(links), attached)
                 loaded = bpftool_ids("prog")
@@ -390,7 +374,7 @@ class KillAndRestart(unittest.TestCase):
             d2.port, d2.api_socket = d1.port, d1.api_socket  # the same port and socket, at once
             with d2:
                 self.assertIn("removed the stale API socket", d2.output())
-                new_progs = bpf_fd_ids(d2.proc.pid, "prog_id")
+                new_progs = tglib.bpf_fd_ids(d2.proc.pid, "prog_id")
                 self.assertTrue(new_progs and not new_progs & progs)
                 before = d2.scrape()
                 # Nothing survives: no count, no process of the killed daemon.

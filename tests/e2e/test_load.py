@@ -123,25 +123,10 @@ def cli_json(daemon, *args):
     return json.loads(r.stdout)
 
 
-def bpf_fd_ids(pid, key):
-    """The ids (`key` = prog_id, link_id or map_id) of the BPF objects process `pid` holds fds of."""
-    ids = set()
-    fd_dir = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(fd_dir):
-        try:
-            with open(os.path.join(fd_dir, fd)) as f:
-                text = f.read()
-        except OSError:
-            continue
-        for line in text.splitlines():
-            if line.startswith(key + ":"):
-                ids.add(int(line.split()[1]))
-    return ids
-
 
 def tg_conns_entries(daemon):
     """Entries of this daemon's kernel connection map (tg_conns), read with bpftool."""
-    for map_id in sorted(bpf_fd_ids(daemon.proc.pid, "map_id")):
+    for map_id in sorted(tglib.bpf_fd_ids(daemon.proc.pid, "map_id")):
         r = subprocess.run(["bpftool", "--json", "map", "show", "id", str(map_id)],
                            capture_output=True, text=True, timeout=20)
         if r.returncode == 0 and json.loads(r.stdout).get("name") == "tg_conns":

@@ -235,6 +235,23 @@ def named(tool, name):
     return path
 
 
+def bpf_fd_ids(pid, key):
+    """The ids (`key` = prog_id, link_id or map_id) of the BPF objects whose fds process `pid`
+    holds, from /proc/PID/fdinfo: exact for one daemon, whatever else runs BPF on the machine."""
+    ids = set()
+    fd_dir = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fd_dir):
+        try:
+            with open(os.path.join(fd_dir, fd)) as f:
+                text = f.read()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith(key + ":"):
+                ids.add(int(line.split()[1]))
+    return ids
+
+
 def curl(url, *headers, data=None, extra=()):
     cmd = ["curl", "-sS", "-o", "/dev/null", "--max-time", "10", *extra]
     for h in headers:
