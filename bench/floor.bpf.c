@@ -16,3 +16,9 @@ int floor_exit(struct trace_event_raw_sys_exit *ctx) { return 0; }
 
 SEC("tracepoint")
 int floor_sock(struct trace_event_raw_inet_sock_set_state *ctx) { return 0; }
+
+SEC("raw_tracepoint/sys_enter")
+int floor_raw_enter(void *ctx) { return 0; }
+
+SEC("raw_tracepoint/sys_exit")
+int floor_raw_exit(void *ctx) { return 0; }

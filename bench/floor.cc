@@ -17,7 +17,8 @@ volatile sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  bool raw = argc > 1 && std::string(argv[1]) == "--raw";
   signal(SIGINT, OnSignal);
   signal(SIGTERM, OnSignal);
   floor_bpf* skel = floor_bpf__open_and_load();
@@ -27,7 +28,12 @@ int main() {
   }
   const char* syscalls[] = {"write", "sendto", "writev", "sendmsg", "read", "recvfrom", "readv", "recvmsg"};
   std::vector<bpf_link*> links;
+  if (raw) {
+    links.push_back(bpf_program__attach_raw_tracepoint(skel->progs.floor_raw_enter, "sys_enter"));
+    links.push_back(bpf_program__attach_raw_tracepoint(skel->progs.floor_raw_exit, "sys_exit"));
+  }
   for (const char* sc : syscalls) {
+    if (raw) break;
     std::string enter = std::string("sys_enter_") + sc, exit = std::string("sys_exit_") + sc;
     links.push_back(bpf_program__attach_tracepoint(skel->progs.floor_enter, "syscalls", enter.c_str()));
     links.push_back(bpf_program__attach_tracepoint(skel->progs.floor_exit, "syscalls", exit.c_str()));

@@ -101,8 +101,18 @@ static __always_inline int tg_enter(__s64 fd, __u64 buf, __u64 count, __u8 shape
       if (tg_classify_start(conn, TG_DIR_EGRESS, b, avail, total) == TG_START_NONE) return 0;
     }
   }
-  struct tg_stash st = {.sk = sk, .buf = buf, .count = count, .shape = shape, .direction = dir};
-  if (bpf_map_update_elem(&tg_stash_map, &id, &st, BPF_ANY)) tg_count_drop(TG_DROP_STASH_FULL);
+  struct tg_stash *st = bpf_task_storage_get(&tg_stash_map, bpf_get_current_task_btf(), 0,
+                                             BPF_LOCAL_STORAGE_GET_F_CREATE);
+  if (!st) {
+    tg_count_drop(TG_DROP_STASH_FULL);
+    return 0;
+  }
+  st->sk = sk;
+  st->buf = buf;
+  st->count = count;
+  st->shape = shape;
+  st->direction = dir;
+  st->armed = 1;
   return 0;
 }
 
@@ -140,7 +150,7 @@ struct tg_scan_ctx {
 
 static long tg_scan_step(__u32 index, struct tg_scan_ctx *ctx) {
   struct tg_scratch *scr = ctx->scr;
-  return tg_scan_word(&scr->scan, scr->raw + sizeof(struct tg_data_event));
+  return tg_scan_words(&scr->scan, scr->raw + sizeof(struct tg_data_event));
 }
 
 static __always_inline struct tg_conn *tg_conn_get_or_create(__u64 sk, __u8 fresh) {
@@ -359,7 +369,7 @@ static __always_inline __u32 tg_http1(struct tg_scratch *scr, struct tg_conn *co
   scan->upgrade = 0;
   scan->switch_h2 = 0;
   struct tg_scan_ctx ctx = {.scr = scr};
-  bpf_loop(TG_MAX_COPY + 1, tg_scan_step, &ctx, 0);
+  bpf_loop(TG_MAX_COPY / (8 * TG_SCAN_WORDS_PER_STEP) + 1, tg_scan_step, &ctx, 0);
   /* Still inside a block at the end of what was copied, but the syscall moved more bytes than
    * that: the block's rest was not seen, so it can never be completed. */
   if (scan->in_headers && scan->pos >= scan->len && (__u64)ret > scan->len) {
@@ -387,11 +397,11 @@ static __always_inline __u32 tg_http1(struct tg_scratch *scr, struct tg_conn *co
 
 static __always_inline int tg_exit(long ret) {
   __u64 id = bpf_get_current_pid_tgid();
-  struct tg_stash *stp = bpf_map_lookup_elem(&tg_stash_map, &id);
-  if (!stp) return 0;
-  struct tg_stash st = *stp;
-  bpf_map_delete_elem(&tg_stash_map, &id);
+  struct tg_stash *stp = bpf_task_storage_get(&tg_stash_map, bpf_get_current_task_btf(), 0, 0);
+  if (!stp || !stp->armed) return 0;
+  stp->armed = 0;
   if (ret <= 0) return 0;
+  struct tg_stash st = *stp;
   __u8 dir = st.direction & 1;
 
   struct tg_conn *conn = bpf_map_lookup_elem(&tg_conns, &st.sk);

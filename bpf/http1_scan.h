@@ -11,8 +11,16 @@
 #ifndef TRACEGAP_BPF_HTTP1_SCAN_H
 #define TRACEGAP_BPF_HTTP1_SCAN_H
 
+#ifdef __bpf__
 #include "kernel_types.h"
 #include <bpf/bpf_helpers.h>
+#else
+/* Built into user space too, for tests/unit/http1_scan_test.cc: only plain integer code here. */
+#include <linux/types.h>
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+#endif
 #include "tracegap.h"
 
 #define TG_W4(a, b, c, d) ((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24)
@@ -44,17 +52,28 @@ static __always_inline int tg_is_message_start(__u64 word, __u32 avail) {
   return 0;
 }
 
-/* Non-zero if some byte of `word` equals '\n'. */
-static __always_inline int tg_has_lf(__u64 word) {
-  __u64 x = word ^ 0x0a0a0a0a0a0a0a0aULL;
-  return ((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL) != 0;
+#define TG_BYTES_01 0x0101010101010101ULL
+#define TG_BYTES_7F 0x7f7f7f7f7f7f7f7fULL
+#define TG_BYTES_80 0x8080808080808080ULL
+
+/* The high bit of each byte of `word` that equals `c`, and no other bit (exact: no false
+ * positives, unlike the classic has-zero-byte test). */
+static __always_inline __u64 tg_eq_bytes(__u64 word, __u8 c) {
+  __u64 x = word ^ (TG_BYTES_01 * c);
+  return ~(((x & TG_BYTES_7F) + TG_BYTES_7F) | x) & TG_BYTES_80;
 }
 
-/* One byte of the CRLFCRLF matcher: `match` counts the bytes of "\r\n\r\n" matched so far. */
-static __always_inline __u8 tg_crlf_step(__u8 match, __u8 c) {
-  __u8 expect = (match & 1) ? '\n' : '\r';
-  if (c == expect) return match + 1;
-  return c == '\r' ? 1 : 0;
+/* Index (0..7) of the lowest byte whose high bit is set in `m` (m != 0). */
+static __always_inline __u32 tg_first_byte(__u64 m) {
+  __u64 low = m & (~m + 1);
+  return ((low >> 7) * 0x0001020304050607ULL) >> 56;
+}
+
+/* The CR and LF masks of the bytes just before a word, rebuilt from `match` (how many bytes of
+ * "\r\n\r\n" the stream's tail matched): exactly what a CRLFCRLF spanning the boundary needs. */
+static __always_inline void tg_tail_masks(__u8 match, __u64 *cr, __u64 *lf) {
+  *cr = match == 1 ? 0x80ULL << 56 : match == 2 ? 0x80ULL << 48 : match == 3 ? (0x80ULL << 40 | 0x80ULL << 56) : 0;
+  *lf = match == 2 ? 0x80ULL << 56 : match == 3 ? 0x80ULL << 48 : 0;
 }
 
 /* State of one scan over the copied bytes, advanced by tg_scan_step under bpf_loop.
@@ -77,9 +96,10 @@ struct tg_scan {
   __u8 _pad[3];
 };
 
-/* Looks at the next (up to) 8 bytes of `data`. Returns 1 to stop the loop. Header lines are
- * mostly longer than 8 bytes, so most words hold no LF and are passed over in one step.
- * `data` must have TG_MAX_COPY + 8 readable bytes. */
+/* Looks at the next (up to) 8 bytes of `data`. Returns 1 to stop the loop. The word is tested
+ * for CRLFCRLF all at once, with byte masks (no loop over its bytes): that keeps each word to a
+ * few dozen instructions without data-dependent loops, so that the verifier can check several
+ * words per bpf_loop step. `data` must have TG_MAX_COPY + 8 readable bytes. */
 static __always_inline long tg_scan_word(struct tg_scan *s, __u8 *data) {
   __u32 pos = s->pos;
   if (pos >= s->len || pos >= TG_MAX_COPY) return 1;
@@ -96,40 +116,64 @@ static __always_inline long tg_scan_word(struct tg_scan *s, __u8 *data) {
                  next == (__u32)TG_W4(' ', '1', '0', '1');
   }
   __u32 n = avail < 8 ? avail : 8;
-  if (n == 8 && !tg_has_lf(word)) {
-    s->match = (word >> 56) == '\r' ? 1 : 0;
-    pos += 8;
-    s->block_bytes += 8;
-  } else {
-    __u8 match = s->match;
-    for (int k = 0; k < 8; k++) {
-      if ((__u32)k >= n) break;
-      match = tg_crlf_step(match, (word >> (k * 8)) & 0xff);
-      pos++;
-      if (match == 4) {
-        s->in_headers = 0;
-        s->emit = pos;
-        match = 0;
-        break;
-      }
-    }
-    s->block_bytes += pos - s->pos;
-    s->match = match;
-    if (!s->in_headers && s->upgrade) {
-      s->pos = pos;
+  __u64 valid = tg_low_bytes(n);
+  __u64 cr = tg_eq_bytes(word, '\r') & valid;
+  __u64 lf = tg_eq_bytes(word, '\n') & valid;
+  __u64 pcr, plf;
+  tg_tail_masks(s->match, &pcr, &plf);
+  /* CRLFCRLF ends at byte k: LF at k, CR at k-1, LF at k-2, CR at k-3 (earlier bytes from the
+   * tail before this word). */
+  __u64 end = lf & (cr << 8 | pcr >> 56) & (lf << 16 | plf >> 48) & (cr << 24 | pcr >> 40);
+  if (end) {
+    __u32 used = tg_first_byte(end) + 1;
+    pos += used;
+    s->block_bytes += used;
+    s->pos = pos;
+    s->emit = pos;
+    s->in_headers = 0;
+    s->match = 0;
+    if (s->upgrade) {
       s->switch_h2 = 1;
       return 1;
     }
+    return 0;
   }
+  /* No end here: how much of "\r\n\r\n" the new tail matches. Line the last valid byte up
+   * with byte 7 (bringing in the earlier tail for a short word) and look at bytes 5..7. */
+  __u64 tcr = cr, tlf = lf;
+  if (n < 8) {
+    tcr = cr << ((8 - n) * 8) | pcr >> (n * 8);
+    tlf = lf << ((8 - n) * 8) | plf >> (n * 8);
+  }
+  __u8 match = 0;
+  if (tcr >> 63) match = 1;
+  if ((tlf >> 63) && ((tcr >> 55) & 1)) match = 2;
+  if ((tcr >> 63) && ((tlf >> 55) & 1) && ((tcr >> 47) & 1)) match = 3;
+  s->match = match;
+  pos += n;
+  s->block_bytes += n;
   s->pos = pos;
-  if (s->in_headers) {
-    s->emit = pos;
-    if (s->block_bytes >= s->max_block) {
-      s->truncated = 1;
-      s->in_headers = 0;
-      return 1;
-    }
+  s->emit = pos;
+  if (s->block_bytes >= s->max_block) {
+    s->truncated = 1;
+    s->in_headers = 0;
+    return 1;
   }
+  return 0;
+}
+
+/* Words looked at per bpf_loop step. Each step is a call into the callback, and on CPUs whose
+ * return-stack mitigation makes every `ret` expensive (AMD's SRSO "safe RET"), calls dominated
+ * the scan when a step held one word: 8 words (64 bytes) per step takes a typical request's
+ * header block in two or three steps (docs/BENCHMARKS.md). */
+#define TG_SCAN_WORDS_PER_STEP 8
+
+static __always_inline long tg_scan_words(struct tg_scan *s, __u8 *data) {
+#ifdef __bpf__
+#pragma unroll
+#endif
+  for (int i = 0; i < TG_SCAN_WORDS_PER_STEP; i++)
+    if (tg_scan_word(s, data)) return 1;
   return 0;
 }
 

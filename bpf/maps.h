@@ -25,15 +25,19 @@ struct {
   __uint(max_entries, 8 * 1024 * 1024);
 } tg_events SEC(".maps");
 
-/* Syscall arguments saved at sys_enter for sys_exit, keyed by pid_tgid. An entry lives only for
- * the duration of one syscall; LRU so that a thread that never returns cannot leak an entry. */
+/* Syscall arguments saved at sys_enter for sys_exit, in the calling thread's task storage: one
+ * slot per thread, created by its first stash, freed by the kernel when the thread exits (so
+ * nothing can leak, and there is no table to fill). `armed` says the slot holds a pending call.
+ * Why not a hash keyed by pid_tgid: every stash was an LRU insert and every exit a lookup plus a
+ * delete, with the LRU's locks; task storage is a pointer held by the task (bench/BENCHMARKS). */
 struct tg_stash {
   __u64 sk;     /* struct sock * of the fd, resolved at enter */
   __u64 buf;    /* user buffer, iovec array or msghdr, as the syscall took it */
   __u32 count;  /* iovcnt for readv/writev; unused otherwise */
   __u8 shape;   /* enum tg_buf_shape */
   __u8 direction;
-  __u8 _pad[2];
+  __u8 armed;   /* set at sys_enter, cleared at sys_exit */
+  __u8 _pad;
 };
 
 enum tg_buf_shape {
@@ -43,9 +47,9 @@ enum tg_buf_shape {
 };
 
 struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 16384);
-  __type(key, __u64);
+  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
   __type(value, struct tg_stash);
 } tg_stash_map SEC(".maps");
 

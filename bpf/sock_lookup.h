@@ -15,6 +15,33 @@
  * from an fd to its socket that needs neither kprobes nor fentry (unavailable on some kernels).
  * The walk is done at sys_enter so that reads and writes of regular files, pipes and UNIX
  * sockets cost one walk and no map update; it stops at the first check that fails. */
+#ifdef TG_FAST_CAST
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define TG_CAST(type, p) ((type *)bpf_rdonly_cast((const void *)(p), bpf_core_type_id_kernel(type)))
+
+static __always_inline __u64 tg_tcp_sock_of_fd(__s64 fd) {
+  if (fd < 0) return 0;
+  struct task_struct *task = bpf_get_current_task_btf();
+  struct files_struct *files = task->files;
+  if (!files) return 0;
+  struct fdtable *fdt = files->fdt;
+  if (!fdt || (__u64)fd >= fdt->max_fds) return 0;
+  struct file **fds = fdt->fd;
+  struct file *fp = 0;
+  if (bpf_probe_read_kernel(&fp, sizeof(fp), &fds[fd]) || !fp) return 0;
+  struct file *file = TG_CAST(struct file, fp);
+  struct inode *inode = file->f_inode;
+  if (!inode || (inode->i_mode & TG_S_IFMT) != TG_S_IFSOCK) return 0;
+  struct socket *sock = TG_CAST(struct socket, file->private_data);
+  if (!sock) return 0;
+  struct sock *sk = sock->sk;
+  if (!sk) return 0;
+  __u16 family = sk->__sk_common.skc_family;
+  if (family != TG_AF_INET && family != TG_AF_INET6) return 0;
+  if (sk->sk_protocol != TG_IPPROTO_TCP) return 0;
+  return (__u64)sk;
+}
+#else
 static __always_inline __u64 tg_tcp_sock_of_fd(__s64 fd) {
   if (fd < 0) return 0;
   /* task->files->fdt is walked with direct loads through BTF-typed pointers (no helper call);
@@ -38,6 +65,8 @@ static __always_inline __u64 tg_tcp_sock_of_fd(__s64 fd) {
   if (BPF_CORE_READ(sk, sk_protocol) != TG_IPPROTO_TCP) return 0;
   return (__u64)sk;
 }
+
+#endif
 
 static __always_inline void tg_read_tuple(__u64 skp, struct tg_tuple *t) {
   struct sock *sk = (struct sock *)skp;

@@ -27,7 +27,7 @@ function(bpf_object name source)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
-    COMMAND ${BPF_CLANG} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${BPF_TARGET_ARCH}
+    COMMAND ${BPF_CLANG} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${BPF_TARGET_ARCH} -DTG_FAST_CAST
             -Wall -Werror -I${src_dir} -I${CMAKE_SOURCE_DIR}/bpf -I${CMAKE_BINARY_DIR}/generated
             # uapi headers (linux/bpf.h) need asm/types.h from the multiarch include dir.
             -idirafter /usr/include/${CMAKE_LIBRARY_ARCHITECTURE}
