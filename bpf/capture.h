@@ -52,6 +52,25 @@ static __always_inline int tg_classify_start(const struct tg_conn *conn, __u8 di
   return TG_START_NONE;
 }
 
+/* Directions (bits 1 << direction) of a connection to pass over from now on, given that the data
+ * `b` of direction `dir` starts like nothing tracegap follows. Both directions once a TLS record
+ * header starts a syscall on a connection that never carried HTTP/1 (nothing in TLS is readable
+ * here). This direction, when these are its first bytes since the TCP handshake (a database, a
+ * cache, a message broker), unless they could be a prelude after which HTTP still comes on the
+ * same connection: a PROXY protocol header (v1 "PROXY ", v2 "\r\n\r\n\0\r\nQUIT\n") or a
+ * SOCKS greeting (first byte 4 or 5). Such a connection costs two map lookups per syscall. */
+static __always_inline __u8 tg_other_protocol(const struct tg_conn *conn, __u8 dir, const __u8 *b,
+                                              __u32 avail) {
+  if (avail < 5) return 0;
+  __u64 w0 = *(const __u64 *)b;
+  if (!conn->http1 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 0x03 && b[2] <= 0x04) return 3;
+  if (!conn->fresh || conn->seen[dir & 1]) return 0;
+  if ((w0 & 0xffffffffffffULL) == TG_W8('P', 'R', 'O', 'X', 'Y', ' ', 0, 0)) return 0;
+  if ((w0 & 0xffffffffULL) == TG_W4('\r', '\n', '\r', '\n')) return 0;
+  if (b[0] == 4 || b[0] == 5) return 0;
+  return 1 << (dir & 1);
+}
+
 /* The first buffer segment of a syscall's data: the flat buffer, or the first iovec. */
 static __always_inline int tg_first_segment(__u8 shape, __u64 buf, __u64 *seg, __u64 *seg_len,
                                             __u64 *iov) {
@@ -90,15 +109,18 @@ static __always_inline int tg_enter(__s64 fd, __u64 buf, __u64 count, __u8 shape
   __u64 id = bpf_get_current_pid_tgid();
   __u64 sk = tg_tcp_sock_of_fd(fd);
   if (!sk || tg_is_self(id)) return 0;
+  __u8 start = TG_START_NONE;
   if (dir == TG_DIR_EGRESS) {
     struct tg_conn *conn = bpf_map_lookup_elem(&tg_conns, &sk);
+    if (conn && (conn->other & (1 << TG_DIR_EGRESS))) return 0;
     int known = conn && (conn->dir[TG_DIR_EGRESS].in_headers || conn->h2[TG_DIR_EGRESS].active ||
                          (conn->fresh && !conn->seen[TG_DIR_EGRESS]));
     if (!known) {
       __u8 b[TG_PEEK];
       __u64 total = shape == TG_SHAPE_FLAT ? count : ~0ULL;
       __u32 avail = tg_peek(shape, buf, total, b);
-      if (tg_classify_start(conn, TG_DIR_EGRESS, b, avail, total) == TG_START_NONE) return 0;
+      start = tg_classify_start(conn, TG_DIR_EGRESS, b, avail, total);
+      if (start == TG_START_NONE) return 0;
     }
   }
   struct tg_stash *st = bpf_task_storage_get(&tg_stash_map, bpf_get_current_task_btf(), 0,
@@ -112,6 +134,7 @@ static __always_inline int tg_enter(__s64 fd, __u64 buf, __u64 count, __u8 shape
   st->count = count;
   st->shape = shape;
   st->direction = dir;
+  st->start = start;
   st->armed = 1;
   return 0;
 }
@@ -158,7 +181,7 @@ static __always_inline struct tg_conn *tg_conn_get_or_create(__u64 sk, __u8 fres
   if (conn) return conn;
   /* A socket already closed (a write that drew a reset) must not get an entry: its TCP_CLOSE has
    * passed, so nothing would remove it, and the next socket at this address would inherit it. */
-  if (BPF_CORE_READ((struct sock *)sk, __sk_common.skc_state) == TG_TCP_CLOSE) return 0;
+  if (tg_sock_state(sk) == TG_TCP_CLOSE) return 0;
   struct tg_conn init = {.conn_id = __sync_fetch_and_add(&tg_next_conn_id, 1) + 1, .fresh = fresh};
   if (bpf_map_update_elem(&tg_conns, &sk, &init, BPF_NOEXIST) &&
       !bpf_map_lookup_elem(&tg_conns, &sk)) {
@@ -179,20 +202,23 @@ static __always_inline void tg_fill_event(struct tg_data_event *ev, const struct
   ev->hdr._pad = 0;
   ev->hdr.conn_id = conn->conn_id;
   ev->hdr.ts_ns = bpf_ktime_get_ns();
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-  BPF_CORE_READ_STR_INTO(&ev->hdr.comm, task, group_leader, comm);
+  /* Plain loads through the BTF-typed task pointer: no helper call (comm is NUL-padded). */
+  struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
+  __builtin_memcpy(ev->hdr.comm, leader->comm, sizeof(ev->hdr.comm));
   __builtin_memset(&ev->tuple, 0, sizeof(ev->tuple));
   tg_read_tuple(sk, &ev->tuple);
   ev->syscall_bytes = ret > 0xffffffffL ? 0xffffffffU : (__u32)ret;
 }
 
 /* Queues ev with `len` data bytes. No wake-up until a batch is waiting (see maps.h). */
-static __always_inline int tg_output(struct tg_data_event *ev, __u32 len) {
+static __always_inline int tg_output(struct tg_scratch *scr, struct tg_data_event *ev, __u32 len) {
   if (len > TG_MAX_COPY) len = TG_MAX_COPY;
   ev->data_len = len;
-  __u64 wake = bpf_ringbuf_query(&tg_events, BPF_RB_AVAIL_DATA) >= tg_wakeup_bytes
-                   ? BPF_RB_FORCE_WAKEUP
-                   : BPF_RB_NO_WAKEUP;
+  /* The fill level is a helper call: look at it every 16th event of this CPU (at most 16 events
+   * of 8 KiB past the threshold, far below the ring's size). */
+  __u64 wake = BPF_RB_NO_WAKEUP;
+  if ((++scr->outputs & 15) == 0 && bpf_ringbuf_query(&tg_events, BPF_RB_AVAIL_DATA) >= tg_wakeup_bytes)
+    wake = BPF_RB_FORCE_WAKEUP;
   if (bpf_ringbuf_output(&tg_events, ev, sizeof(*ev) + len, wake)) {
     tg_count_drop(TG_DROP_RINGBUF_FULL);
     return -1;
@@ -206,7 +232,7 @@ static __always_inline int tg_h2_flush(struct tg_scratch *scr) {
   struct tg_data_event *ev = (struct tg_data_event *)scr->raw;
   ev->hdr.flags = w->base_flags | (w->lost ? TG_DATA_LOST_BEFORE : 0) |
                   (w->announced ? 0 : TG_DATA_NEW_CONN);
-  if (tg_output(ev, w->out)) {
+  if (tg_output(scr, ev, w->out)) {
     w->lost = 1;
   } else {
     w->lost = 0;
@@ -381,7 +407,7 @@ static __always_inline __u32 tg_http1(struct tg_scratch *scr, struct tg_conn *co
     ev->hdr.flags = (ds->in_headers ? TG_DATA_CONTINUATION : 0) |
                     (scan->truncated ? TG_DATA_TRUNCATED : 0) |
                     (ds->lost ? TG_DATA_LOST_BEFORE : 0) | (conn->announced ? 0 : TG_DATA_NEW_CONN);
-    if (tg_output(ev, emit)) {
+    if (tg_output(scr, ev, emit)) {
       ds->lost = 1;
     } else {
       ds->lost = 0;
@@ -405,21 +431,29 @@ static __always_inline int tg_exit(long ret) {
   __u8 dir = st.direction & 1;
 
   struct tg_conn *conn = bpf_map_lookup_elem(&tg_conns, &st.sk);
+  if (conn && (conn->other & (1 << dir))) return 0;
   int start = TG_START_NONE;
   if (!conn || (!conn->dir[dir].in_headers && !conn->h2[dir].active)) {
-    /* Cheap check before copying anything: most TCP traffic is neither HTTP/1 nor HTTP/2. */
-    __u8 b[TG_PEEK];
-    __u32 avail = tg_peek(st.shape, st.buf, ret, b);
-    start = tg_classify_start(conn, dir, b, avail, ret);
-    if (start == TG_START_NONE) {
-      if (conn) conn->seen[dir] = 1;
-      return 0;
+    if (st.start == TG_START_HTTP1 && ret >= TG_PEEK) {
+      start = TG_START_HTTP1; /* sys_enter saw the same first TG_PEEK bytes */
+    } else {
+      /* Cheap check before copying anything: most TCP traffic is neither HTTP/1 nor HTTP/2. */
+      __u8 b[TG_PEEK];
+      __u32 avail = tg_peek(st.shape, st.buf, ret, b);
+      start = tg_classify_start(conn, dir, b, avail, ret);
+      if (start == TG_START_NONE) {
+        if (conn) {
+          conn->other |= tg_other_protocol(conn, dir, b, avail);
+          conn->seen[dir] = 1;
+        }
+        return 0;
+      }
     }
   }
   __u32 zero = 0;
   struct tg_scratch *scr = bpf_map_lookup_elem(&tg_scratch_map, &zero);
   if (!scr) return 0;
-  conn = tg_conn_get_or_create(st.sk, 0);
+  if (!conn) conn = tg_conn_get_or_create(st.sk, 0);
   if (!conn) return 0;
   tg_fill_event((struct tg_data_event *)scr->raw, conn, dir, id, st.sk, ret);
 

@@ -21,7 +21,10 @@
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
 struct in6_addr {
-  __u8 u6_addr8[16];
+  union {
+    __u8 u6_addr8[16];
+    __be32 u6_addr32[4];
+  } in6_u;
 };
 
 struct sock_common {

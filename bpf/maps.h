@@ -37,7 +37,7 @@ struct tg_stash {
   __u8 shape;   /* enum tg_buf_shape */
   __u8 direction;
   __u8 armed;   /* set at sys_enter, cleared at sys_exit */
-  __u8 _pad;
+  __u8 start;   /* enum tg_start of the data, when sys_enter already classified it (sends); else 0 */
 };
 
 enum tg_buf_shape {
@@ -81,7 +81,8 @@ struct tg_conn {
   __u8 fresh;      /* seen from its TCP handshake on: no byte of it was missed */
   __u8 seen[2];    /* data has passed in this direction (by enum tg_direction) */
   __u8 http1;      /* an HTTP/1 message has been seen on it */
-  __u8 _pad[3];
+  __u8 other;      /* bit (1 << direction): that direction carries another protocol; passed over */
+  __u8 _pad[2];
   struct tg_dir_state dir[2]; /* HTTP/1 scan state, by enum tg_direction */
   struct tg_h2_dir h2[2];
 };
@@ -105,6 +106,8 @@ struct {
 /* Room to assemble one event: the header, then up to TG_MAX_COPY bytes of data, plus TG_MAX_COPY
  * of slack so that the verifier can bound a copy at any offset below TG_MAX_COPY. */
 struct tg_scratch {
+  __u32 outputs; /* events this CPU sent: the ring buffer's fill level is checked every 16th */
+  __u32 _pad;
   struct tg_scan scan;
   struct tg_h2_walk walk;
   __u8 raw[sizeof(struct tg_data_event) + 2 * TG_MAX_COPY];

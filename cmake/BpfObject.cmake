@@ -1,4 +1,4 @@
-# bpf_object(<name> <source> [DEPENDS headers...])
+# bpf_object(<name> <source> [DEFINES -DNAME...] [DEPENDS headers...])
 #
 # Compiles <source> (a .bpf.c file) with clang -target bpf into <name>.bpf.o in the build tree and
 # generates <name>.skel.h from it with `bpftool gen skeleton`. Creates an INTERFACE target
@@ -18,7 +18,7 @@ else()
 endif()
 
 function(bpf_object name source)
-  cmake_parse_arguments(BPF "" "" "DEPENDS" ${ARGN})
+  cmake_parse_arguments(BPF "" "" "DEFINES;DEPENDS" ${ARGN})
   set(out_dir ${CMAKE_BINARY_DIR}/bpf)
   set(obj ${out_dir}/${name}.bpf.o)
   set(skel ${out_dir}/${name}.skel.h)
@@ -27,8 +27,8 @@ function(bpf_object name source)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
-    COMMAND ${BPF_CLANG} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${BPF_TARGET_ARCH} -DTG_FAST_CAST
-            -Wall -Werror -I${src_dir} -I${CMAKE_SOURCE_DIR}/bpf -I${CMAKE_BINARY_DIR}/generated
+    COMMAND ${BPF_CLANG} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${BPF_TARGET_ARCH}
+            ${BPF_DEFINES} -Wall -Werror -I${src_dir} -I${CMAKE_SOURCE_DIR}/bpf -I${CMAKE_BINARY_DIR}/generated
             # uapi headers (linux/bpf.h) need asm/types.h from the multiarch include dir.
             -idirafter /usr/include/${CMAKE_LIBRARY_ARCHITECTURE}
             -c ${src_abs} -o ${obj}

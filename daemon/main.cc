@@ -164,6 +164,7 @@ int Run(int argc, const char* const* argv, Options opts) {
   pc.ring_buffer_bytes = opts.ring_buffer_bytes;
   pc.max_connections = opts.max_connections;
   pc.wakeup_bytes = opts.ring_buffer_bytes / 4;
+  pc.direct_kernel_reads = opts.kernel_reads == "auto";
   ProbeError perr;
   std::unique_ptr<Probes> probes =
       Probes::Start(pc, [&pipeline](std::span<const uint8_t> rec) { pipeline.OnRecord(rec); }, &perr);
@@ -188,7 +189,8 @@ int Run(int argc, const char* const* argv, Options opts) {
     DaemonStatus s;
     s.version = kVersion;
     s.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    s.attach = Probes::kAttachMechanism;
+    s.attach = std::string(Probes::kAttachMechanism) +
+               (probes->direct_kernel_reads() ? " (direct kernel reads)" : " (bpf_probe_read_kernel)");
     for (int i = 0; i < TG_DROP_REASON_COUNT; ++i) {
       s.kernel_drops.emplace_back(std::string(KernelDropLabel(i)), drop_totals[i].load());
     }
@@ -204,7 +206,9 @@ int Run(int argc, const char* const* argv, Options opts) {
   }
 
   TG_LOG(Info) << "tracegapd " << kVersion << " capturing: " << probes->attached()
-               << " tracepoints attached; metrics at http://" << opts.listen << "/metrics; API at "
+               << " tracepoints attached ("
+               << (probes->direct_kernel_reads() ? "direct kernel reads" : "kernel reads by bpf_probe_read_kernel")
+               << "); metrics at http://" << opts.listen << "/metrics; API at "
                << opts.api_socket;
 
   auto next_housekeeping = std::chrono::steady_clock::now();

@@ -44,7 +44,10 @@ po::options_description Describe(Options& o, std::string& log_level) {
        "serve /metrics over HTTPS with this PEM file (certificate and private key); off by default")
       ("metrics-basic-auth", po::value(&o.metrics_basic_auth)->value_name("FILE"),
        "require HTTP basic auth on /metrics; FILE holds one user:password line and must not be "
-       "readable by group or others; off by default");
+       "readable by group or others; off by default")
+      ("kernel-reads", po::value(&o.kernel_reads)->default_value(o.kernel_reads)->value_name("MODE"),
+       "how the BPF programs read kernel structures: auto (plain loads where the kernel allows, "
+       "Linux 6.2+, else bpf_probe_read_kernel) or probe-read (always bpf_probe_read_kernel)");
   return desc;
 }
 
@@ -77,6 +80,8 @@ std::string Validate(const Options& o) {
     err << "--max-processes: " << o.max_processes << " is out of range (1..1000000)";
   } else if (o.api_socket.empty() || o.api_socket.size() > 107) {
     err << "--api-socket: '" << o.api_socket << "' must be a path of 1..107 bytes";
+  } else if (o.kernel_reads != "auto" && o.kernel_reads != "probe-read") {
+    err << "--kernel-reads: '" << o.kernel_reads << "' is not auto or probe-read";
   } else if (!HasPort(o.listen)) {
     err << "--listen: '" << o.listen << "' is not ADDR:PORT (PORT a number from 0 to 65535)";
   }

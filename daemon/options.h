@@ -24,6 +24,7 @@ struct Options {
   uint32_t retention_seconds = 600;         // --retention-seconds: exited processes kept
   std::string metrics_tls_cert;             // --metrics-tls-cert: PEM (certificate + key); "" = plain HTTP
   std::string metrics_basic_auth;           // --metrics-basic-auth: file with one user:password line
+  std::string kernel_reads = "auto";        // --kernel-reads: auto (direct where the kernel allows) | probe-read
 };
 
 // What ParseOptions decided: run with `options`, or exit with `exit_code` after printing `output`

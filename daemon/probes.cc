@@ -16,6 +16,7 @@
 #include "log.h"
 #include "preflight.h"
 #include "tracegap.skel.h"
+#include "tracegap_fast.skel.h"
 
 namespace tracegap {
 namespace {
@@ -61,24 +62,36 @@ std::string Errno(int err) {
 struct Hook {
   const char* category;
   const char* name;
-  bpf_program* (*program)(tracegap_bpf*);
+  const char* program;
 };
 
-#define TG_ENTER_HOOK(sc)                                                                    \
-  Hook{"syscalls", "sys_enter_" #sc,                                                        \
-       [](tracegap_bpf* s) { return s->progs.tracepoint__syscalls__sys_enter_##sc; }}
-#define TG_EXIT_HOOK(sc) \
-  Hook{"syscalls", "sys_exit_" #sc, [](tracegap_bpf* s) { return s->progs.tracepoint__syscalls__sys_exit; }}
+#define TG_ENTER_HOOK(sc) Hook{"syscalls", "sys_enter_" #sc, "tracepoint__syscalls__sys_enter_" #sc}
+#define TG_EXIT_HOOK(sc) Hook{"syscalls", "sys_exit_" #sc, "tracepoint__syscalls__sys_exit"}
 const Hook kHooks[] = {
     TG_ENTER_HOOK(write),    TG_EXIT_HOOK(write),    TG_ENTER_HOOK(sendto),  TG_EXIT_HOOK(sendto),
     TG_ENTER_HOOK(writev),   TG_EXIT_HOOK(writev),   TG_ENTER_HOOK(sendmsg), TG_EXIT_HOOK(sendmsg),
     TG_ENTER_HOOK(read),     TG_EXIT_HOOK(read),     TG_ENTER_HOOK(recvfrom), TG_EXIT_HOOK(recvfrom),
     TG_ENTER_HOOK(readv),    TG_EXIT_HOOK(readv),    TG_ENTER_HOOK(recvmsg), TG_EXIT_HOOK(recvmsg),
-    Hook{"sock", "inet_sock_set_state",
-         [](tracegap_bpf* s) { return s->progs.tracepoint__sock__inet_sock_set_state; }},
+    Hook{"sock", "inet_sock_set_state", "tracepoint__sock__inet_sock_set_state"},
 };
 #undef TG_ENTER_HOOK
 #undef TG_EXIT_HOOK
+
+// The two builds of the programs (bpf/CMakeLists.txt): same maps, programs and settings.
+template <class Skel>
+struct SkelApi;
+template <>
+struct SkelApi<tracegap_bpf> {
+  static tracegap_bpf* Open() { return tracegap_bpf__open(); }
+  static int Load(tracegap_bpf* s) { return tracegap_bpf__load(s); }
+  static void Destroy(void* s) { tracegap_bpf__destroy(static_cast<tracegap_bpf*>(s)); }
+};
+template <>
+struct SkelApi<tracegap_fast_bpf> {
+  static tracegap_fast_bpf* Open() { return tracegap_fast_bpf__open(); }
+  static int Load(tracegap_fast_bpf* s) { return tracegap_fast_bpf__load(s); }
+  static void Destroy(void* s) { tracegap_fast_bpf__destroy(static_cast<tracegap_fast_bpf*>(s)); }
+};
 
 int OnRecord(void* ctx, void* data, size_t size) {
   auto* handler = static_cast<RecordHandler*>(ctx);
@@ -88,7 +101,61 @@ int OnRecord(void* ctx, void* data, size_t size) {
 
 }  // namespace
 
-void Probes::SkelDeleter::operator()(tracegap_bpf* s) const { tracegap_bpf__destroy(s); }
+Probes::Object& Probes::Object::operator=(Object&& o) noexcept {
+  if (this != &o) {
+    if (destroy != nullptr) destroy(skel);
+    obj = o.obj;
+    skel = o.skel;
+    destroy = o.destroy;
+    events = o.events;
+    conns = o.conns;
+    drops = o.drops;
+    o.skel = nullptr;
+    o.destroy = nullptr;
+  }
+  return *this;
+}
+
+Probes::Object::~Object() {
+  if (destroy != nullptr) destroy(skel);
+}
+
+// open -> configure -> load (the verifier runs here) of one build.
+template <class Skel>
+bool Probes::Load(const ProbeConfig& config, Object* out, ProbeError* err) {
+  Skel* s = SkelApi<Skel>::Open();
+  if (s == nullptr) {
+    *err = {kExitBpfLoad, "open BPF object: " + Errno(errno) + LastLibbpfLines(10)};
+    return false;
+  }
+  Object o;
+  o.obj = s->obj;
+  o.skel = s;
+  o.destroy = SkelApi<Skel>::Destroy;
+  o.events = s->maps.tg_events;
+  o.conns = s->maps.tg_conns;
+  o.drops = s->maps.tg_drops;
+  s->rodata->tg_self_tgid = config.self_tgid;
+  s->rodata->tg_self_pidns_dev = config.self_pidns_dev;
+  s->rodata->tg_self_pidns_ino = config.self_pidns_ino;
+  s->rodata->tg_max_header_bytes = config.max_header_bytes;
+  s->rodata->tg_wakeup_bytes = config.wakeup_bytes;
+  if (int e = bpf_map__set_max_entries(s->maps.tg_events, config.ring_buffer_bytes); e) {
+    *err = {kExitBpfLoad, "size ring buffer to " + std::to_string(config.ring_buffer_bytes) + ": " + Errno(e)};
+    return false;
+  }
+  if (int e = bpf_map__set_max_entries(s->maps.tg_conns, config.max_connections); e) {
+    *err = {kExitBpfLoad, "size connection map: " + Errno(e)};
+    return false;
+  }
+  if (int e = SkelApi<Skel>::Load(s); e) {
+    *err = {kExitBpfLoad, "load BPF programs: " + Errno(e) + "; last libbpf/verifier lines:" +
+                              LastLibbpfLines(25)};
+    return false;
+  }
+  *out = std::move(o);
+  return true;
+}
 void Probes::RingDeleter::operator()(ring_buffer* r) const { ring_buffer__free(r); }
 void Probes::LinkDeleter::operator()(bpf_link* l) const { bpf_link__destroy(l); }
 
@@ -102,7 +169,7 @@ Probes::~Probes() {
   for (auto& t : detachers) t.join();
   links_.clear();
   ring_.reset();
-  skel_.reset();
+  object_ = Object();
 }
 
 std::unique_ptr<Probes> Probes::Start(const ProbeConfig& config, RecordHandler handler, ProbeError* err) {
@@ -110,36 +177,29 @@ std::unique_ptr<Probes> Probes::Start(const ProbeConfig& config, RecordHandler h
   std::unique_ptr<Probes> p(new Probes());
   p->handler_ = std::move(handler);
 
-  // open
-  p->skel_.reset(tracegap_bpf__open());
-  if (!p->skel_) {
-    *err = {kExitBpfLoad, "open BPF object: " + Errno(errno) + LastLibbpfLines(10)};
-    return nullptr;
+  // open, configure, load: the direct-reads build first where wanted, else (or when the kernel
+  // refuses it: no bpf_rdonly_cast before Linux 6.2) the bpf_probe_read_kernel build.
+  bool loaded = false;
+  if (config.direct_kernel_reads) {
+    ProbeError fast_err;
+    loaded = Load<tracegap_fast_bpf>(config, &p->object_, &fast_err);
+    if (loaded) {
+      p->direct_kernel_reads_ = true;
+    } else {
+      TG_LOG(Info) << "direct kernel reads are not available on this kernel (they need the "
+                      "bpf_rdonly_cast kfunc, Linux 6.2+); using bpf_probe_read_kernel";
+      TG_LOG(Debug) << "the direct-reads build failed with: " << fast_err.message;
+      LibbpfLines().clear();
+    }
   }
-  // configure
-  tracegap_bpf* s = p->skel_.get();
-  s->rodata->tg_self_tgid = config.self_tgid;
-  s->rodata->tg_self_pidns_dev = config.self_pidns_dev;
-  s->rodata->tg_self_pidns_ino = config.self_pidns_ino;
-  s->rodata->tg_max_header_bytes = config.max_header_bytes;
-  s->rodata->tg_wakeup_bytes = config.wakeup_bytes;
-  if (int e = bpf_map__set_max_entries(s->maps.tg_events, config.ring_buffer_bytes); e) {
-    *err = {kExitBpfLoad, "size ring buffer to " + std::to_string(config.ring_buffer_bytes) + ": " + Errno(e)};
-    return nullptr;
-  }
-  if (int e = bpf_map__set_max_entries(s->maps.tg_conns, config.max_connections); e) {
-    *err = {kExitBpfLoad, "size connection map: " + Errno(e)};
-    return nullptr;
-  }
-  // load (the verifier runs here)
-  if (int e = tracegap_bpf__load(s); e) {
-    *err = {kExitBpfLoad, "load BPF programs: " + Errno(e) + "; last libbpf/verifier lines:" +
-                              LastLibbpfLines(25)};
-    return nullptr;
-  }
+  if (!loaded && !Load<tracegap_bpf>(config, &p->object_, err)) return nullptr;
   // attach
   for (const Hook& hook : kHooks) {
-    bpf_program* prog = hook.program(s);
+    bpf_program* prog = bpf_object__find_program_by_name(p->object_.obj, hook.program);
+    if (prog == nullptr) {
+      *err = {kExitAttach, std::string("no BPF program ") + hook.program + " in the object"};
+      return nullptr;
+    }
     bpf_link* link = bpf_program__attach_tracepoint(prog, hook.category, hook.name);
     if (!link) {
       const int e = errno;
@@ -150,7 +210,7 @@ std::unique_ptr<Probes> Probes::Start(const ProbeConfig& config, RecordHandler h
     p->links_.emplace_back(link);
   }
   // The ring buffer consumer gets a pointer to handler_, which lives as long as *p.
-  p->ring_.reset(ring_buffer__new(bpf_map__fd(s->maps.tg_events), OnRecord, &p->handler_, nullptr));
+  p->ring_.reset(ring_buffer__new(bpf_map__fd(p->object_.events), OnRecord, &p->handler_, nullptr));
   if (!p->ring_) {
     *err = {kExitBpfLoad, "open ring buffer: " + Errno(errno)};
     return nullptr;
@@ -169,7 +229,7 @@ int Probes::Poll(int timeout_ms) {
 }
 
 std::optional<std::unordered_set<uint64_t>> Probes::LiveConnectionIds() const {
-  const bpf_map* map = skel_->maps.tg_conns;
+  const bpf_map* map = object_.conns;
   const int fd = bpf_map__fd(map);
   const size_t key_size = bpf_map__key_size(map);
   const size_t value_size = bpf_map__value_size(map);  // struct tg_conn: conn_id comes first
@@ -205,7 +265,7 @@ KernelDrops Probes::ReadDrops() const {
   const int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) return totals;
   std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
-  const int fd = bpf_map__fd(skel_->maps.tg_drops);
+  const int fd = bpf_map__fd(object_.drops);
   for (uint32_t reason = 0; reason < TG_DROP_REASON_COUNT; ++reason) {
     if (bpf_map_lookup_elem(fd, &reason, per_cpu.data()) != 0) continue;
     for (uint64_t v : per_cpu) totals[reason] += v;

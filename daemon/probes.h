@@ -18,7 +18,8 @@
 
 #include "tracegap.h"
 
-struct tracegap_bpf;
+struct bpf_object;
+struct bpf_map;
 struct ring_buffer;
 struct bpf_link;
 
@@ -32,6 +33,9 @@ struct ProbeConfig {
   uint64_t ring_buffer_bytes = 8u << 20;
   uint32_t max_connections = 65536;
   uint64_t wakeup_bytes = 256 * 1024;
+  // Use the build of the programs that reads kernel structures with plain loads (bpf_rdonly_cast,
+  // Linux 6.2+) when the kernel accepts it; false: always the bpf_probe_read_kernel build.
+  bool direct_kernel_reads = true;
 };
 
 struct ProbeError {
@@ -62,21 +66,37 @@ class Probes {
   std::optional<std::unordered_set<uint64_t>> LiveConnectionIds() const;
   // Number of tracepoints attached.
   int attached() const { return static_cast<int>(links_.size()); }
+  // Whether the loaded programs read kernel structures with plain loads (see ProbeConfig).
+  bool direct_kernel_reads() const { return direct_kernel_reads_; }
   // "tracepoint": the mechanism used for capture (reported in tracegap_build_info).
   static constexpr const char* kAttachMechanism = "tracepoint";
 
  private:
   Probes() = default;
-  struct SkelDeleter {
-    void operator()(tracegap_bpf* s) const;
+  // A loaded skeleton of either build, seen through the generic libbpf API.
+  struct Object {
+    bpf_object* obj = nullptr;
+    void* skel = nullptr;
+    void (*destroy)(void*) = nullptr;
+    bpf_map* events = nullptr;
+    bpf_map* conns = nullptr;
+    bpf_map* drops = nullptr;
+    Object() = default;
+    Object(const Object&) = delete;
+    Object& operator=(const Object&) = delete;
+    Object& operator=(Object&& o) noexcept;
+    ~Object();
   };
+  template <class Skel>
+  static bool Load(const ProbeConfig& config, Object* out, ProbeError* err);
   struct RingDeleter {
     void operator()(ring_buffer* r) const;
   };
   struct LinkDeleter {
     void operator()(::bpf_link* l) const;
   };
-  std::unique_ptr<tracegap_bpf, SkelDeleter> skel_;
+  Object object_;
+  bool direct_kernel_reads_ = false;
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
   std::vector<std::unique_ptr<::bpf_link, LinkDeleter>> links_;
   RecordHandler handler_;

@@ -81,6 +81,13 @@ TEST(OptionsTest, EqualsFormAndUpperBounds) {
   EXPECT_EQ(o.log_level, LogLevel::kError);
 }
 
+TEST(OptionsTest, KernelReads) {
+  EXPECT_EQ(Parse({}).options->kernel_reads, "auto");
+  EXPECT_EQ(Parse({"--kernel-reads", "probe-read"}).options->kernel_reads, "probe-read");
+  ExpectUsageError(Parse({"--kernel-reads", "direct"}), "--kernel-reads");
+  ExpectUsageError(Parse({"--kernel-reads", ""}), "--kernel-reads");
+}
+
 TEST(OptionsTest, LogLevels) {
   EXPECT_EQ(Parse({"--log-level", "info"}).options->log_level, LogLevel::kInfo);
   EXPECT_EQ(Parse({"--log-level", "warning"}).options->log_level, LogLevel::kWarning);
