@@ -33,14 +33,23 @@ Correlator::Correlator(const CorrelatorConfig& config, ProcessTable& table, Iden
                        WallClock wall)
     : config_(config), table_(table), identity_(std::move(identity)), wall_(std::move(wall)) {}
 
+bool Correlator::Expired(const Inbound& in, uint64_t now_ns) const {
+  if (in.end_ns != 0) return in.end_ns + Ns(config_.linger) < now_ns;
+  return in.start_ns + Ns(config_.max_request_age) < now_ns;
+}
+
+// Called for every request the process sends or receives, so it must not scan the whole list:
+// it drops expired requests from the front only (the list is in arrival order, and requests
+// mostly expire in that order). Expired ones further in are skipped by Decide, and removed in one
+// pass when the list is at its cap (before the oldest request is evicted for room), at most once
+// per half a cap of arrivals so that a list full of live requests is not scanned on every one.
 void Correlator::Prune(Proc& p, uint64_t now_ns) const {
-  const uint64_t linger = Ns(config_.linger);
-  const uint64_t max_age = Ns(config_.max_request_age);
-  auto expired = [&](const Inbound& in) {
-    if (in.end_ns != 0) return in.end_ns + linger < now_ns;
-    return in.start_ns + max_age < now_ns;
-  };
-  std::erase_if(p.inbound, expired);
+  while (!p.inbound.empty() && Expired(p.inbound.front(), now_ns)) p.inbound.pop_front();
+  if (p.inbound.size() >= config_.max_active_per_process &&
+      p.arrivals_since_compaction >= config_.max_active_per_process / 2) {
+    std::erase_if(p.inbound, [&](const Inbound& in) { return Expired(in, now_ns); });
+    p.arrivals_since_compaction = 0;
+  }
 }
 
 void Correlator::OnInbound(const RequestSeen& r) {
@@ -53,6 +62,7 @@ void Correlator::OnInbound(const RequestSeen& r) {
   }
   Prune(p, r.actor.ts_ns);
   if (p.inbound.size() >= config_.max_active_per_process) p.inbound.pop_front();
+  ++p.arrivals_since_compaction;
   p.inbound.push_back(Inbound{r.conn_id, r.stream_id, r.actor.tid, r.verdict, r.context.trace_id,
                               r.context.parent_id, r.actor.ts_ns, 0});
   conn_owner_[r.conn_id] = r.actor.tgid;
@@ -65,12 +75,19 @@ void Correlator::OnResponse(const ResponseSeen& r) {
   if (r.status >= 100 && r.status < 200 && r.status != 101) return;
   auto it = procs_.find(r.actor.tgid);
   if (it == procs_.end()) return;
-  for (Inbound& in : it->second.inbound) {
-    if (in.end_ns == 0 && in.conn_id == r.conn_id && in.stream_id == r.stream_id) {
-      in.end_ns = std::max(r.actor.ts_ns, in.start_ns);
-      return;
-    }
+  // The response ends the oldest active request on its connection (HTTP/1 answers in pipeline
+  // order) or its stream (HTTP/2). Searched from the newest end: on an HTTP/1 connection the
+  // search stops at that connection's last answered request, which is near; an HTTP/2 stream has
+  // one request.
+  auto& inbound = it->second.inbound;
+  Inbound* oldest_active = nullptr;
+  for (auto in = inbound.rbegin(); in != inbound.rend(); ++in) {
+    if (in->conn_id != r.conn_id || in->stream_id != r.stream_id) continue;
+    if (in->end_ns != 0) break;
+    oldest_active = &*in;
+    if (r.stream_id != 0) break;
   }
+  if (oldest_active) oldest_active->end_ns = std::max(r.actor.ts_ns, oldest_active->start_ns);
 }
 
 void Correlator::OnConnectionClosed(uint64_t conn_id, uint64_t ts_ns) {
@@ -102,10 +119,11 @@ Outcome Correlator::Decide(const RequestSeen& out, const Proc* p, std::vector<co
     // The sending thread's own active request decides alone when it has exactly one
     // (thread-per-request servers). With several (an event loop receives every request on one
     // thread) or none (a worker pool), every active or lingering request of the process decides.
+    const uint64_t now = out.actor.ts_ns;
     const Inbound* own = nullptr;
     int own_count = 0;
     for (const Inbound& in : p->inbound) {
-      if (in.end_ns == 0 && in.tid == out.actor.tid) {
+      if (in.end_ns == 0 && in.tid == out.actor.tid && !Expired(in, now)) {
         own = &in;
         ++own_count;
       }
@@ -113,7 +131,9 @@ Outcome Correlator::Decide(const RequestSeen& out, const Proc* p, std::vector<co
     if (own_count == 1) {
       deciders.push_back(own);
     } else {
-      for (const Inbound& in : p->inbound) deciders.push_back(&in);
+      for (const Inbound& in : p->inbound) {
+        if (!Expired(in, now)) deciders.push_back(&in);
+      }
     }
   }
   if (deciders.empty()) {

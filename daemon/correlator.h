@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstddef>
 #include <deque>
 #include <functional>
 #include <string>
@@ -71,7 +72,9 @@ class Correlator {
   struct Proc {
     ProcessKey key;
     std::deque<Inbound> inbound;  // oldest first
+    size_t arrivals_since_compaction = SIZE_MAX / 2;  // see Prune
   };
+  bool Expired(const Inbound& in, uint64_t now_ns) const;
   void Prune(Proc& p, uint64_t now_ns) const;
   Outcome Decide(const RequestSeen& out, const Proc* p, std::vector<const Inbound*>& deciders) const;
   GapExample Example(const RequestSeen& out, Outcome outcome, const std::vector<const Inbound*>& deciders) const;

@@ -169,6 +169,39 @@ TEST_F(CorrelatorTest, UnansweredRequestExpires) {
   EXPECT_EQ(Out(1, 1, 6ull * 60 * 1000 * kMs, nullptr), Outcome::kOrigin);
 }
 
+// Requests are pruned from the front of the list only; an answered request behind a long-running
+// one has expired all the same and must not decide.
+TEST_F(CorrelatorTest, ExpiredRequestBehindALongRunningOneDoesNotDecide) {
+  In(1, 1, 0, 7, nullptr);   // long-running, no context: stays active
+  In(1, 2, 1 * kMs, 8, kT1);
+  Respond(1, 2 * kMs, 8);    // answered: lingers until 252 ms
+  EXPECT_EQ(Out(1, 3, 100 * kMs, nullptr), Outcome::kDropped) << "kT1's request still lingers";
+  EXPECT_EQ(Out(1, 3, 1000 * kMs, nullptr), Outcome::kUntracedUpstream) << "only the context-less one is left";
+}
+
+// The response search runs from the newest request back to the connection's last answered one.
+TEST_F(CorrelatorTest, ResponsesOnInterleavedConnectionsEndTheirOwnRequests) {
+  for (uint64_t i = 0; i < 50; ++i) {
+    In(1, 1, i * 2 * kMs, 100 + i % 5, kT1);
+    if (i >= 5) Respond(1, (i * 2 + 1) * kMs, 100 + (i - 5) % 5);  // answers the request 5 back
+  }
+  // The last five requests (one per connection) are still active; answer them one by one.
+  for (uint64_t c = 0; c < 5; ++c) {
+    EXPECT_EQ(Out(1, 2, 400 * kMs, nullptr), Outcome::kDropped) << c;
+    Respond(1, 400 * kMs, 100 + c);
+  }
+  EXPECT_EQ(Out(1, 2, 651 * kMs, nullptr), Outcome::kOrigin) << "every request answered and expired";
+}
+
+// A process serving more requests at once than the cap keeps working: the oldest are let go.
+TEST_F(CorrelatorTest, CapOnActiveRequestsEvictsTheOldest) {
+  const size_t cap = CorrelatorConfig{}.max_active_per_process;
+  In(1, 1, 0, 1, kT2);  // the oldest: evicted once the cap is passed
+  for (uint64_t i = 1; i <= cap + 10; ++i) In(1, 2, i * 1000, 10 + i, kT1);
+  EXPECT_EQ(Out(1, 3, 2 * kMs, kT2), Outcome::kRestarted) << "kT2's request was evicted";
+  EXPECT_EQ(Out(1, 3, 2 * kMs, kT1OtherParent), Outcome::kPropagated);
+}
+
 TEST_F(CorrelatorTest, ForgetProcessDropsItsRequests) {
   In(1, 1, 0, 7, kT1);
   correlator_.ForgetProcess(1);
