@@ -22,6 +22,9 @@
 #include "tracegap.h"
 
 #define TG_PEEK 24
+/* A flat receive or send not classified yet has its first bytes (up to this many) copied into
+ * scratch at once: one read serves the classification and, for a small header block, the copy. */
+#define TG_PREFETCH 256
 
 /* How the data of a syscall begins, for a direction in no known state. */
 enum tg_start {
@@ -165,6 +168,16 @@ static __always_inline __u32 tg_copy(const struct tg_stash *st, __u8 *dst, __u32
   }
   tg_count_drop(TG_DROP_IOV_LIMIT);
   return off;
+}
+
+/* Completes a flat buffer's copy: bytes [have, want) after the first `have` (have <= TG_PREFETCH). */
+static __always_inline __u32 tg_copy_rest(const struct tg_stash *st, __u8 *dst, __u32 have, __u32 want) {
+  if (want > TG_MAX_COPY) want = TG_MAX_COPY;
+  if (have > TG_PREFETCH || have >= want) return have;
+  __u32 n = want - have;
+  if (n > TG_MAX_COPY) n = TG_MAX_COPY;
+  if (bpf_probe_read_user(dst + (have & (2 * TG_PREFETCH - 1)), n, (void *)(st->buf + have))) return have;
+  return want;
 }
 
 struct tg_scan_ctx {
@@ -373,12 +386,13 @@ static __always_inline void tg_h2_begin(struct tg_conn *conn, __u8 dir, __u8 fro
 /* Finds and emits the HTTP/1 header bytes of this syscall. Returns the byte offset where HTTP/2
  * frames begin if the bytes end with a 101 (h2c) response, else 0. */
 static __always_inline __u32 tg_http1(struct tg_scratch *scr, struct tg_conn *conn, __u8 dir,
-                                      const struct tg_stash *st, long ret) {
+                                      const struct tg_stash *st, long ret, __u32 have) {
   struct tg_data_event *ev = (struct tg_data_event *)scr->raw;
   __u8 *data = scr->raw + sizeof(struct tg_data_event);
   struct tg_dir_state *ds = &conn->dir[dir & 1];
   __u32 want = (__u64)ret < tg_max_header_bytes ? (__u32)ret : tg_max_header_bytes;
-  __u32 got = tg_copy(st, data, want);
+  /* `have` bytes of a flat buffer are in scratch already (tg_exit's first read). */
+  __u32 got = have >= want ? want : have > 0 ? tg_copy_rest(st, data, have, want) : tg_copy(st, data, want);
   if (got == 0) {
     tg_count_drop(TG_DROP_READ_USER);
     return 0;
@@ -432,14 +446,29 @@ static __always_inline int tg_exit(long ret) {
 
   struct tg_conn *conn = bpf_map_lookup_elem(&tg_conns, &st.sk);
   if (conn && (conn->other & (1 << dir))) return 0;
+  __u32 zero = 0;
+  struct tg_scratch *scr = bpf_map_lookup_elem(&tg_scratch_map, &zero);
+  if (!scr) return 0;
   int start = TG_START_NONE;
+  __u32 have = 0; /* bytes of a flat buffer already in scratch */
   if (!conn || (!conn->dir[dir].in_headers && !conn->h2[dir].active)) {
     if (st.start == TG_START_HTTP1 && ret >= TG_PEEK) {
       start = TG_START_HTTP1; /* sys_enter saw the same first TG_PEEK bytes */
     } else {
-      /* Cheap check before copying anything: most TCP traffic is neither HTTP/1 nor HTTP/2. */
-      __u8 b[TG_PEEK];
-      __u32 avail = tg_peek(st.shape, st.buf, ret, b);
+      /* Classify before copying much: most TCP traffic is neither HTTP/1 nor HTTP/2. */
+      __u8 *b;
+      __u32 avail;
+      if (st.shape == TG_SHAPE_FLAT) {
+        __u32 n = (__u64)ret < tg_max_header_bytes ? (__u32)ret : tg_max_header_bytes;
+        if (n > TG_PREFETCH) n = TG_PREFETCH;
+        b = scr->raw + sizeof(struct tg_data_event);
+        if (n == 0 || bpf_probe_read_user(b, n & (2 * TG_PREFETCH - 1), (void *)st.buf)) return 0;
+        have = n;
+        avail = n < TG_PEEK ? n : TG_PEEK;
+      } else {
+        b = scr->peek;
+        avail = tg_peek(st.shape, st.buf, ret, b);
+      }
       start = tg_classify_start(conn, dir, b, avail, ret);
       if (start == TG_START_NONE) {
         if (conn) {
@@ -450,9 +479,6 @@ static __always_inline int tg_exit(long ret) {
       }
     }
   }
-  __u32 zero = 0;
-  struct tg_scratch *scr = bpf_map_lookup_elem(&tg_scratch_map, &zero);
-  if (!scr) return 0;
   if (!conn) conn = tg_conn_get_or_create(st.sk, 0);
   if (!conn) return 0;
   tg_fill_event((struct tg_data_event *)scr->raw, conn, dir, id, st.sk, ret);
@@ -466,7 +492,7 @@ static __always_inline int tg_exit(long ret) {
   } else if (start == TG_START_H2 || start == TG_START_H2_UNSYNCED) {
     tg_h2_begin(conn, dir, start == TG_START_H2);
   } else if (!conn->h2[dir].active) {
-    skip = tg_http1(scr, conn, dir, &st, ret);
+    skip = tg_http1(scr, conn, dir, &st, ret, have);
     if (skip == 0) {
       conn->seen[dir] = 1;
       return 0;

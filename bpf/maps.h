@@ -108,6 +108,7 @@ struct {
 struct tg_scratch {
   __u32 outputs; /* events this CPU sent: the ring buffer's fill level is checked every 16th */
   __u32 _pad;
+  __u8 peek[32]; /* the first bytes of a vectored call, to classify it */
   struct tg_scan scan;
   struct tg_h2_walk walk;
   __u8 raw[sizeof(struct tg_data_event) + 2 * TG_MAX_COPY];
