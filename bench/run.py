@@ -326,6 +326,9 @@ class Config:
                     if time.monotonic() > deadline:
                         raise ToolError("tracegapd did not serve /metrics within 30 s:\n" + self.log_tail())
                     time.sleep(0.1)
+        if self.name == "tracegapd" and "_bpf_build" not in self.ctx.results:
+            m = re.search(r"tracepoints attached \(([^)]*)\)", self.log_tail())
+            self.ctx.results["_bpf_build"] = m.group(1) if m else "?"
         if self.proc is not None:
             self.pid = self.proc.pid
         self.foreign = max(self.foreign, self.ctx.note_foreign(self))
@@ -1125,7 +1128,8 @@ def machine_info():
     grpc_v = sh([PYTHON, "-c", "import grpc; print(grpc.__version__)"])
     commit = sh(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
     dirty = sh(["git", "--no-optional-locks", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"])
-    return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(), "mem": mem,
+    srso = sh(["cat", "/sys/devices/system/cpu/vulnerabilities/spec_rstack_overflow"]) or "?"
+    return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(), "mem": mem, "srso": srso,
             "os": sh(["sh", "-c", ". /etc/os-release; echo $PRETTY_NAME"]),
             "tools": {"nginx": sh(["sh", "-c", "nginx -v 2>&1"]).replace("nginx version: ", ""),
                       "wrk": sh(["sh", "-c", "wrk --version 2>&1 | head -1"]).split(" [")[0],
@@ -1256,15 +1260,24 @@ def analysis(ctx, t):
                 lines.append(f"- perf profile of the nginx worker at saturation under {cfgname}: JITed BPF programs "
                              f"{b:.1f} % of its samples, tracepoint→BPF glue {g:.1f} %, BPF helpers and map code "
                              f"≤ {hh:.1f} %. Top: {top}.")
-        lines.append("- What this means: each request costs nginx a read and a write(v), each of which now runs "
-                     "tracegapd's sys_enter program (fd→socket walk, stash) and the shared sys_exit program (8-byte "
-                     "prefix check, copy of the header block into scratch, CRLFCRLF scan under bpf_loop, ring-buffer "
-                     "output), on top of the tracepoint dispatch that the floor already pays. On loopback the same "
-                     "happens a second time in the load generator (its request write and response read are HTTP "
-                     "too), and tracegapd's user-space work shares CPU 1 with the load generator: whichever side is "
-                     "the bottleneck (see the CPU util columns) loses throughput one for one. The floor's own loss is "
-                     "the price of syscall tracepoints at all; the difference between the two is tracegapd's "
-                     "programs and daemon.")
+        lines.append("- What this means: each request costs nginx a read and a write(v), each of which runs "
+                     "tracegapd's sys_enter program (fd→socket walk, stash in task storage; a send is classified "
+                     "here) and the shared sys_exit program (one read of the first ≤256 bytes into scratch, "
+                     "CRLFCRLF scan 8 words per bpf_loop step, ring-buffer output), on top of the tracepoint "
+                     "dispatch that the floor already pays. On loopback the same happens a second time in the load "
+                     "generator (its request write and response read are HTTP too), and tracegapd's user-space work "
+                     "shares CPU 1 with the load generator: whichever side is the bottleneck (see the CPU util "
+                     "columns) loses throughput one for one. What is left in the programs is mostly helper calls "
+                     "(pid/tgid, task storage, the connection lookup, bpf_probe_read_user, bpf_ktime_get_ns, "
+                     "bpf_ringbuf_output, the bpf_loop callback): on this CPU every call's return goes through the "
+                     "return-stack mitigation (see Machine), which makes a call cost far more than the work it "
+                     "does. Each has been cut to one per event where the design allows (docs/internals.md). "
+                     "An alternative dispatch was measured by hand, outside this report (2026-11-24, "
+                     "`tracegap-floor --raw` against `tracegap-floor`, syscall_bench, 2 interleaved pairs): empty "
+                     "programs on the raw sys_enter/sys_exit tracepoints cost 30 (file) to 130–180 (TCP) ns per "
+                     "syscall less than on the per-syscall tracepoints, against a floor of ~280 (file) to ~300 "
+                     "(TCP) ns over none; but a raw sys_enter program runs for every syscall of every process, "
+                     "hooked or not. tracegapd keeps the per-syscall tracepoints.")
     elif sid.startswith("syscall"):
         s = ctx.results.get("syscall", {})
         if s:
@@ -1277,10 +1290,11 @@ def analysis(ctx, t):
                          ": the price of syscall tracepoints on this kernel (every task takes the syscall slow path "
                          "while any syscall tracepoint is enabled; perf_syscall_enter/exit build a trace record and "
                          "call trace_call_bpf). No tracepoint-based design goes below it. tracegapd's own share "
-                         f"(tracegapd − floor) is {fmt(td - fl)} ns: the sys_enter fd→file→socket walk "
-                         "(bpf_probe_read_kernel / copy_from_kernel_nofault in the profile), and for TCP reads the "
-                         "stash map update plus the sys_exit lookup/delete and an 8-byte bpf_probe_read_user "
-                         "(docs/internals.md, per-syscall kernel work).")
+                         f"(tracegapd − floor) is {fmt(td - fl)} ns: the sys_enter fd→file→socket walk (plain "
+                         "loads in the direct-reads build; one bpf_probe_read_kernel per field otherwise) and the "
+                         "sys_exit task-storage lookup; for TCP, the stash, and on this benchmark's fresh non-HTTP "
+                         "connection a first classification per direction, after which the direction is passed over "
+                         "with two map lookups per syscall (docs/internals.md, per-syscall kernel work).")
             lines.append(f"- {case}: none {ms([r[case] for r in runs['none']])} ns, floor {ms([r[case] for r in runs['floor']])} ns, "
                          f"tracegapd {ms([r[case] for r in runs['tracegapd']])} ns per syscall; added by floor "
                          f"{fmt(med(paired_diff(runs, case, 'floor')))} ns, by tracegapd {fmt(med(paired_diff(runs, case, 'tracegapd')))} ns.")
@@ -1362,6 +1376,8 @@ def write_report(ctx, path, started, finished, cmdline):
         ["CPUs (nproc)", mi["nproc"]], ["CPU model", mi["cpu"]], ["kernel", mi["kernel"]], ["memory", mi["mem"]],
         ["OS", mi["os"]], ["load average (1/5/15 min) at start", r["_load"]["start"]],
         ["load average at end", r["_load"]["end"]], ["tracegap commit", mi["commit"]],
+        ["return-stack mitigation (spec_rstack_overflow)", mi.get("srso", "?")],
+        ["tracegapd's BPF build", r.get("_bpf_build", "?")],
         *[[k, v] for k, v in mi["tools"].items()]]))
     out.append("")
     out.append("Placement: the machine has 2 CPUs and no third. Servers (nginx worker, nghttpd, the gRPC server, "
