@@ -95,7 +95,9 @@ void Reload(int argc, const char* const* argv, Options& live, Pipeline& pipeline
            {next.max_header_bytes != live.max_header_bytes, "--max-header-bytes"},
            {next.ring_buffer_bytes != live.ring_buffer_bytes, "--ring-buffer-bytes"},
            {next.max_connections != live.max_connections, "--max-connections"},
-           {next.api_socket != live.api_socket, "--api-socket"}}) {
+           {next.api_socket != live.api_socket, "--api-socket"},
+           {next.max_metric_processes != live.max_metric_processes, "--max-metric-processes"},
+           {next.kernel_reads != live.kernel_reads, "--kernel-reads"}}) {
     if (changed) TG_LOG(Warning) << "reload: " << name << " changed; it takes effect only after a restart";
   }
   live.log_level = next.log_level;
@@ -140,7 +142,8 @@ int Run(int argc, const char* const* argv, Options opts) {
 
   std::array<std::string_view, http2::kStates.size()> h2_states{};
   for (size_t i = 0; i < h2_states.size(); ++i) h2_states[i] = http2::Label(http2::kStates[i]);
-  Metrics metrics(kVersion, Probes::kAttachMechanism, KernelDropLabels(), http2::kErrorLabels, h2_states);
+  Metrics metrics(kVersion, Probes::kAttachMechanism, KernelDropLabels(), http2::kErrorLabels, h2_states,
+                  opts.max_metric_processes);
   ProcessInfoCache processes;
   ProcessTable table(opts.max_processes, std::chrono::seconds(opts.retention_seconds));
   PipelineConfig config;

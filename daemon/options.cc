@@ -45,6 +45,10 @@ po::options_description Describe(Options& o, std::string& log_level) {
       ("metrics-basic-auth", po::value(&o.metrics_basic_auth)->value_name("FILE"),
        "require HTTP basic auth on /metrics; FILE holds one user:password line and must not be "
        "readable by group or others; off by default")
+      ("max-metric-processes",
+       po::value(&o.max_metric_processes)->default_value(o.max_metric_processes)->value_name("N"),
+       "distinct (comm, unit) pairs given metric series of their own (1..100000); requests of "
+       "later ones are counted under comm=\"_other\", unit=\"_other\"")
       ("kernel-reads", po::value(&o.kernel_reads)->default_value(o.kernel_reads)->value_name("MODE"),
        "how the BPF programs read kernel structures: auto (plain loads where the kernel allows, "
        "Linux 6.2+, else bpf_probe_read_kernel) or probe-read (always bpf_probe_read_kernel)");
@@ -80,6 +84,8 @@ std::string Validate(const Options& o) {
     err << "--max-processes: " << o.max_processes << " is out of range (1..1000000)";
   } else if (o.api_socket.empty() || o.api_socket.size() > 107) {
     err << "--api-socket: '" << o.api_socket << "' must be a path of 1..107 bytes";
+  } else if (o.max_metric_processes < 1 || o.max_metric_processes > 100000) {
+    err << "--max-metric-processes: " << o.max_metric_processes << " is out of range (1..100000)";
   } else if (o.kernel_reads != "auto" && o.kernel_reads != "probe-read") {
     err << "--kernel-reads: '" << o.kernel_reads << "' is not auto or probe-read";
   } else if (!HasPort(o.listen)) {

@@ -24,6 +24,7 @@ struct Options {
   uint32_t retention_seconds = 600;         // --retention-seconds: exited processes kept
   std::string metrics_tls_cert;             // --metrics-tls-cert: PEM (certificate + key); "" = plain HTTP
   std::string metrics_basic_auth;           // --metrics-basic-auth: file with one user:password line
+  uint32_t max_metric_processes = 1000;     // --max-metric-processes: (comm, unit) pairs with series of their own
   std::string kernel_reads = "auto";        // --kernel-reads: auto (direct where the kernel allows) | probe-read
 };
 

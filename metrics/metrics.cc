@@ -15,7 +15,7 @@ prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& r, 
 Metrics::Metrics(std::string_view version, std::string_view attach,
                  std::span<const std::string_view> kernel_drop_reasons,
                  std::span<const std::string_view> hpack_error_reasons,
-                 std::span<const std::string_view> http2_states)
+                 std::span<const std::string_view> http2_states, size_t max_identities)
     : registry_(std::make_shared<prometheus::Registry>()),
       requests_(CounterFamily(*registry_, "tracegap_requests_total",
                               "HTTP requests seen, by direction (inbound: received by the process; "
@@ -56,17 +56,94 @@ Metrics::Metrics(std::string_view version, std::string_view attach,
     kernel_drop_counters_.push_back(&kernel_drops_.Add({{"reason", std::string(reason)}}));
   }
   kernel_drop_seen_.assign(kernel_drop_counters_.size(), 0);
+  max_identities_ = max_identities;
 }
 
-prometheus::Counter& Metrics::Get(prometheus::Family<prometheus::Counter>& family, Counters& cache,
-                                  std::initializer_list<std::pair<const char*, std::string_view>> labels) {
-  // Family::Add hashes and locks; the cache keeps the hot path to one string build and lookup.
+std::string Metrics::LabelValue(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  size_t i = 0;
+  while (i < raw.size()) {
+    const auto c = static_cast<unsigned char>(raw[i]);
+    if (c < 0x80) {
+      out.push_back(c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    // A multi-byte sequence: its length from the lead byte, then continuation bytes, no overlong
+    // form, no surrogate, nothing above U+10FFFF.
+    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    bool ok = len != 0 && i + len <= raw.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(raw[i + k]) & 0xc0) == 0x80;
+    if (ok && len >= 3) {
+      const auto c1 = static_cast<unsigned char>(raw[i + 1]);
+      if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0) || (c == 0xf0 && c1 < 0x90) ||
+          (c == 0xf4 && c1 >= 0x90)) {
+        ok = false;
+      }
+    }
+    if (!ok) {
+      out.push_back('?');
+      ++i;
+      continue;
+    }
+    out.append(raw.substr(i, len));
+    i += len;
+  }
+  return out;
+}
+
+const std::string& Metrics::CacheKey(LabelList labels) {
   key_.clear();
   for (const auto& [name, value] : labels) {
     key_.append(value);
     key_.push_back('\x1f');
   }
-  auto it = cache.find(key_);
+  return key_;
+}
+
+bool Metrics::Admit(std::string_view comm, std::string_view unit) {
+  std::string id;
+  id.reserve(comm.size() + unit.size() + 1);
+  id.append(comm);
+  id.push_back('\x1f');
+  id.append(unit);
+  if (identities_.contains(id)) return true;
+  if (identities_.size() >= max_identities_) return false;
+  identities_.insert(std::move(id));
+  return true;
+}
+
+prometheus::Counter& Metrics::GetForProcess(prometheus::Family<prometheus::Counter>& family, Counters& cache,
+                                            LabelList labels) {
+  // Hot path: a label set seen before. Only admitted identities' keys are ever cached, so the
+  // cache is bounded too.
+  if (auto it = cache.find(CacheKey(labels)); it != cache.end()) return *it->second;
+  std::vector<std::pair<const char*, std::string_view>> list(labels);
+  const size_t n = list.size();  // ..., comm, unit
+  if (!Admit(list[n - 2].second, list[n - 1].second)) {
+    list[n - 2].second = kOther;
+    list[n - 1].second = kOther;
+  }
+  key_.clear();
+  for (const auto& [name, value] : list) {
+    key_.append(value);
+    key_.push_back('\x1f');
+  }
+  if (auto it = cache.find(key_); it != cache.end()) return *it->second;
+  std::map<std::string, std::string> label_map;
+  for (size_t i = 0; i < n; ++i) {
+    label_map.emplace(list[i].first, i + 2 >= n ? LabelValue(list[i].second) : std::string(list[i].second));
+  }
+  prometheus::Counter* c = &family.Add(label_map);
+  cache.emplace(key_, c);
+  return *c;
+}
+
+prometheus::Counter& Metrics::Get(prometheus::Family<prometheus::Counter>& family, Counters& cache,
+                                  LabelList labels) {
+  // Family::Add hashes and locks; the cache keeps the hot path to one string build and lookup.
+  auto it = cache.find(CacheKey(labels));
   if (it != cache.end()) return *it->second;
   std::map<std::string, std::string> label_map;
   for (const auto& [name, value] : labels) label_map.emplace(name, std::string(value));
@@ -77,21 +154,21 @@ prometheus::Counter& Metrics::Get(prometheus::Family<prometheus::Counter>& famil
 
 void Metrics::CountRequest(std::string_view direction, std::string_view protocol, std::string_view context,
                            std::string_view comm, std::string_view unit) {
-  Get(requests_, requests_cache_,
+  GetForProcess(requests_, requests_cache_,
       {{"direction", direction}, {"protocol", protocol}, {"context", context}, {"comm", comm}, {"unit", unit}})
       .Increment();
 }
 
 void Metrics::CountMalformed(std::string_view direction, std::string_view header, std::string_view reason,
                              std::string_view comm, std::string_view unit) {
-  Get(malformed_, malformed_cache_,
+  GetForProcess(malformed_, malformed_cache_,
       {{"direction", direction}, {"header", header}, {"reason", reason}, {"comm", comm}, {"unit", unit}})
       .Increment();
 }
 
 void Metrics::CountLegacy(std::string_view direction, std::string_view format, std::string_view comm,
                           std::string_view unit) {
-  Get(legacy_, legacy_cache_, {{"direction", direction}, {"format", format}, {"comm", comm}, {"unit", unit}})
+  GetForProcess(legacy_, legacy_cache_, {{"direction", direction}, {"format", format}, {"comm", comm}, {"unit", unit}})
       .Increment();
 }
 
@@ -101,7 +178,7 @@ void Metrics::CountParseError(std::string_view protocol, std::string_view reason
 
 void Metrics::CountOutbound(std::string_view outcome, std::string_view protocol, std::string_view comm,
                             std::string_view unit) {
-  Get(outbound_, outbound_cache_, {{"outcome", outcome}, {"protocol", protocol}, {"comm", comm}, {"unit", unit}})
+  GetForProcess(outbound_, outbound_cache_, {{"outcome", outcome}, {"protocol", protocol}, {"comm", comm}, {"unit", unit}})
       .Increment();
 }
 

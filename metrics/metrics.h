@@ -2,7 +2,12 @@
 // tracegap's Prometheus metrics: names, help texts and label sets in one place.
 //
 // Every label value is bounded: directions, protocols, verdicts and reasons come from fixed enums;
-// comm (15 chars) and unit are per process. No pid, trace id, path or header value is ever a label.
+// comm (15 chars) and unit are per process, and at most `max_identities` distinct (comm, unit)
+// pairs get series of their own: later ones are counted under comm="_other", unit="_other", so
+// that a host running many distinct short-lived programs cannot grow the exposition without bound.
+// comm and unit are written by the watched processes: bytes that are not printable UTF-8 become
+// '?' (one invalid byte in a label would make Prometheus reject the whole scrape).
+// No pid, trace id, path or header value is ever a label.
 // Thread safety: the Count*/Set* methods must be called from one thread (the pipeline's); scrapes
 // run concurrently on the exposer's threads, which prometheus-cpp makes safe.
 
@@ -17,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace tracegap {
@@ -29,7 +35,7 @@ class Metrics {
   Metrics(std::string_view version, std::string_view attach,
           std::span<const std::string_view> kernel_drop_reasons,
           std::span<const std::string_view> hpack_error_reasons,
-          std::span<const std::string_view> http2_states);
+          std::span<const std::string_view> http2_states, size_t max_identities = 1000);
 
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
@@ -48,11 +54,23 @@ class Metrics {
   void CountHpackError(std::string_view reason);
   // HTTP/2 connections per state, in the order of `http2_states` given at construction.
   void SetHttp2Connections(std::span<const size_t> per_state);
+  // Distinct (comm, unit) pairs that have series of their own so far.
+  size_t identities() const { return identities_.size(); }
+
+  // What a label value written by a watched process is exported as: valid UTF-8 kept, control
+  // characters and invalid bytes replaced by '?'.
+  static std::string LabelValue(std::string_view raw);
+  static constexpr const char* kOther = "_other";
 
  private:
   using Counters = std::unordered_map<std::string, prometheus::Counter*>;
-  prometheus::Counter& Get(prometheus::Family<prometheus::Counter>& family, Counters& cache,
-                           std::initializer_list<std::pair<const char*, std::string_view>> labels);
+  using LabelList = std::initializer_list<std::pair<const char*, std::string_view>>;
+  prometheus::Counter& Get(prometheus::Family<prometheus::Counter>& family, Counters& cache, LabelList labels);
+  // Get for the per-process families: `labels` end with comm and unit.
+  prometheus::Counter& GetForProcess(prometheus::Family<prometheus::Counter>& family, Counters& cache,
+                                     LabelList labels);
+  bool Admit(std::string_view comm, std::string_view unit);
+  const std::string& CacheKey(LabelList labels);
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& requests_;
@@ -69,6 +87,8 @@ class Metrics {
   std::vector<prometheus::Counter*> kernel_drop_counters_;
   std::vector<uint64_t> kernel_drop_seen_;
   std::string key_;  // scratch for cache keys
+  size_t max_identities_;
+  std::unordered_set<std::string> identities_;  // "comm\x1funit" pairs with series of their own
 };
 
 }  // namespace tracegap

@@ -446,6 +446,44 @@ class HostilePeers(unittest.TestCase):
                 sink.wait()
 
 
+# A client that renames itself (prctl PR_SET_NAME, as any process may) and sends one request.
+RENAMED_CLIENT = r"""
+import ctypes, sys, urllib.request
+name = bytes.fromhex(sys.argv[2])
+ctypes.CDLL(None).prctl(15, ctypes.c_char_p(name), 0, 0, 0)  # PR_SET_NAME
+urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={"traceparent": sys.argv[3]})).read()
+"""
+
+
+class HostileNames(unittest.TestCase):
+    def test_process_names_cannot_break_or_flood_the_exposition(self):
+        """A comm with invalid UTF-8 and control bytes is exported as printable UTF-8 (one bad byte
+        would make Prometheus reject every scrape), and --max-metric-processes bounds the number of
+        comm series: later processes count under comm="_other"."""
+        with tglib.Daemon("--max-metric-processes", "3") as d, tglib.Nginx(comm="tgf-nginx") as nginx:
+            url = f"http://127.0.0.1:{nginx.port}/"
+            tglib.run_python(RENAMED_CLIENT, url, b"tgf-\xff\x1b[1m".hex(), tglib.VALID_TP)
+            after = d.wait_for(lambda m: m.get(REQ, comm="tgf-??[1m", direction="outbound") == 1)
+            self.assertEqual(after.get(REQ, comm="tgf-??[1m", direction="outbound", context="valid"), 1)
+            text = d.scrape_text()
+            r = subprocess.run(["promtool", "check", "metrics"], input=text, text=True, capture_output=True)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+            for i in range(5):
+                tglib.run_python(RENAMED_CLIENT, url, f"tgf-c{i}".encode().hex(), tglib.VALID_TP)
+
+            def outbound_of_clients(m):
+                named = sum(m.get(REQ, comm=f"tgf-c{i}", direction="outbound") for i in range(5))
+                return named, m.get(REQ, comm="_other", direction="outbound")
+            after = d.wait_for(lambda m: sum(outbound_of_clients(m)) >= 5)
+            named, other = outbound_of_clients(after)
+            self.assertLessEqual(named, 1, "at most one of the five clients fits under the cap of 3")
+            self.assertGreaterEqual(named + other, 5)
+            comms = {dict(labels).get("comm") for (name, labels) in tglib.parse_metrics(d.scrape_text())
+                     if name == REQ and dict(labels).get("comm") != "_other"}
+            self.assertLessEqual(len(comms), 3, comms)
+
+
 class BadConfiguration(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="tg-faults-conf-")
