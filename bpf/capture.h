@@ -143,30 +143,36 @@ static __always_inline int tg_enter(__s64 fd, __u64 buf, __u64 count, __u8 shape
 }
 
 /* Copies up to `want` bytes of the syscall's data into `dst`; returns the count copied. */
-static __always_inline __u32 tg_copy(const struct tg_stash *st, __u8 *dst, __u32 want) {
+static __always_inline __u32 tg_copy(const struct tg_stash *st, __u8 *dst, __u32 want,
+                                     struct tg_user_iovec *iovs) {
   if (want > TG_MAX_COPY) want = TG_MAX_COPY;
   if (st->shape == TG_SHAPE_FLAT) {
     if (bpf_probe_read_user(dst, want, (void *)st->buf)) return 0;
     return want;
   }
-  __u64 seg, seg_len, iov;
-  if (tg_first_segment(st->shape, st->buf, &seg, &seg_len, &iov)) return 0;
+  /* The iovec array (its first TG_MAX_IOV entries) in one read, then one read per segment. */
+  __u64 iov = st->buf, cnt = st->count;
+  if (st->shape == TG_SHAPE_MSGHDR) {
+    struct tg_user_msghdr msg;
+    if (bpf_probe_read_user(&msg, sizeof(msg), (void *)st->buf)) return 0;
+    iov = msg.msg_iov;
+    cnt = msg.msg_iovlen;
+  }
+  if (cnt == 0) return 0;
+  __u32 have_iov = cnt < TG_MAX_IOV ? (__u32)cnt : TG_MAX_IOV;
+  if (bpf_probe_read_user(iovs, have_iov * sizeof(struct tg_user_iovec), (void *)iov)) return 0;
   __u32 off = 0;
   for (int i = 0; i < TG_MAX_IOV; i++) {
-    if (i > 0) {
-      struct tg_user_iovec v;
-      if (bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(v)))) return off;
-      seg = v.base;
-      seg_len = v.len;
-    }
+    if ((__u32)i >= have_iov) break;
     __u32 room = want - off;
+    __u64 seg_len = iovs[i].len;
     __u32 n = seg_len < room ? seg_len : room;
     if (n > TG_MAX_COPY) n = TG_MAX_COPY;
-    if (n && bpf_probe_read_user(dst + (off & (TG_MAX_COPY - 1)), n, (void *)seg)) return off;
+    if (n && bpf_probe_read_user(dst + (off & (TG_MAX_COPY - 1)), n, (void *)iovs[i].base)) return off;
     off += n;
     if (off >= want) return off;
   }
-  tg_count_drop(TG_DROP_IOV_LIMIT);
+  if (cnt > TG_MAX_IOV) tg_count_drop(TG_DROP_IOV_LIMIT);
   return off;
 }
 
@@ -392,7 +398,9 @@ static __always_inline __u32 tg_http1(struct tg_scratch *scr, struct tg_conn *co
   struct tg_dir_state *ds = &conn->dir[dir & 1];
   __u32 want = (__u64)ret < tg_max_header_bytes ? (__u32)ret : tg_max_header_bytes;
   /* `have` bytes of a flat buffer are in scratch already (tg_exit's first read). */
-  __u32 got = have >= want ? want : have > 0 ? tg_copy_rest(st, data, have, want) : tg_copy(st, data, want);
+  __u32 got = have >= want   ? want
+              : have > 0     ? tg_copy_rest(st, data, have, want)
+                             : tg_copy(st, data, want, scr->iovs);
   if (got == 0) {
     tg_count_drop(TG_DROP_READ_USER);
     return 0;

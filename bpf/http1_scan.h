@@ -52,6 +52,24 @@ static __always_inline int tg_is_message_start(__u64 word, __u32 avail) {
   return 0;
 }
 
+/* Unaligned little-endian loads: plain loads in BPF (the JITs allow them), memcpy in C. */
+#ifdef __bpf__
+#define tg_load64(p) (*(const __u64 *)(p))
+#define tg_load32(p) (*(const __u32 *)(p))
+#else
+#include <string.h>
+static inline __u64 tg_load64(const __u8 *p) {
+  __u64 v;
+  memcpy(&v, p, sizeof(v));
+  return v;
+}
+static inline __u32 tg_load32(const __u8 *p) {
+  __u32 v;
+  memcpy(&v, p, sizeof(v));
+  return v;
+}
+#endif
+
 #define TG_BYTES_01 0x0101010101010101ULL
 #define TG_BYTES_7F 0x7f7f7f7f7f7f7f7fULL
 #define TG_BYTES_80 0x8080808080808080ULL
@@ -103,7 +121,7 @@ struct tg_scan {
 static __always_inline long tg_scan_word(struct tg_scan *s, __u8 *data) {
   __u32 pos = s->pos;
   if (pos >= s->len || pos >= TG_MAX_COPY) return 1;
-  __u64 word = *(__u64 *)(data + (pos & (TG_MAX_COPY - 1)));
+  __u64 word = tg_load64(data + (pos & (TG_MAX_COPY - 1)));
   __u32 avail = s->len - pos;
   if (!s->in_headers) {
     if (!tg_is_message_start(word, avail)) return 1; /* a body or something else: stop */
@@ -111,7 +129,7 @@ static __always_inline long tg_scan_word(struct tg_scan *s, __u8 *data) {
     s->match = 0;
     s->block_bytes = 0;
     /* "HTTP/1.1 101": the protocol switches (h2c) once this block ends. */
-    __u32 next = *(__u32 *)(data + ((pos + 8) & (TG_MAX_COPY - 1)));
+    __u32 next = tg_load32(data + ((pos + 8) & (TG_MAX_COPY - 1)));
     s->upgrade = avail >= 12 && word == TG_W8('H', 'T', 'T', 'P', '/', '1', '.', '1') &&
                  next == (__u32)TG_W4(' ', '1', '0', '1');
   }

@@ -109,6 +109,7 @@ struct tg_scratch {
   __u32 outputs; /* events this CPU sent: the ring buffer's fill level is checked every 16th */
   __u32 _pad;
   __u8 peek[32]; /* the first bytes of a vectored call, to classify it */
+  struct tg_user_iovec iovs[TG_MAX_IOV]; /* a vectored call's iovec array */
   struct tg_scan scan;
   struct tg_h2_walk walk;
   __u8 raw[sizeof(struct tg_data_event) + 2 * TG_MAX_COPY];

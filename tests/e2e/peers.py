@@ -61,7 +61,7 @@ import ctypes, http.client, http.server, os, sys, threading, secrets
 ctypes.CDLL(None).prctl(15, b"tg-pythreads", 0, 0, 0)
 port, down_port, mode, batch = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 lock = threading.Condition()
-inflight = []
+seen = []  # every trace of the batch, kept: a thread that wakes late still has others to pick
 seq = [0]
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -71,10 +71,10 @@ class H(http.server.BaseHTTPRequestHandler):
         with lock:
             seq[0] += 1
             me = seq[0]
-            inflight.append(trace)
+            seen.append(trace)
             lock.notify_all()
-            lock.wait_for(lambda: len(inflight) >= batch, timeout=5)
-            others = [t for t in inflight if t != trace]
+            lock.wait_for(lambda: len(seen) >= batch, timeout=5)
+            others = [t for t in seen if t != trace]
         use = trace
         if mode == "crosswire" and me % 2 == 0 and others:
             use = others[0]
@@ -82,8 +82,6 @@ class H(http.server.BaseHTTPRequestHandler):
         c.request("GET", "/", headers={"traceparent": f"00-{use}-{secrets.token_hex(8)}-01"})
         c.getresponse().read()
         c.close()
-        with lock:
-            inflight.remove(trace)
         self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
         self.wfile.write(b"ok")
     def log_message(self, *a): pass
