@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <vector>
@@ -21,29 +22,52 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-// Debian 12's civetweb (1.15) loads OpenSSL at run time by name and calls
-// SSL_get_peer_certificate, which OpenSSL 3 no longer exports (it became a macro): the first
-// HTTPS request then jumps to a null pointer (civetweb issue #1334). Check before enabling TLS,
-// so that the result is a clear error rather than a crash.
-std::string CivetwebTlsProblem() {
+// The directory of tracegapd's own helper libraries: ../lib/tracegap from the executable's
+// directory (build/lib/tracegap in the build tree, /usr/lib/tracegap once installed).
+std::string ShimDir() {
+  char exe[4096];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0) return {};
+  exe[n] = 0;
+  std::string dir(exe);
+  dir.erase(dir.rfind('/'));
+  return dir + "/../lib/tracegap";
+}
+
+// Debian 12's civetweb (1.15) loads OpenSSL at run time by name (dlopen("libssl.so") and
+// "libcrypto.so") and calls SSL_get_peer_certificate, which OpenSSL 3 no longer exports (it
+// became a macro): the first HTTPS request would jump to a null pointer (civetweb issue #1334).
+// So tracegap's stand-ins (daemon/tls_shim/) are loaded first, under those SONAMEs: civetweb's
+// dlopen then gets them, and through them the real OpenSSL 3 plus the missing function. Without
+// the stand-ins (an install that lacks them), the system's own libssl.so must do. Returns why
+// TLS cannot be served, or "".
+std::string PrepareCivetwebTls() {
+  const std::string dir = ShimDir();
+  std::string shim_error;
+  for (const char* lib : {"libcrypto", "libssl"}) {
+    const std::string path = dir + "/tracegap-civetweb-" + lib + ".so";
+    // Never closed: civetweb keeps using them for the life of the process.
+    if (shim_error.empty() && dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+      const char* why = dlerror();
+      shim_error = why ? why : path + ": cannot be loaded";
+    }
+  }
+  // What civetweb will get.
   void* ssl = dlopen("libssl.so", RTLD_NOW | RTLD_LOCAL);
-  if (!ssl) {
-    return "civetweb needs libssl.so (the libssl-dev package) to serve TLS";
-  }
-  const bool has_symbol = dlsym(ssl, "SSL_get_peer_certificate") != nullptr;
-  dlclose(ssl);
-  if (!has_symbol) {
-    return "this system's civetweb cannot serve TLS with its OpenSSL: libssl.so has no "
-           "SSL_get_peer_certificate (OpenSSL 3), and civetweb 1.15 would crash on the first "
-           "HTTPS request (civetweb issue #1334); terminate TLS in front of tracegapd instead "
-           "(see docs/reliability.md)";
-  }
-  return {};
+  void* crypto = dlopen("libcrypto.so", RTLD_NOW | RTLD_LOCAL);
+  const bool usable = ssl != nullptr && crypto != nullptr && dlsym(ssl, "SSL_get_peer_certificate") != nullptr &&
+                      dlsym(ssl, "SSL_CTX_new") != nullptr;
+  if (crypto) dlclose(crypto);
+  if (ssl) dlclose(ssl);
+  if (usable) return {};
+  return "civetweb cannot serve TLS here: the libssl.so it would load lacks SSL_get_peer_certificate "
+         "(OpenSSL 3; civetweb issue #1334) or is missing, and tracegap's stand-in could not be used (" +
+         (shim_error.empty() ? std::string("loaded, but did not take") : shim_error) + ")";
 }
 
 }  // namespace
 
-std::string MetricsTlsProblem() { return CivetwebTlsProblem(); }
+std::string MetricsTlsProblem() { return PrepareCivetwebTls(); }
 
 bool LoadBasicAuth(const std::string& path, BasicAuthCredentials* out, std::string* error) {
   struct stat st;
@@ -79,8 +103,8 @@ std::unique_ptr<prometheus::Exposer> StartMetricsListener(const Options& opts,
   if (!opts.metrics_basic_auth.empty() && !LoadBasicAuth(opts.metrics_basic_auth, &creds, error)) {
     return nullptr;
   }
-  // civetweb marks an HTTPS port with a trailing "s". Note: Debian's civetweb loads libssl.so
-  // and libcrypto.so at run time, so TLS needs libssl-dev installed.
+  // civetweb marks an HTTPS port with a trailing "s". It loads libssl.so and libcrypto.so at run
+  // time: MetricsTlsProblem() has made sure that works (with tracegap's stand-ins if need be).
   std::vector<std::string> civet = {"listening_ports", opts.listen + (opts.metrics_tls_cert.empty() ? "" : "s"),
                                     "num_threads", "2"};
   if (!opts.metrics_tls_cert.empty()) {
@@ -93,7 +117,8 @@ std::unique_ptr<prometheus::Exposer> StartMetricsListener(const Options& opts,
     *error = "cannot listen on " + opts.listen + " for /metrics: " + e.what() +
              (opts.metrics_tls_cert.empty()
                   ? " (is another tracegapd running, or the address wrong?)"
-                  : " (is the address free, the PEM file readable and valid, and libssl-dev installed?)");
+                  : " (is the address free, and is --metrics-tls-cert '" + opts.metrics_tls_cert +
+                        "' a PEM file with both the certificate and its private key?)");
     return nullptr;
   }
   if (!opts.metrics_basic_auth.empty()) {

@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import signal
+import tempfile
 import subprocess
 import sys
 import time
@@ -312,7 +313,8 @@ def check_files(c, version):
            "/etc/tracegap/tracegapd.conf is a conffile")
     for path in ("/usr/sbin/tracegapd", "/usr/bin/tracegap", "/lib/systemd/system/tracegapd.service",
                  "/usr/share/man/man8/tracegapd.8.gz", "/usr/share/man/man1/tracegap.1.gz",
-                 "/usr/share/doc/tracegap/copyright", "/usr/share/doc/tracegap/changelog.Debian.gz"):
+                 "/usr/share/doc/tracegap/copyright", "/usr/share/doc/tracegap/changelog.Debian.gz",
+                 "/usr/lib/tracegap/tracegap-civetweb-libssl.so", "/usr/lib/tracegap/tracegap-civetweb-libcrypto.so"):
         expect(c.run(f"test -f {path}", check=False).returncode == 0, f"{path} is installed")
     expect(c.out("tracegap --version") == f"tracegap {version}", f"tracegap --version says {version}")
     user = c.out("getent passwd tracegap").split(":")
@@ -501,6 +503,45 @@ def check_restart(c, pid):
     return new_pid
 
 
+def check_tls(c):
+    """HTTPS on /metrics from the installed package under its hardened unit: Debian 12's civetweb
+    gets OpenSSL 3 through tracegap's stand-in libssl.so (/usr/lib/tracegap), without libssl-dev."""
+    with tempfile.TemporaryDirectory() as d:
+        pem = os.path.join(d, "metrics.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", pem, "-out", pem], check=True, capture_output=True)
+        with open(pem) as f:
+            pem_text = f.read()
+    conf = "/etc/tracegap/tracegapd.conf"
+    expect(c.run("test -e /usr/lib/x86_64-linux-gnu/libssl.so", check=False).returncode != 0,
+           "libssl-dev is not installed in the container (the unversioned libssl.so is absent)")
+    c.run("cat > /tmp/metrics.pem", input=pem_text)
+    c.run("install -o tracegap -g tracegap -m 0600 /tmp/metrics.pem /etc/tracegap/metrics.pem")
+    c.run(f"cp {conf} /tmp/tracegapd.conf.before-tls && "
+          f"echo 'metrics-tls-cert = /etc/tracegap/metrics.pem' >> {conf}")
+    c.run("systemctl restart tracegapd")
+    deadline = time.monotonic() + 20
+    while True:
+        r = c.run("tg-scrape -sS --max-time 5 --cacert /etc/tracegap/metrics.pem https://127.0.0.1:9477/metrics",
+                  check=False)
+        if (r.returncode == 0 and "tracegap_build_info" in r.stdout) or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    expect(r.returncode == 0 and "tracegap_build_info" in r.stdout,
+           "with metrics-tls-cert, /metrics answers over HTTPS (certificate verified by curl)",
+           r.stderr + c.out("journalctl -u tracegapd -n 20 --no-pager", check=False))
+    # An administrator's own file in /etc/tracegap would (rightly) survive a purge: remove it.
+    c.run(f"cp /tmp/tracegapd.conf.before-tls {conf} && rm /etc/tracegap/metrics.pem && systemctl restart tracegapd")
+    deadline = time.monotonic() + 20
+    while c.run("tg-scrape -sSf --max-time 5 http://127.0.0.1:9477/metrics -o /dev/null", check=False).returncode \
+            and time.monotonic() < deadline:
+        time.sleep(0.3)
+    expect(c.run("tg-scrape -sSf --max-time 5 http://127.0.0.1:9477/metrics -o /dev/null", check=False).returncode == 0,
+           "back to plain HTTP after removing the option")
+    return int(c.out("systemctl show -p MainPID --value tracegapd"))
+
+
 def check_stop(c, uid, baseline):
     ours = tracegap_progs(host_bpf_progs(), uid, baseline)
     expect(len(ours) >= 9, f"the running daemon has its {len(ours)} syscall tracepoint programs loaded "
@@ -678,6 +719,7 @@ def main():
         check_api(c, version)
         check_reload(c, pid)
         pid = check_restart(c, pid)
+        pid = check_tls(c)
         check_stop(c, uid, baseline)
         check_each_capability_needed(c)
         check_no_other_syscall_needed(c)
