@@ -51,6 +51,18 @@ class Startup(unittest.TestCase):
         self.assertIn("CAP_BPF", r.stderr)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
 
+    def test_no_kernel_btf_is_exit_4(self):
+        """BTF hidden in a private mount namespace (a tmpfs over /sys/kernel/btf), as on a kernel
+        built without CONFIG_DEBUG_INFO_BTF: one line naming what is missing, exit 4."""
+        script = 'mount -t tmpfs none /sys/kernel/btf && exec "$0" "$@"'
+        r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                            tglib.TRACEGAPD, "--listen", f"127.0.0.1:{tglib.free_port()}",
+                            "--api-socket", os.path.join(tempfile.mkdtemp(prefix="tg-btf-"), "api.sock")],
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn("no kernel BTF at /sys/kernel/btf/vmlinux", r.stderr)
+
     def test_mounts_tracefs_itself(self):
         mounted = subprocess.run(["mountpoint", "-q", "/sys/kernel/tracing"]).returncode == 0
         if mounted and subprocess.run(["umount", "/sys/kernel/tracing"]).returncode != 0:
