@@ -122,6 +122,11 @@ struct {
   __type(value, struct tg_scratch);
 } tg_scratch_map SEC(".maps");
 
+/* The context of the bpf_loop callbacks (the HTTP/1 scan, the HTTP/2 walk): this CPU's scratch. */
+struct tg_scan_ctx {
+  struct tg_scratch *scr;
+};
+
 /* Connection ids: unique for the life of the loaded programs. */
 __u64 tg_next_conn_id = 0;
 

@@ -26,8 +26,12 @@
 #ifdef TG_FAST_CAST
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 #define TG_CAST(type, p) ((type *)bpf_rdonly_cast((const void *)(p), bpf_core_type_id_kernel(type)))
+#endif
 
-static __always_inline __u64 tg_tcp_sock_of_fd(__s64 fd) {
+/* The struct file * in the current task's fd table slot `fd`, or 0. task->files->fdt is walked
+ * with direct loads through BTF-typed pointers (no helper call); the slot itself (an index into
+ * an array) is read with bpf_probe_read_kernel. */
+static __always_inline __u64 tg_file_of_fd(__s64 fd) {
   if (fd < 0) return 0;
   struct task_struct *task = bpf_get_current_task_btf();
   struct files_struct *files = task->files;
@@ -35,8 +39,13 @@ static __always_inline __u64 tg_tcp_sock_of_fd(__s64 fd) {
   struct fdtable *fdt = files->fdt;
   if (!fdt || (__u64)fd >= fdt->max_fds) return 0;
   struct file **fds = fdt->fd;
-  struct file *fp = 0;
-  if (bpf_probe_read_kernel(&fp, sizeof(fp), &fds[fd]) || !fp) return 0;
+  struct file *file = 0;
+  if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd])) return 0;
+  return (__u64)file;
+}
+
+#ifdef TG_FAST_CAST
+static __always_inline __u64 tg_tcp_sock_of_file(__u64 fp) {
   struct file *file = TG_CAST(struct file, fp);
   struct inode *inode = file->f_inode;
   if (!inode || (inode->i_mode & TG_S_IFMT) != TG_S_IFSOCK) return 0;
@@ -50,20 +59,8 @@ static __always_inline __u64 tg_tcp_sock_of_fd(__s64 fd) {
   return (__u64)sk;
 }
 #else
-static __always_inline __u64 tg_tcp_sock_of_fd(__s64 fd) {
-  if (fd < 0) return 0;
-  /* task->files->fdt is walked with direct loads through BTF-typed pointers (no helper call);
-   * only the fd array slot and the file's fields, which are plain pointers to the verifier, are
-   * read with bpf_probe_read_kernel. This walk runs on every hooked syscall of every process, so
-   * each helper call saved here is paid back on every file and pipe read or write. */
-  struct task_struct *task = bpf_get_current_task_btf();
-  struct files_struct *files = task->files;
-  if (!files) return 0;
-  struct fdtable *fdt = files->fdt;
-  if (!fdt || (__u64)fd >= fdt->max_fds) return 0;
-  struct file **fds = fdt->fd;
-  struct file *file = 0;
-  if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file) return 0;
+static __always_inline __u64 tg_tcp_sock_of_file(__u64 fp) {
+  struct file *file = (struct file *)fp;
   if ((BPF_CORE_READ(file, f_inode, i_mode) & TG_S_IFMT) != TG_S_IFSOCK) return 0;
   struct socket *sock = BPF_CORE_READ(file, private_data);
   struct sock *sk = BPF_CORE_READ(sock, sk);
@@ -73,8 +70,14 @@ static __always_inline __u64 tg_tcp_sock_of_fd(__s64 fd) {
   if (BPF_CORE_READ(sk, sk_protocol) != TG_IPPROTO_TCP) return 0;
   return (__u64)sk;
 }
-
 #endif
+
+/* This walk runs on every hooked syscall of every process: it stops at the first check that
+ * fails, and each helper call saved here is paid back on every file and pipe read or write. */
+static __always_inline __u64 tg_tcp_sock_of_fd(__s64 fd) {
+  __u64 file = tg_file_of_fd(fd);
+  return file ? tg_tcp_sock_of_file(file) : 0;
+}
 
 #ifdef TG_FAST_CAST
 static __always_inline void tg_read_tuple(__u64 skp, struct tg_tuple *t) {
