@@ -73,7 +73,7 @@ static __always_inline __u8 tg_other_protocol(const struct tg_conn *conn, __u8 d
   return 1 << (dir & 1);
 }
 
-static __always_inline int tg_enter(__s64 fd, __u64 buf, __u64 count, __u8 shape, __u8 dir) {
+static __always_inline int tg_enter(__s64 fd, __u64 buf, __u64 count, __u8 shape, __u8 dir, long nr) {
   __u64 id = bpf_get_current_pid_tgid();
   __u64 sk = tg_tcp_sock_of_fd(fd);
   if (!sk || tg_is_self(id)) return 0;
@@ -103,6 +103,7 @@ static __always_inline int tg_enter(__s64 fd, __u64 buf, __u64 count, __u8 shape
   st->shape = shape;
   st->direction = dir;
   st->start = start;
+  st->nr = (__u32)nr;
   st->armed = 1;
   return 0;
 }
@@ -181,11 +182,14 @@ static __always_inline __u32 tg_http1(struct tg_scratch *scr, struct tg_conn *co
   return scan->switch_h2 ? emit : 0;
 }
 
-static __always_inline int tg_exit(long ret) {
+static __always_inline int tg_exit(long ret, long nr) {
   __u64 id = bpf_get_current_pid_tgid();
   struct tg_stash *stp = bpf_task_storage_get(&tg_stash_map, bpf_get_current_task_btf(), 0, 0);
   if (!stp || !stp->armed) return 0;
   stp->armed = 0;
+  /* Only the exit of the syscall that stashed: while probes are being attached or detached, an
+   * enter can run without its exit, and its stash must not be taken for another call's. */
+  if (stp->nr != (__u32)nr) return 0;
   if (ret <= 0) return 0;
   struct tg_stash st = *stp;
   __u8 dir = st.direction & 1;

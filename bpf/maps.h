@@ -38,6 +38,8 @@ struct tg_stash {
   __u8 direction;
   __u8 armed;   /* set at sys_enter, cleared at sys_exit */
   __u8 start;   /* enum tg_start of the data, when sys_enter already classified it (sends); else 0 */
+  __u32 nr;     /* the syscall's number: checked at sys_exit */
+  __u32 _pad;
 };
 
 enum tg_buf_shape {

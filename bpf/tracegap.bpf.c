@@ -20,7 +20,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define TG_ENTER(name, shape, dir, count_arg)                                           \
   SEC("tracepoint/syscalls/sys_enter_" #name)                                            \
   int tracepoint__syscalls__sys_enter_##name(struct trace_event_raw_sys_enter *ctx) {  \
-    return tg_enter((__s64)ctx->args[0], ctx->args[1], count_arg, shape, dir);           \
+    return tg_enter((__s64)ctx->args[0], ctx->args[1], count_arg, shape, dir, ctx->id);  \
   }
 
 TG_ENTER(write, TG_SHAPE_FLAT, TG_DIR_EGRESS, ctx->args[2])
@@ -36,7 +36,7 @@ TG_ENTER(recvmsg, TG_SHAPE_MSGHDR, TG_DIR_INGRESS, 0)
  * daemon to each sys_exit_* tracepoint: the scanner is verified once, not eight times. */
 SEC("tracepoint")
 int tracepoint__syscalls__sys_exit(struct trace_event_raw_sys_exit *ctx) {
-  return tg_exit(ctx->ret);
+  return tg_exit(ctx->ret, ctx->id);
 }
 
 /* Connection lifecycle. ESTABLISHED: start tracking the connection from its birth, so that
