@@ -93,21 +93,24 @@ std::string Metrics::LabelValue(std::string_view raw) {
   return out;
 }
 
+// Keys join label values with their lengths in front, so that no value (a comm may hold any
+// byte) can make two label sets share a key.
+static void AppendKeyPart(std::string& key, std::string_view value) {
+  const auto len = static_cast<uint32_t>(value.size());
+  key.append(reinterpret_cast<const char*>(&len), sizeof(len));
+  key.append(value);
+}
+
 const std::string& Metrics::CacheKey(LabelList labels) {
   key_.clear();
-  for (const auto& [name, value] : labels) {
-    key_.append(value);
-    key_.push_back('\x1f');
-  }
+  for (const auto& [name, value] : labels) AppendKeyPart(key_, value);
   return key_;
 }
 
 bool Metrics::Admit(std::string_view comm, std::string_view unit) {
   std::string id;
-  id.reserve(comm.size() + unit.size() + 1);
-  id.append(comm);
-  id.push_back('\x1f');
-  id.append(unit);
+  AppendKeyPart(id, comm);
+  AppendKeyPart(id, unit);
   if (identities_.contains(id)) return true;
   if (identities_.size() >= max_identities_) return false;
   identities_.insert(std::move(id));
@@ -126,10 +129,7 @@ prometheus::Counter& Metrics::GetForProcess(prometheus::Family<prometheus::Count
     list[n - 1].second = kOther;
   }
   key_.clear();
-  for (const auto& [name, value] : list) {
-    key_.append(value);
-    key_.push_back('\x1f');
-  }
+  for (const auto& [name, value] : list) AppendKeyPart(key_, value);
   if (auto it = cache.find(key_); it != cache.end()) return *it->second;
   std::map<std::string, std::string> label_map;
   for (size_t i = 0; i < n; ++i) {

@@ -88,7 +88,7 @@ class Metrics {
   std::vector<uint64_t> kernel_drop_seen_;
   std::string key_;  // scratch for cache keys
   size_t max_identities_;
-  std::unordered_set<std::string> identities_;  // "comm\x1funit" pairs with series of their own
+  std::unordered_set<std::string> identities_;  // (comm, unit) pairs with series of their own
 };
 
 }  // namespace tracegap

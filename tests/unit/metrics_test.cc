@@ -75,5 +75,17 @@ TEST(MetricsLabels, IdentitiesBeyondTheCapAreCountedAsOther) {
   EXPECT_EQ(RequestsByComm(m).at("_other"), 4);
 }
 
+// A comm may hold any byte, separators included: two label sets never share a counter.
+TEST(MetricsLabels, NoCommOrUnitCanAliasAnother) {
+  Metrics m = MakeMetrics(10);
+  m.CountRequest("inbound", "http1", "valid", "a\x1f", "b");
+  m.CountRequest("inbound", "http1", "valid", "a", "\x1f" "b");
+  m.CountRequest("inbound", "http1", "valid", "a", "\x1f" "b");
+  EXPECT_EQ(m.identities(), 2u);
+  const auto by = RequestsByComm(m);
+  EXPECT_EQ(by.at("a?"), 1);
+  EXPECT_EQ(by.at("a"), 2);
+}
+
 }  // namespace
 }  // namespace tracegap
