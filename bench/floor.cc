@@ -1,6 +1,8 @@
 // bench/floor: attaches empty BPF programs to every tracepoint tracegapd uses, then waits for
 // SIGINT/SIGTERM. Prints "attached N" once ready. Used by bench/run.py as the "floor"
-// configuration.
+// configuration. With --raw, the empty programs go on the raw sys_enter/sys_exit tracepoints
+// (every syscall) instead of the per-syscall ones: the alternative dispatch, measured by hand
+// (docs/BENCHMARKS.md, HTTP/1 analysis).
 
 #include <bpf/libbpf.h>
 #include <signal.h>

@@ -183,7 +183,6 @@ static __always_inline __u32 tg_http1(struct tg_scratch *scr, struct tg_conn *co
 }
 
 static __always_inline int tg_exit(long ret, long nr) {
-  __u64 id = bpf_get_current_pid_tgid();
   struct tg_stash *stp = bpf_task_storage_get(&tg_stash_map, bpf_get_current_task_btf(), 0, 0);
   if (!stp || !stp->armed) return 0;
   stp->armed = 0;
@@ -231,7 +230,7 @@ static __always_inline int tg_exit(long ret, long nr) {
   }
   if (!conn) conn = tg_conn_get_or_create(st.sk, 0);
   if (!conn) return 0;
-  tg_fill_event((struct tg_data_event *)scr->raw, conn, dir, id, st.sk, ret);
+  tg_fill_event((struct tg_data_event *)scr->raw, conn, dir, bpf_get_current_pid_tgid(), st.sk, ret);
 
   __u32 skip = 0;
   if (start == TG_START_H2_PREFACE) {

@@ -125,14 +125,6 @@ HOSTILE_CASES = {
 # ------------------------------------------------------------------------------------------------
 # Helpers
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for pid {pid}")
-
-
 def contexts(before, after, comm, direction, protocol=None):
     extra = {"protocol": protocol} if protocol else {}
     return {c: int(after.delta(before, REQ, comm=comm, direction=direction, context=c, **extra))
@@ -171,20 +163,11 @@ def run_daemon(*args, timeout=30):
     return subprocess.run([tglib.TRACEGAPD, *args], capture_output=True, text=True, timeout=timeout)
 
 
-
 def bpftool_ids(kind):
     """{id: object} of every BPF `kind` (prog, link, map) loaded on the machine."""
     r = subprocess.run(["bpftool", "--json", kind, "show"], capture_output=True, text=True,
                        timeout=30, check=True)
     return {o["id"]: o for o in json.loads(r.stdout or "[]")}
-
-
-def assert_one_line(test, r, code, *needles):
-    lines = r.stderr.strip().splitlines()
-    test.assertEqual(r.returncode, code, r.stderr)
-    test.assertEqual(len(lines), 1, f"want one line on stderr, got:\n{r.stderr}")
-    for needle in needles:
-        test.assertIn(needle, lines[0])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -424,9 +407,9 @@ class HostilePeers(unittest.TestCase):
                         after = d.scrape()
                         self.assertEqual(observed(after), want)
                         self.assertIsNone(d.proc.poll(), "tracegapd died")
-                        rss = rss_kib(d.proc.pid)
+                        rss = tglib.rss_kib(d.proc.pid)
                         self.assertLess(rss, RSS_LIMIT_KIB, f"tracegapd RSS {rss} KiB after {case}")
-                print(f"tracegapd RSS after the hostile cases: {rss_kib(d.proc.pid)} KiB")
+                print(f"tracegapd RSS after the hostile cases: {tglib.rss_kib(d.proc.pid)} KiB")
 
                 # Still exact afterwards, for a plain socket server and for nginx.
                 before = d.scrape()
@@ -524,7 +507,7 @@ class BadConfiguration(unittest.TestCase):
                 if "--listen" not in args:
                     safe += ["--listen", f"127.0.0.1:{tglib.free_port()}"]
                 r = run_daemon(*safe, *args, timeout=10)
-                assert_one_line(self, r, 2, *needles)
+                tglib.assert_one_line(self, r, 2, *needles)
 
     def test_api_socket_failures_exit_8(self):
         regular = self.config("not a socket\n", "regular.sock")
@@ -537,7 +520,7 @@ class BadConfiguration(unittest.TestCase):
             for path, needles in cases:
                 with self.subTest(path=path):
                     r = run_daemon("--listen", f"127.0.0.1:{tglib.free_port()}", "--api-socket", path)
-                    assert_one_line(self, r, 8, *needles)
+                    tglib.assert_one_line(self, r, 8, *needles)
             # The live daemon's socket was left alone.
             self.assertEqual(subprocess.run([tglib.TRACEGAP, "--socket", other.api_socket, "status"],
                                             capture_output=True).returncode, 0)
@@ -551,7 +534,7 @@ class BadConfiguration(unittest.TestCase):
             port = s.getsockname()[1]
             api = os.path.join(self.dir, "api.sock")
             r = run_daemon("--listen", f"127.0.0.1:{port}", "--api-socket", api)
-            assert_one_line(self, r, 8, f"127.0.0.1:{port}")
+            tglib.assert_one_line(self, r, 8, f"127.0.0.1:{port}")
             self.assertFalse(os.path.exists(api), "a daemon that cannot listen must not leave its API socket")
 
 

@@ -97,14 +97,6 @@ for i in range(5):
 # ------------------------------------------------------------------------------------------------
 # Helpers
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for pid {pid}")
-
-
 def start_time(pid):
     with open(f"/proc/{pid}/stat") as f:
         return int(f.read().rsplit(")", 1)[1].split()[19])
@@ -121,7 +113,6 @@ def cli_json(daemon, *args):
     if r.returncode != 0:
         raise AssertionError(f"tracegap {' '.join(args)} exited {r.returncode}: {r.stderr}")
     return json.loads(r.stdout)
-
 
 
 def tg_conns_entries(daemon):
@@ -217,7 +208,7 @@ class Load(unittest.TestCase):
             base = d.wait_for(lambda m: m.get("tracegap_connections_tracked") <= 64, timeout=20)
             tracked_base = base.get("tracegap_connections_tracked")
             kernel_base = tg_conns_entries(d)
-            rss_warm = rss_kib(d.proc.pid)
+            rss_warm = tglib.rss_kib(d.proc.pid)
 
             start = time.monotonic()
             with ProcessTableWatch(d) as watch:
@@ -240,7 +231,7 @@ class Load(unittest.TestCase):
             settled = d.wait_for(lambda m: m.get("tracegap_connections_tracked") <= tracked_base + 64, timeout=30)
             tracked = settled.get("tracegap_connections_tracked")
             kernel = tg_conns_entries(d)
-            rss_after = rss_kib(d.proc.pid)
+            rss_after = tglib.rss_kib(d.proc.pid)
             print(f"after: tracked {tracked:.0f}, kernel tg_conns {kernel}, RSS {rss_after} KiB "
                   f"(max processes_tracked seen {watch.max_seen} in {watch.samples} samples)")
             self.assertLessEqual(tracked, tracked_base + 64)
@@ -270,7 +261,7 @@ class Load(unittest.TestCase):
             run(50)  # warm-up
             d.wait_for(lambda m: m.delta(before, REQ, comm="tgl-curl", direction="outbound") >= 50, timeout=30)
             time.sleep(2.5)  # one housekeeping pass
-            rss_warm = rss_kib(d.proc.pid)
+            rss_warm = tglib.rss_kib(d.proc.pid)
             start = time.monotonic()
             with ProcessTableWatch(d) as watch:
                 run(500)
@@ -286,7 +277,7 @@ class Load(unittest.TestCase):
 
             status = cli_json(d, "status")
             listed = cli_json(d, "processes", "--all")["processes"]
-            rss_after = rss_kib(d.proc.pid)
+            rss_after = tglib.rss_kib(d.proc.pid)
             print(f"500 curl processes in {elapsed:.1f}s; processes_tracked {status['processes_tracked']}, "
                   f"listed {len(listed)}, max seen {watch.max_seen} ({watch.samples} samples); "
                   f"RSS {rss_warm} -> {rss_after} KiB")

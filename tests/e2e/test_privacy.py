@@ -6,7 +6,6 @@ require basic auth; TLS on /metrics is refused where civetweb would crash.
 Every client and server here runs under a name of its own (`tgp-*`), so that other traffic on a
 shared machine never enters an exact count."""
 import base64
-import ctypes
 import json
 import os
 import re
@@ -176,14 +175,6 @@ def run_daemon(*args, timeout=15):
     return subprocess.run([tglib.TRACEGAPD, *args], capture_output=True, text=True, timeout=timeout)
 
 
-def assert_one_line(test, r, code, *needles):
-    lines = r.stderr.strip().splitlines()
-    test.assertEqual(r.returncode, code, r.stderr)
-    test.assertEqual(len(lines), 1, f"want one line on stderr, got:\n{r.stderr}")
-    for needle in needles:
-        test.assertIn(needle, lines[0])
-
-
 # ------------------------------------------------------------------------------------------------
 
 class Privacy(unittest.TestCase):
@@ -323,7 +314,7 @@ class Privacy(unittest.TestCase):
         self.assertEqual(st.st_uid, 0)
         # The socket's mode keeps nobody out...
         r = cli(sock, "processes", user="nobody")
-        assert_one_line(self, r, 3, "permission denied")
+        tglib.assert_one_line(self, r, 3, "permission denied")
         # ...and so does the daemon's peer check when the file is opened up by mistake.
         parent = os.path.dirname(sock)
         parent_mode = stat.S_IMODE(os.stat(parent).st_mode)
@@ -333,7 +324,7 @@ class Privacy(unittest.TestCase):
             for args in (["processes"], ["status", "--json"], ["process", str(self.proxy.pid), "--json"]):
                 with self.subTest(args=args):
                     r = cli(sock, *args, user="nobody")
-                    assert_one_line(self, r, 3, "permission denied")
+                    tglib.assert_one_line(self, r, 3, "permission denied")
                     self.assertEqual(r.stdout, "")
         finally:
             os.chmod(sock, 0o600)
@@ -393,7 +384,7 @@ class MetricsAccess(unittest.TestCase):
             with self.subTest(path=os.path.basename(path)):
                 r = run_daemon("--metrics-basic-auth", path, "--listen", f"127.0.0.1:{tglib.free_port()}",
                                "--api-socket", os.path.join(self.dir, "api.sock"))
-                assert_one_line(self, r, 2, "--metrics-basic-auth", path, needle)
+                tglib.assert_one_line(self, r, 2, "--metrics-basic-auth", path, needle)
                 self.assertNotIn("pw", r.stderr.replace(path, ""))
 
     def make_pem(self):
@@ -455,7 +446,7 @@ class MetricsAccess(unittest.TestCase):
         os.chmod(pem, 0o600)
         r = run_daemon("--metrics-tls-cert", pem, "--listen", f"127.0.0.1:{tglib.free_port()}",
                        "--api-socket", os.path.join(self.dir, "api.sock"))
-        assert_one_line(self, r, 8, "--metrics-tls-cert", pem)
+        tglib.assert_one_line(self, r, 8, "--metrics-tls-cert", pem)
 
 if __name__ == "__main__":
     tglib.main()

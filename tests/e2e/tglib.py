@@ -252,6 +252,25 @@ def bpf_fd_ids(pid, key):
     return ids
 
 
+def rss_kib(pid):
+    """VmRSS of pid, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def assert_one_line(test, r, code, *needles):
+    """r (a finished tracegapd run) exited with `code` after exactly one line on stderr that
+    contains every needle."""
+    lines = r.stderr.strip().splitlines()
+    test.assertEqual(r.returncode, code, r.stderr)
+    test.assertEqual(len(lines), 1, f"want one line on stderr, got:\n{r.stderr}")
+    for needle in needles:
+        test.assertIn(needle, lines[0])
+
+
 def curl(url, *headers, data=None, extra=()):
     cmd = ["curl", "-sS", "-o", "/dev/null", "--max-time", "10", *extra]
     for h in headers:
