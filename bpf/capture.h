@@ -22,6 +22,7 @@
 #include "http1_scan.h"
 #include "maps.h"
 #include "sock_lookup.h"
+#include "bounds.h"
 #include "tracegap.h"
 #include "user_data.h"
 
@@ -38,6 +39,7 @@ enum tg_start {
 static __always_inline int tg_classify_start(const struct tg_conn *conn, __u8 dir, const __u8 *b,
                                              __u32 avail, __u64 total) {
   __u64 w0 = *(const __u64 *)b;
+  if (!tg_follow_http2) return tg_is_message_start(w0, avail) ? TG_START_HTTP1 : TG_START_NONE;
   if (avail >= TG_H2_PREFACE_LEN && w0 == TG_H2_PREFACE_W0 &&
       *(const __u64 *)(b + 8) == TG_H2_PREFACE_W1 && *(const __u64 *)(b + 16) == TG_H2_PREFACE_W2)
     return TG_START_H2_PREFACE;
@@ -139,7 +141,7 @@ static __always_inline __u32 tg_http1(struct tg_scratch *scr, struct tg_conn *co
   /* `have` bytes of a flat buffer are in scratch already (tg_exit's first read). */
   __u32 got = have >= want   ? want
               : have > 0     ? tg_copy_rest(st, data, have, want)
-                             : tg_copy(st, data, want, scr->iovs);
+                             : tg_copy(st, data, want, scr->iovs, &scr->copy_off);
   if (got == 0) {
     tg_count_drop(TG_DROP_READ_USER);
     return 0;
@@ -182,6 +184,14 @@ static __always_inline __u32 tg_http1(struct tg_scratch *scr, struct tg_conn *co
   return scan->switch_h2 ? emit : 0;
 }
 
+/* tg_http1 as a global function: the verifier checks a global function once, on its own, from
+ * its arguments' types, instead of once for every state its callers reach it in (the scan loop
+ * inside was verified anew for each of the exit's copy paths). Its inputs are in scratch. */
+__noinline int tg_http1_block(struct tg_scratch *scr, struct tg_conn *conn) {
+  if (!scr || !conn) return 0;
+  return tg_http1(scr, conn, scr->dir & 1, &scr->st, scr->ret, scr->have);
+}
+
 static __always_inline int tg_exit(long ret, long nr) {
   struct tg_stash *stp = bpf_task_storage_get(&tg_stash_map, bpf_get_current_task_btf(), 0, 0);
   if (!stp || !stp->armed) return 0;
@@ -211,7 +221,7 @@ static __always_inline int tg_exit(long ret, long nr) {
         __u32 n = (__u64)ret < tg_max_header_bytes ? (__u32)ret : tg_max_header_bytes;
         if (n > TG_PREFETCH) n = TG_PREFETCH;
         b = scr->raw + sizeof(struct tg_data_event);
-        if (n == 0 || bpf_probe_read_user(b, n & (2 * TG_PREFETCH - 1), (void *)st.buf)) return 0;
+        if (n == 0 || bpf_probe_read_user(b, TG_CLAMP(n, TG_PREFETCH), (void *)st.buf)) return 0;
         have = n;
         avail = n < TG_PEEK ? n : TG_PEEK;
       } else {
@@ -241,15 +251,19 @@ static __always_inline int tg_exit(long ret, long nr) {
   } else if (start == TG_START_H2 || start == TG_START_H2_UNSYNCED) {
     tg_h2_begin(conn, dir, start == TG_START_H2);
   } else if (!conn->h2[dir].active) {
-    skip = tg_http1(scr, conn, dir, &st, ret, have);
-    if (skip == 0) {
+    scr->st = st;
+    scr->ret = ret;
+    scr->have = have;
+    scr->dir = dir;
+    skip = tg_http1_block(scr, conn);
+    if (skip == 0 || !tg_follow_http2) {
       conn->seen[dir] = 1;
       return 0;
     }
     tg_h2_begin(conn, dir, 1); /* after "101 Switching Protocols" */
   }
   conn->seen[dir] = 1;
-  tg_h2_walk(scr, conn, dir, &st, ret, skip);
+  if (tg_follow_http2) tg_h2_walk(scr, conn, dir, &st, ret, skip);
   return 0;
 }
 

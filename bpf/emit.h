@@ -7,6 +7,7 @@
 #include <bpf/bpf_helpers.h>
 #include "maps.h"
 #include "sock_lookup.h"
+#include "bounds.h"
 #include "tracegap.h"
 
 /* Fills the parts of an event header that are the same for every event of this syscall. */
@@ -37,7 +38,7 @@ static __always_inline int tg_output(struct tg_scratch *scr, struct tg_data_even
   __u64 wake = BPF_RB_NO_WAKEUP;
   if ((++scr->outputs & 15) == 0 && bpf_ringbuf_query(&tg_events, BPF_RB_AVAIL_DATA) >= tg_wakeup_bytes)
     wake = BPF_RB_FORCE_WAKEUP;
-  if (bpf_ringbuf_output(&tg_events, ev, sizeof(*ev) + len, wake)) {
+  if (bpf_ringbuf_output(&tg_events, ev, sizeof(*ev) + TG_CLAMP(len, TG_MAX_COPY), wake)) {
     tg_count_drop(TG_DROP_RINGBUF_FULL);
     return -1;
   }

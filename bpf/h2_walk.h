@@ -13,6 +13,7 @@
 #include "h2_follow.h"
 #include "maps.h"
 #include "user_data.h"
+#include "bounds.h"
 #include "tracegap.h"
 
 /* Sends the HTTP/2 event being assembled and starts the next. */
@@ -73,7 +74,7 @@ static long tg_h2_step(__u32 index, struct tg_scan_ctx *ctx) {
       __u32 room = TG_MAX_COPY - w->out;
       if (n > room) n = room;
       if (n > TG_MAX_COPY) n = TG_MAX_COPY;
-      if (bpf_probe_read_user(data + (w->out & (TG_MAX_COPY - 1)), n, (void *)w->seg)) {
+      if (bpf_probe_read_user(data + (w->out & (TG_MAX_COPY - 1)), TG_CLAMP(n, TG_MAX_COPY), (void *)w->seg)) {
         w->failed = 1;
         return 1;
       }
@@ -88,7 +89,7 @@ static long tg_h2_step(__u32 index, struct tg_scan_ctx *ctx) {
   __u32 n = TG_H2_FRAME_HEADER_LEN - have;
   if (n > avail) n = avail;
   if (n > TG_H2_FRAME_HEADER_LEN) n = TG_H2_FRAME_HEADER_LEN;
-  if (bpf_probe_read_user(w->hdr + have, n, (void *)w->seg)) {
+  if (bpf_probe_read_user(w->hdr + TG_CLAMP(have, TG_H2_FRAME_HEADER_LEN - 1), TG_CLAMP(n, TG_H2_FRAME_HEADER_LEN), (void *)w->seg)) {
     w->failed = 1;
     return 1;
   }
@@ -102,6 +103,20 @@ static long tg_h2_step(__u32 index, struct tg_scan_ctx *ctx) {
   w->copy = TG_H2_PAYLOAD_COPIED(w->hdr[3]);
   w->hdr_have = 0;
   return 0;
+}
+
+/* Test-only (tg_test_overcomplex): 2^30 paths, each with its own offset, which the verifier must
+ * all walk: over its 1M-instruction budget (E2BIG) on every kernel. */
+static __always_inline void tg_overcomplex(struct tg_scratch *scr) {
+  __u32 x = 0;
+#pragma unroll
+  for (int i = 0; i < 30; i++) {
+    if (scr->raw[i] > 7) {
+      x += 1u << i;
+      asm volatile("" : "+r"(x)); /* a real branch: no if-conversion into arithmetic */
+    }
+  }
+  scr->raw[x & (TG_MAX_COPY - 1)] = 0;
 }
 
 /* Follows this syscall's HTTP/2 frames from byte `skip` on and emits the frame records. */
@@ -131,6 +146,7 @@ static __always_inline void tg_h2_walk(struct tg_scratch *scr, struct tg_conn *c
   w->announced = conn->announced;
   w->base_flags = TG_DATA_HTTP2 | (h->from_start ? TG_DATA_H2_FROM_START : 0);
   struct tg_scan_ctx ctx = {.scr = scr};
+  if (tg_test_overcomplex) tg_overcomplex(scr);
   bpf_loop(TG_H2_MAX_STEPS, tg_h2_step, &ctx, 0);
   if (w->left > 0 && !w->failed) w->failed = 1; /* ran out of steps */
   if (w->out > 0) tg_h2_flush(scr);

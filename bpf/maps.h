@@ -18,6 +18,12 @@ const volatile __u64 tg_self_pidns_dev = 0;
 const volatile __u64 tg_self_pidns_ino = 0;
 const volatile __u32 tg_max_header_bytes = TG_DEFAULT_MAX_HEADER_BYTES; /* <= TG_MAX_COPY */
 const volatile __u64 tg_wakeup_bytes = 256 * 1024;    /* wake the reader once this much is queued */
+/* 0: HTTP/2 is not followed (the daemon's fallback variant when a kernel rejects the programs
+ * with it). The verifier knows read-only values, so with 0 the HTTP/2 code is never verified. */
+const volatile __u8 tg_follow_http2 = 1;
+/* Test-only (TRACEGAP_TEST_OVERCOMPLEX_HTTP2=1 in the daemon's environment): makes the HTTP/2
+ * code too complex for any verifier, to test the daemon's fallback to HTTP/1 only. */
+const volatile __u8 tg_test_overcomplex = 0;
 
 /* Header bytes and connection closes, to the daemon. Size: --ring-buffer-bytes. */
 struct {
@@ -109,11 +115,16 @@ struct {
  * of slack so that the verifier can bound a copy at any offset below TG_MAX_COPY. */
 struct tg_scratch {
   __u32 outputs; /* events this CPU sent: the ring buffer's fill level is checked every 16th */
-  __u32 _pad;
+  __u32 copy_off; /* running offset of a vectored copy (user_data.h: tg_copy) */
   __u8 peek[32]; /* the first bytes of a vectored call, to classify it */
   struct tg_user_iovec iovs[TG_MAX_IOV]; /* a vectored call's iovec array */
   struct tg_scan scan;
   struct tg_h2_walk walk;
+  /* The arguments of tg_http1_block (capture.h), which the verifier checks on its own. */
+  struct tg_stash st; /* the syscall's stash */
+  __s64 ret;          /* what the syscall returned (> 0) */
+  __u32 have;         /* bytes of a flat buffer already in raw's data */
+  __u32 dir;          /* enum tg_direction */
   __u8 raw[sizeof(struct tg_data_event) + 2 * TG_MAX_COPY];
 };
 

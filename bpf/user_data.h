@@ -10,6 +10,7 @@
 #include "kernel_types.h"
 #include <bpf/bpf_helpers.h>
 #include "maps.h"
+#include "bounds.h"
 #include "tracegap.h"
 
 #define TG_PEEK 24
@@ -47,16 +48,19 @@ static __always_inline __u32 tg_peek(__u8 shape, __u64 buf, __u64 total, __u8 *b
   if (tg_first_segment(shape, buf, &seg, &seg_len, &iov)) return 0;
   __u64 n = total < TG_PEEK ? total : TG_PEEK;
   if (seg_len < n) n = seg_len;
-  if (n == 0 || bpf_probe_read_user(b, n & 31, (void *)seg)) return 0;
+  if (n == 0 || bpf_probe_read_user(b, TG_CLAMP(n, TG_PEEK), (void *)seg)) return 0;
   return n;
 }
 
-/* Copies up to `want` bytes of the syscall's data into `dst`; returns the count copied. */
+/* Copies up to `want` bytes of the syscall's data into `dst`; returns the count copied.
+ * `off_slot` is a word of map memory that holds the running offset of a vectored copy: each iovec
+ * reloads it from there, so the verifier sees every iteration start alike (an offset carried in a
+ * register is precise, differs on every path, and made the paths of the iterations multiply). */
 static __always_inline __u32 tg_copy(const struct tg_stash *st, __u8 *dst, __u32 want,
-                                     struct tg_user_iovec *iovs) {
+                                     struct tg_user_iovec *iovs, volatile __u32 *off_slot) {
   if (want > TG_MAX_COPY) want = TG_MAX_COPY;
   if (st->shape == TG_SHAPE_FLAT) {
-    if (bpf_probe_read_user(dst, want, (void *)st->buf)) return 0;
+    if (bpf_probe_read_user(dst, TG_CLAMP(want, TG_MAX_COPY), (void *)st->buf)) return 0;
     return want;
   }
   /* The iovec array (its first TG_MAX_IOV entries) in one read, then one read per segment. */
@@ -69,19 +73,21 @@ static __always_inline __u32 tg_copy(const struct tg_stash *st, __u8 *dst, __u32
   }
   if (cnt == 0) return 0;
   __u32 have_iov = cnt < TG_MAX_IOV ? (__u32)cnt : TG_MAX_IOV;
-  if (bpf_probe_read_user(iovs, have_iov * sizeof(struct tg_user_iovec), (void *)iov)) return 0;
-  __u32 off = 0;
+  if (bpf_probe_read_user(iovs, TG_CLAMP(have_iov, TG_MAX_IOV) * sizeof(struct tg_user_iovec), (void *)iov)) return 0;
+  *off_slot = 0;
   for (int i = 0; i < TG_MAX_IOV; i++) {
     if ((__u32)i >= have_iov) break;
+    __u32 off = *off_slot;
+    if (off >= want) break;
     __u32 room = want - off;
     __u64 seg_len = iovs[i].len;
     __u32 n = seg_len < room ? seg_len : room;
     if (n > TG_MAX_COPY) n = TG_MAX_COPY;
-    if (n && bpf_probe_read_user(dst + (off & (TG_MAX_COPY - 1)), n, (void *)iovs[i].base)) return off;
-    off += n;
-    if (off >= want) return off;
+    if (n && bpf_probe_read_user(dst + (off & (TG_MAX_COPY - 1)), TG_CLAMP(n, TG_MAX_COPY), (void *)iovs[i].base)) break;
+    *off_slot = off + n;
   }
-  if (cnt > TG_MAX_IOV) tg_count_drop(TG_DROP_IOV_LIMIT);
+  __u32 off = *off_slot;
+  if (off < want && cnt > TG_MAX_IOV) tg_count_drop(TG_DROP_IOV_LIMIT);
   return off;
 }
 
@@ -91,7 +97,7 @@ static __always_inline __u32 tg_copy_rest(const struct tg_stash *st, __u8 *dst, 
   if (have > TG_PREFETCH || have >= want) return have;
   __u32 n = want - have;
   if (n > TG_MAX_COPY) n = TG_MAX_COPY;
-  if (bpf_probe_read_user(dst + (have & (2 * TG_PREFETCH - 1)), n, (void *)(st->buf + have))) return have;
+  if (bpf_probe_read_user(dst + (have & (2 * TG_PREFETCH - 1)), TG_CLAMP(n, TG_MAX_COPY), (void *)(st->buf + have))) return have;
   return want;
 }
 

@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/sysmacros.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
@@ -18,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <initializer_list>
 #include <memory>
 #include <string_view>
@@ -25,6 +27,7 @@
 #include "api/server.h"
 #include "http2/connection.h"
 #include "http2/errors.h"
+#include "json.h"
 #include "kernel_drops.h"
 #include "log.h"
 #include "metrics.h"
@@ -35,6 +38,7 @@
 #include "probes.h"
 #include "process_info.h"
 #include "process_table.h"
+#include "verifier_log.h"
 #include "version.h"
 
 namespace tracegap {
@@ -112,6 +116,117 @@ void Reload(int argc, const char* const* argv, Options& live, Pipeline& pipeline
   sd_notify(0, "READY=1");
 }
 
+ProbeConfig MakeProbeConfig(const Options& opts) {
+  ProbeConfig pc;
+  pc.self_tgid = static_cast<uint32_t>(getpid());
+  if (struct stat ns; stat("/proc/self/ns/pid", &ns) == 0 && ns.st_ino != kHostPidNamespaceInode) {
+    // In a container with its own pid namespace the kernel reports host pids: recognise our own
+    // traffic by namespace, and warn that /proc (this namespace's) cannot describe other processes.
+    pc.self_pidns_dev = (static_cast<uint64_t>(major(ns.st_dev)) << 20) | minor(ns.st_dev);
+    pc.self_pidns_ino = ns.st_ino;
+    if (!opts.verify_only) {
+      TG_LOG(Warning) << "running in a pid namespace of its own: processes are reported by host pid "
+                         "and their unit, start time and exe cannot be read; run tracegapd in the "
+                         "host pid namespace (systemd service, or hostPID: true on Kubernetes)";
+    }
+  }
+  pc.max_header_bytes = opts.max_header_bytes;
+  pc.ring_buffer_bytes = opts.ring_buffer_bytes;
+  pc.max_connections = opts.max_connections;
+  pc.wakeup_bytes = opts.ring_buffer_bytes / 4;
+  pc.direct_kernel_reads = opts.kernel_reads == "auto";
+  const char* overcomplex = std::getenv("TRACEGAP_TEST_OVERCOMPLEX_HTTP2");
+  pc.test_overcomplex_http2 = overcomplex != nullptr && std::string_view(overcomplex) == "1";
+  if (pc.test_overcomplex_http2) {
+    TG_LOG(Warning) << "TRACEGAP_TEST_OVERCOMPLEX_HTTP2=1: the HTTP/2 variants are made too complex "
+                       "for the verifier on purpose (a test of the fallback)";
+  }
+  return pc;
+}
+
+// --verify-only: loads every variant, prints the verifier's cost of each program, exits.
+int RunVerify(const Options& opts) {
+  const std::vector<LoadAttempt> attempts = Probes::VerifyAll(MakeProbeConfig(opts));
+  struct utsname uts {};
+  uname(&uts);
+  std::string table = std::string("kernel ") + uts.release + " (" + uts.machine + ")\n";
+  char line[256];
+  std::snprintf(line, sizeof(line), "%-24s %-8s %-40s %10s %7s %10s\n", "VARIANT", "RESULT", "PROGRAM",
+                "INSNS", "BUDGET", "VERIFY-MS");
+  table += line;
+  bool any = false;
+  for (const LoadAttempt& a : attempts) {
+    const char* result = a.result == LoadAttempt::Result::kLoaded   ? "loaded"
+                         : a.result == LoadAttempt::Result::kSkipped ? "skipped"
+                                                                     : "FAILED";
+    any |= a.result == LoadAttempt::Result::kLoaded;
+    if (a.programs.empty()) {
+      std::snprintf(line, sizeof(line), "%-24s %-8s %s\n", VariantName(a.variant).c_str(), result, a.why.c_str());
+      table += line;
+    }
+    for (const ProgramCost& p : a.programs) {
+      // A failed variant: the programs before the refused one were accepted.
+      const char* program_result =
+          a.result != LoadAttempt::Result::kFailed ? result : p.program == a.failed_program ? "REFUSED" : "ok";
+      const std::string ms = p.verify_us ? std::to_string(*p.verify_us / 1000) + "." +
+                                               std::to_string(*p.verify_us % 1000 / 100)
+                                         : "-";
+      std::snprintf(line, sizeof(line), "%-24s %-8s %-40s %10llu %6.1f%% %10s\n",
+                    VariantName(a.variant).c_str(), program_result, p.program.c_str(),
+                    static_cast<unsigned long long>(p.insns), 100.0 * p.insns / kVerifierInsnBudget, ms.c_str());
+      table += line;
+    }
+    if (a.result == LoadAttempt::Result::kFailed && !a.programs.empty()) table += "  " + a.Describe() + "\n";
+  }
+  std::fputs(table.c_str(), stdout);
+  if (!opts.verify_json.empty()) {
+    std::string out;
+    json::Writer w(&out, 2);
+    w.BeginObject();
+    w.Key("kernel").String(uts.release);
+    w.Key("machine").String(uts.machine);
+    w.Key("budget").Uint(kVerifierInsnBudget);
+    w.Key("variants").BeginArray();
+    for (const LoadAttempt& a : attempts) {
+      w.BeginObject();
+      w.Key("name").String(VariantName(a.variant));
+      w.Key("build").String(a.variant.reads == KernelReads::kDirect ? "direct-reads" : "probe-reads");
+      w.Key("http2").Bool(a.variant.http2);
+      w.Key("result").String(a.result == LoadAttempt::Result::kLoaded    ? "loaded"
+                             : a.result == LoadAttempt::Result::kSkipped ? "skipped"
+                                                                         : "failed");
+      w.Key("loaded").Bool(a.result == LoadAttempt::Result::kLoaded);
+      w.Key("error").String(a.result == LoadAttempt::Result::kLoaded ? "" : a.Describe());
+      w.Key("programs").BeginArray();
+      for (const ProgramCost& p : a.programs) {
+        w.BeginObject().Key("name").String(p.program).Key("insns").Uint(p.insns);
+        w.Key("verify_us");
+        if (p.verify_us) {
+          w.Uint(*p.verify_us);
+        } else {
+          w.Null();
+        }
+        w.EndObject();
+      }
+      w.EndArray();
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    out += "\n";
+    FILE* f = std::fopen(opts.verify_json.c_str(), "w");
+    if (f == nullptr || std::fputs(out.c_str(), f) < 0 || std::fclose(f) != 0) {
+      TG_LOG(Error) << "--verify-json: cannot write '" << opts.verify_json << "': " << std::strerror(errno);
+      return 1;
+    }
+  }
+  if (!any) {
+    TG_LOG(Error) << "no capture variant loads on this kernel (the table above says why)";
+    return kExitBpfLoad;
+  }
+  return 0;
+}
+
 int Run(int argc, const char* const* argv, Options opts) {
   // Files named by options are checked before anything is loaded: a mistake there is a config
   // error (exit 2), not a runtime one.
@@ -139,6 +254,7 @@ int Run(int argc, const char* const* argv, Options opts) {
     return pre.exit_code;
   }
   if (!pre.notes.empty()) TG_LOG(Info) << pre.notes;
+  if (opts.verify_only) return RunVerify(opts);
 
   std::array<std::string_view, http2::kStates.size()> h2_states{};
   for (size_t i = 0; i < h2_states.size(); ++i) h2_states[i] = http2::Label(http2::kStates[i]);
@@ -152,28 +268,26 @@ int Run(int argc, const char* const* argv, Options opts) {
   config.correlator.linger = std::chrono::milliseconds(opts.linger_ms);
   Pipeline pipeline(config, metrics, processes, table, WallClockMs);
 
-  ProbeConfig pc;
-  pc.self_tgid = static_cast<uint32_t>(getpid());
-  if (struct stat ns; stat("/proc/self/ns/pid", &ns) == 0 && ns.st_ino != kHostPidNamespaceInode) {
-    // In a container with its own pid namespace the kernel reports host pids: recognise our own
-    // traffic by namespace, and warn that /proc (this namespace's) cannot describe other processes.
-    pc.self_pidns_dev = (static_cast<uint64_t>(major(ns.st_dev)) << 20) | minor(ns.st_dev);
-    pc.self_pidns_ino = ns.st_ino;
-    TG_LOG(Warning) << "running in a pid namespace of its own: processes are reported by host pid "
-                       "and their unit, start time and exe cannot be read; run tracegapd in the "
-                       "host pid namespace (systemd service, or hostPID: true on Kubernetes)";
-  }
-  pc.max_header_bytes = opts.max_header_bytes;
-  pc.ring_buffer_bytes = opts.ring_buffer_bytes;
-  pc.max_connections = opts.max_connections;
-  pc.wakeup_bytes = opts.ring_buffer_bytes / 4;
-  pc.direct_kernel_reads = opts.kernel_reads == "auto";
+  ProbeConfig pc = MakeProbeConfig(opts);
   ProbeError perr;
   std::unique_ptr<Probes> probes =
       Probes::Start(pc, [&pipeline](std::span<const uint8_t> rec) { pipeline.OnRecord(rec); }, &perr);
   if (!probes) {
     TG_LOG(Error) << perr.message;
     return perr.exit_code;
+  }
+  const std::string capture = VariantName(probes->variant());
+  metrics.SetCaptureInfo(probes->direct_kernel_reads() ? "direct-reads" : "probe-reads",
+                         probes->variant().http2, probes->degraded());
+  std::vector<std::string> load_failures;
+  for (const LoadAttempt& a : probes->attempts()) {
+    if (a.result == LoadAttempt::Result::kFailed) load_failures.push_back(a.Describe());
+  }
+  if (probes->degraded()) {
+    TG_LOG(Warning) << "degraded capture: running " << capture
+                    << (probes->variant().http2 ? "" : " (HTTP/2 is not followed)")
+                    << " because the kernel refused better variants (the reasons are above; "
+                       "`tracegap status` repeats them)";
   }
 
   // Only now, with every probe attached, does the listener open: a successful scrape means
@@ -194,6 +308,9 @@ int Run(int argc, const char* const* argv, Options opts) {
     s.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     s.attach = std::string(Probes::kAttachMechanism) +
                (probes->direct_kernel_reads() ? " (direct kernel reads)" : " (bpf_probe_read_kernel)");
+    s.capture = capture;
+    s.http2 = probes->variant().http2;
+    s.load_failures = load_failures;
     for (int i = 0; i < TG_DROP_REASON_COUNT; ++i) {
       s.kernel_drops.emplace_back(std::string(KernelDropLabel(i)), drop_totals[i].load());
     }
@@ -209,10 +326,10 @@ int Run(int argc, const char* const* argv, Options opts) {
   }
 
   TG_LOG(Info) << "tracegapd " << kVersion << " capturing: " << probes->attached()
-               << " tracepoints attached ("
+               << " tracepoints attached; capture variant " << capture << " ("
                << (probes->direct_kernel_reads() ? "direct kernel reads" : "kernel reads by bpf_probe_read_kernel")
-               << "); metrics at http://" << opts.listen << "/metrics; API at "
-               << opts.api_socket;
+               << ", HTTP/2 " << (probes->variant().http2 ? "followed" : "NOT followed")
+               << "); metrics at http://" << opts.listen << "/metrics; API at " << opts.api_socket;
 
   auto next_housekeeping = std::chrono::steady_clock::now();
   KernelDrops drops_seen{};

@@ -55,6 +55,19 @@ po::options_description Describe(Options& o, std::string& log_level) {
   return desc;
 }
 
+// Options of the command line only: one-shot checks, which make no sense in a config file.
+po::options_description DescribeChecks(Options& o) {
+  po::options_description desc("Checks (command line only)");
+  desc.add_options()
+      ("verify-only", po::bool_switch(&o.verify_only),
+       "load every capture variant into the kernel without attaching it, print what the verifier "
+       "accepted and at what cost (processed instructions per program, share of its 1M budget), "
+       "and exit: 0 if a variant loads, 6 if none does")
+      ("verify-json", po::value(&o.verify_json)->value_name("FILE"),
+       "with --verify-only: also write the report as JSON to FILE");
+  return desc;
+}
+
 // ADDR:PORT with PORT a decimal number that fits a port. The address is left to the listener.
 bool HasPort(const std::string& listen) {
   const size_t colon = listen.rfind(':');
@@ -128,9 +141,12 @@ ParsedOptions ParseOptions(int argc, const char* const* argv) {
   Options o;
   std::string log_level;
   po::options_description desc = Describe(o, log_level);
+  po::options_description checks = DescribeChecks(o);
+  po::options_description all;
+  all.add(desc).add(checks);
   po::variables_map vm;
   try {
-    const po::parsed_options command_line = po::command_line_parser(argc, argv).options(desc).run();
+    const po::parsed_options command_line = po::command_line_parser(argc, argv).options(all).run();
     if (std::string err = RejectNegative(command_line); !err.empty()) return Fail(err);
     po::store(command_line, vm);
     if (vm.count("help")) {
@@ -138,7 +154,7 @@ ParsedOptions ParseOptions(int argc, const char* const* argv) {
       out << "tracegapd " << kVersion
           << " - finds where distributed-trace context propagation breaks\n\n"
           << "Usage: tracegapd [options]\n\n"
-          << desc << "\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad option or config, "
+          << desc << "\n" << checks << "\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad option or config, "
           << "3 missing privileges, 4 no kernel BTF, 5 no tracefs, 6 BPF load failed, "
           << "7 attach failed, 8 cannot listen (metrics port or API socket), 1 other runtime error.\n";
       return ParsedOptions{std::nullopt, 0, out.str()};
@@ -168,6 +184,7 @@ ParsedOptions ParseOptions(int argc, const char* const* argv) {
     return Fail("--log-level: '" + log_level + "' is not one of debug, info, warning, error");
   }
   if (std::string err = Validate(o); !err.empty()) return Fail(err);
+  if (!o.verify_json.empty() && !o.verify_only) return Fail("--verify-json goes with --verify-only");
   return ParsedOptions{o, 0, ""};
 }
 

@@ -26,6 +26,9 @@ struct Options {
   std::string metrics_basic_auth;           // --metrics-basic-auth: file with one user:password line
   uint32_t max_metric_processes = 1000;     // --max-metric-processes: (comm, unit) pairs with series of their own
   std::string kernel_reads = "auto";        // --kernel-reads: auto (direct where the kernel allows) | probe-read
+  // Command line only (not in --config): a check that loads the BPF programs and exits.
+  bool verify_only = false;                 // --verify-only: load every capture variant, print the verifier's cost
+  std::string verify_json;                  // --verify-json: also write that report as JSON to this file
 };
 
 // What ParseOptions decided: run with `options`, or exit with `exit_code` after printing `output`

@@ -1,6 +1,7 @@
 #include "probes.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "preflight.h"
 #include "tracegap.skel.h"
 #include "tracegap_fast.skel.h"
+#include "verifier_log.h"
 
 namespace tracegap {
 namespace {
@@ -29,9 +31,13 @@ std::deque<std::string>& LibbpfLines() {
 }
 
 int LibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
-  char buf[1024];
-  vsnprintf(buf, sizeof(buf), fmt, args);
-  std::string text(buf);
+  // Whole messages, however long (libbpf prints a refused program's verifier log as one).
+  va_list again;
+  va_copy(again, args);
+  const int len = vsnprintf(nullptr, 0, fmt, args);
+  std::string text(len > 0 ? static_cast<size_t>(len) : 0, '\0');
+  if (len > 0) vsnprintf(text.data(), text.size() + 1, fmt, again);
+  va_end(again);
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
     auto& lines = LibbpfLines();
@@ -120,12 +126,97 @@ Probes::Object::~Object() {
   if (destroy != nullptr) destroy(skel);
 }
 
-// open -> configure -> load (the verifier runs here) of one build.
+namespace {
+
+// Each program's verifier log at level 4 (BPF_LOG_STATS): the statistics of every program, and
+// the reason of a refused one, without the instruction-by-instruction trace (which for a program
+// near the budget runs to gigabytes and, on kernels before 6.4, fails the load with ENOSPC once
+// its buffer is full).
+constexpr size_t kStatsLogBytes = 64 * 1024;
+constexpr uint32_t kLogLevelStats = 4;
+// For a program the verifier proved unsafe, a second load with the instruction trace (level 1):
+// its last lines show the failing instruction and its source line. 6.4+ keeps the log's tail
+// when it overflows; older kernels keep its head and say ENOSPC.
+constexpr size_t kTraceLogBytes = 16 * 1024 * 1024;
+constexpr size_t kReasonLines = 12;
+
+bool IsStatsOnly(std::string_view log) { return VerifierReason(log, 1).empty(); }
+
+// open -> configure -> load (the verifier runs here) of one build, with the variant's settings.
 template <class Skel>
-bool Probes::Load(const ProbeConfig& config, Object* out, ProbeError* err) {
+Skel* OpenConfigured(const ProbeConfig& config, const CaptureVariant& variant, std::string* error) {
   Skel* s = SkelApi<Skel>::Open();
   if (s == nullptr) {
-    *err = {kExitBpfLoad, "open BPF object: " + Errno(errno) + LastLibbpfLines(10)};
+    *error = "open BPF object: " + Errno(errno) + LastLibbpfLines(10);
+    return nullptr;
+  }
+  s->rodata->tg_self_tgid = config.self_tgid;
+  s->rodata->tg_self_pidns_dev = config.self_pidns_dev;
+  s->rodata->tg_self_pidns_ino = config.self_pidns_ino;
+  s->rodata->tg_max_header_bytes = config.max_header_bytes;
+  s->rodata->tg_wakeup_bytes = config.wakeup_bytes;
+  s->rodata->tg_follow_http2 = variant.http2 ? 1 : 0;
+  s->rodata->tg_test_overcomplex = variant.http2 && config.test_overcomplex_http2 ? 1 : 0;
+  if (int e = bpf_map__set_max_entries(s->maps.tg_events, config.ring_buffer_bytes); e) {
+    *error = "size ring buffer to " + std::to_string(config.ring_buffer_bytes) + ": " + Errno(e);
+    SkelApi<Skel>::Destroy(s);
+    return nullptr;
+  }
+  if (int e = bpf_map__set_max_entries(s->maps.tg_conns, config.max_connections); e) {
+    *error = "size connection map: " + Errno(e);
+    SkelApi<Skel>::Destroy(s);
+    return nullptr;
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string_view Label(KernelReads reads) {
+  return reads == KernelReads::kDirect ? "direct" : "probe-read";
+}
+
+std::string VariantName(const CaptureVariant& v) {
+  return std::string(v.reads == KernelReads::kDirect ? "direct-reads" : "probe-reads") +
+         (v.http2 ? "+http2" : "+http1-only");
+}
+
+std::string LoadAttempt::Describe() const {
+  std::string out = "capture variant " + VariantName(variant);
+  switch (result) {
+    case Result::kLoaded: {
+      out += " loaded";
+      uint64_t most = 0;
+      std::string which;
+      for (const ProgramCost& p : programs) {
+        if (p.insns > most) most = p.insns, which = p.program;
+      }
+      if (!which.empty()) {
+        out += " (costliest program " + which + ": " + std::to_string(most) + " insns verified, " +
+               std::to_string(most * 100 / kVerifierInsnBudget) + "% of the verifier's budget)";
+      }
+      return out;
+    }
+    case Result::kSkipped:
+      return out + " skipped: " + why;
+    case Result::kFailed:
+      out += " failed to load: " + why;
+      for (const std::string& line : verifier_lines) out += "\n    verifier: " + line;
+      return out;
+  }
+  return out;
+}
+
+// Loads one build with `variant`'s settings into *out; fills *attempt either way.
+template <class Skel>
+bool Probes::Load(const ProbeConfig& config, const CaptureVariant& variant, Object* out,
+                  LoadAttempt* attempt) {
+  LibbpfLines().clear();
+  std::string error;
+  Skel* s = OpenConfigured<Skel>(config, variant, &error);
+  if (s == nullptr) {
+    attempt->result = LoadAttempt::Result::kFailed;
+    attempt->why = error;
     return false;
   }
   Object o;
@@ -135,27 +226,109 @@ bool Probes::Load(const ProbeConfig& config, Object* out, ProbeError* err) {
   o.events = s->maps.tg_events;
   o.conns = s->maps.tg_conns;
   o.drops = s->maps.tg_drops;
-  s->rodata->tg_self_tgid = config.self_tgid;
-  s->rodata->tg_self_pidns_dev = config.self_pidns_dev;
-  s->rodata->tg_self_pidns_ino = config.self_pidns_ino;
-  s->rodata->tg_max_header_bytes = config.max_header_bytes;
-  s->rodata->tg_wakeup_bytes = config.wakeup_bytes;
-  if (int e = bpf_map__set_max_entries(s->maps.tg_events, config.ring_buffer_bytes); e) {
-    *err = {kExitBpfLoad, "size ring buffer to " + std::to_string(config.ring_buffer_bytes) + ": " + Errno(e)};
+  // One log buffer per program, at the statistics level.
+  std::vector<std::pair<bpf_program*, std::vector<char>>> logs;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, s->obj) {
+    if (!bpf_program__autoload(prog)) continue;
+    logs.emplace_back(prog, std::vector<char>(kStatsLogBytes, '\0'));
+  }
+  for (auto& [p, buf] : logs) {
+    bpf_program__set_log_buf(p, buf.data(), buf.size());
+    bpf_program__set_log_level(p, kLogLevelStats);
+  }
+  const int rc = SkelApi<Skel>::Load(s);
+  const char* failed = nullptr;
+  for (auto& [p, buf] : logs) {
+    const std::string_view log(buf.data(), strnlen(buf.data(), buf.size()));
+    if (log.empty()) continue;  // not verified (the load stopped before it)
+    const VerifierStats stats = ParseVerifierStats(log);
+    ProgramCost cost{bpf_program__name(p), stats.processed_insns.value_or(0), stats.verification_us};
+    if (rc == 0 && !stats.processed_insns) {
+      // No statistics line (an unusual kernel): the count the kernel keeps (Linux 5.16+).
+      bpf_prog_info info{};
+      uint32_t len = sizeof(info);
+      if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) == 0) cost.insns = info.verified_insns;
+    }
+    attempt->programs.push_back(std::move(cost));
+    if (rc != 0 && failed == nullptr && !IsStatsOnly(log)) {
+      failed = bpf_program__name(p);
+      attempt->verifier_lines = VerifierReason(log, kReasonLines);
+      if (stats.processed_insns) {
+        attempt->verifier_lines.push_back("processed " + std::to_string(*stats.processed_insns) +
+                                          " insns (limit " + std::to_string(kVerifierInsnBudget) + ")" +
+                                          (stats.total_states ? ", total_states " + std::to_string(*stats.total_states) : "") +
+                                          (stats.peak_states ? ", peak_states " + std::to_string(*stats.peak_states) : "") +
+                                          (stats.verification_us ? ", " + std::to_string(*stats.verification_us / 1000) + " ms" : ""));
+      }
+    }
+  }
+  if (rc == 0) {
+    attempt->result = LoadAttempt::Result::kLoaded;
+    *out = std::move(o);
+    return true;
+  }
+  const int err = rc < 0 ? -rc : rc;
+  attempt->result = LoadAttempt::Result::kFailed;
+  attempt->error = err;
+  if (failed == nullptr) {
+    // Not the verifier (no program said why): a map, BTF or relocation step; libbpf said what.
+    attempt->why = LoadErrnoMeaning(err) + "; libbpf:" + LastLibbpfLines(8);
     return false;
   }
-  if (int e = bpf_map__set_max_entries(s->maps.tg_conns, config.max_connections); e) {
-    *err = {kExitBpfLoad, "size connection map: " + Errno(e)};
-    return false;
+  attempt->failed_program = failed;
+  attempt->why = "program " + std::string(failed) + ": " + LoadErrnoMeaning(err);
+  if (err == EACCES || err == EINVAL) {
+    // The verifier's reason names a register; the instruction trace's tail shows which source
+    // line it was. Load once more with it, for this program only.
+    o = Object();
+    std::string ignored;
+    if (Skel* again = OpenConfigured<Skel>(config, variant, &ignored)) {
+      std::vector<char> trace(kTraceLogBytes, '\0');
+      bpf_object__for_each_program(prog, again->obj) {
+        if (std::string_view(bpf_program__name(prog)) == failed) {
+          bpf_program__set_log_buf(prog, trace.data(), trace.size());
+          bpf_program__set_log_level(prog, 1);
+        }
+      }
+      const int rc2 = SkelApi<Skel>::Load(again);
+      SkelApi<Skel>::Destroy(again);
+      const std::string_view log(trace.data(), strnlen(trace.data(), trace.size()));
+      if (rc2 == -ENOSPC) {
+        attempt->verifier_lines.push_back("(the instruction trace exceeds " +
+                                          std::to_string(kTraceLogBytes >> 20) +
+                                          " MiB on this kernel, which keeps only its head)");
+      } else if (rc2 != 0 && !log.empty()) {
+        attempt->verifier_lines = VerifierReason(log, kReasonLines);
+      }
+    }
   }
-  if (int e = SkelApi<Skel>::Load(s); e) {
-    *err = {kExitBpfLoad, "load BPF programs: " + Errno(e) + "; last libbpf/verifier lines:" +
-                              LastLibbpfLines(25)};
-    return false;
-  }
-  *out = std::move(o);
-  return true;
+  return false;
 }
+
+bool Probes::LoadVariant(const ProbeConfig& config, const CaptureVariant& variant, Object* out,
+                         LoadAttempt* attempt) {
+  attempt->variant = variant;
+  if (variant.reads == KernelReads::kDirect) {
+    // The direct-reads build calls the bpf_rdonly_cast kfunc: look for it in the kernel's BTF
+    // rather than infer its absence from a failed load.
+    static const bool has_kfunc = [] {
+      btf* vmlinux = btf__load_vmlinux_btf();
+      if (vmlinux == nullptr) return false;
+      const bool found = btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC) >= 0;
+      btf__free(vmlinux);
+      return found;
+    }();
+    if (!has_kfunc) {
+      attempt->result = LoadAttempt::Result::kSkipped;
+      attempt->why = "the kernel's BTF has no bpf_rdonly_cast kfunc (added in Linux 6.2)";
+      return false;
+    }
+    return Load<tracegap_fast_bpf>(config, variant, out, attempt);
+  }
+  return Load<tracegap_bpf>(config, variant, out, attempt);
+}
+
 void Probes::RingDeleter::operator()(ring_buffer* r) const { ring_buffer__free(r); }
 void Probes::LinkDeleter::operator()(bpf_link* l) const { bpf_link__destroy(l); }
 
@@ -172,27 +345,68 @@ Probes::~Probes() {
   object_ = Object();
 }
 
+std::vector<CaptureVariant> Probes::Chain(const ProbeConfig& config) {
+  std::vector<CaptureVariant> chain;
+  for (bool http2 : {true, false}) {
+    if (http2 && !config.http2) continue;
+    if (config.direct_kernel_reads) chain.push_back({KernelReads::kDirect, http2});
+    chain.push_back({KernelReads::kProbeRead, http2});
+  }
+  return chain;
+}
+
+bool Probes::degraded() const {
+  for (const LoadAttempt& a : attempts_) {
+    if (a.result == LoadAttempt::Result::kFailed) return true;
+  }
+  return false;
+}
+
+std::vector<LoadAttempt> Probes::VerifyAll(const ProbeConfig& config) {
+  libbpf_set_print(LibbpfPrint);
+  std::vector<LoadAttempt> attempts;
+  for (const CaptureVariant& variant : Chain(config)) {
+    Object object;
+    LoadAttempt attempt;
+    LoadVariant(config, variant, &object, &attempt);
+    attempts.push_back(std::move(attempt));
+  }
+  return attempts;
+}
+
 std::unique_ptr<Probes> Probes::Start(const ProbeConfig& config, RecordHandler handler, ProbeError* err) {
   libbpf_set_print(LibbpfPrint);
   std::unique_ptr<Probes> p(new Probes());
   p->handler_ = std::move(handler);
 
-  // open, configure, load: the direct-reads build first where wanted, else (or when the kernel
-  // refuses it: no bpf_rdonly_cast before Linux 6.2) the bpf_probe_read_kernel build.
+  // open, configure, load: the first variant of the chain that the kernel accepts.
   bool loaded = false;
-  if (config.direct_kernel_reads) {
-    ProbeError fast_err;
-    loaded = Load<tracegap_fast_bpf>(config, &p->object_, &fast_err);
-    if (loaded) {
-      p->direct_kernel_reads_ = true;
+  for (const CaptureVariant& variant : Chain(config)) {
+    LoadAttempt attempt;
+    loaded = LoadVariant(config, variant, &p->object_, &attempt);
+    if (attempt.result == LoadAttempt::Result::kSkipped) {
+      TG_LOG(Info) << attempt.Describe();
+    } else if (attempt.result == LoadAttempt::Result::kFailed) {
+      TG_LOG(Warning) << attempt.Describe();
     } else {
-      TG_LOG(Info) << "direct kernel reads are not available on this kernel (they need the "
-                      "bpf_rdonly_cast kfunc, Linux 6.2+); using bpf_probe_read_kernel";
-      TG_LOG(Debug) << "the direct-reads build failed with: " << fast_err.message;
-      LibbpfLines().clear();
+      TG_LOG(Debug) << attempt.Describe();
+    }
+    p->attempts_.push_back(std::move(attempt));
+    if (loaded) {
+      p->variant_ = variant;
+      break;
     }
   }
-  if (!loaded && !Load<tracegap_bpf>(config, &p->object_, err)) return nullptr;
+  if (!loaded) {
+    std::string message = "no capture variant loads on this kernel:";
+    for (const LoadAttempt& a : p->attempts_) {
+      std::string d = a.Describe();
+      for (size_t at = 0; (at = d.find('\n', at)) != std::string::npos; at += 3) d.replace(at, 1, "\n  ");
+      message += "\n  " + d;
+    }
+    *err = {kExitBpfLoad, message};
+    return nullptr;
+  }
   // attach
   for (const Hook& hook : kHooks) {
     bpf_program* prog = bpf_object__find_program_by_name(p->object_.obj, hook.program);

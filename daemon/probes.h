@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -25,6 +26,39 @@ struct bpf_link;
 
 namespace tracegap {
 
+// How the BPF programs read kernel structures: plain loads through bpf_rdonly_cast (Linux 6.2+),
+// or bpf_probe_read_kernel (any kernel). Two builds of the same programs (bpf/CMakeLists.txt).
+enum class KernelReads : uint8_t { kDirect, kProbeRead };
+std::string_view Label(KernelReads reads);  // "direct", "probe-read"
+
+// One way to capture, of those the daemon tries in turn, best first (Probes::Chain).
+struct CaptureVariant {
+  KernelReads reads = KernelReads::kDirect;
+  bool http2 = true;  // HTTP/2 frames followed (false: HTTP/1 only)
+};
+std::string VariantName(const CaptureVariant& v);  // e.g. "direct-reads+http2"
+
+// The verifier's cost of one program, from its statistics (log level 4).
+struct ProgramCost {
+  std::string program;
+  uint64_t insns = 0;                  // instructions the verifier processed
+  std::optional<uint64_t> verify_us;   // verification time, where the kernel reports it
+};
+
+// What happened when one variant was loaded.
+struct LoadAttempt {
+  enum class Result : uint8_t { kLoaded, kFailed, kSkipped };
+  CaptureVariant variant;
+  Result result = Result::kFailed;
+  std::string why;                           // skipped or failed: the cause, with its evidence
+  std::string failed_program;                // failed in the verifier: which program
+  int error = 0;                             // failed: the positive errno
+  std::vector<std::string> verifier_lines;   // failed: the verifier's last lines
+  std::vector<ProgramCost> programs;         // every program verified (the failed one last)
+  // One line (plus the verifier's lines, indented) for the log.
+  std::string Describe() const;
+};
+
 struct ProbeConfig {
   uint32_t self_tgid = 0;          // as seen in the daemon's own pid namespace
   uint64_t self_pidns_dev = 0;     // that namespace, when it is not the host's (kernel dev_t)
@@ -36,6 +70,11 @@ struct ProbeConfig {
   // Use the build of the programs that reads kernel structures with plain loads (bpf_rdonly_cast,
   // Linux 6.2+) when the kernel accepts it; false: always the bpf_probe_read_kernel build.
   bool direct_kernel_reads = true;
+  // Try variants that follow HTTP/2 (false: HTTP/1 only, whatever the kernel accepts).
+  bool http2 = true;
+  // Test-only: make the HTTP/2 variants too complex for the verifier (bpf/maps.h), to test the
+  // fallback. Set by TRACEGAP_TEST_OVERCOMPLEX_HTTP2=1 in the environment.
+  bool test_overcomplex_http2 = false;
 };
 
 struct ProbeError {
@@ -49,8 +88,15 @@ using RecordHandler = std::function<void(std::span<const uint8_t>)>;
 
 class Probes {
  public:
-  // Opens, configures, loads and attaches everything. On failure returns nullptr and fills *err.
+  // The variants to try, best first: direct reads before probe reads (where wanted), HTTP/2
+  // before HTTP/1 only (a kernel that refuses the HTTP/2 follower still gets HTTP/1 capture).
+  static std::vector<CaptureVariant> Chain(const ProbeConfig& config);
+  // Opens, configures and loads the first variant of the chain that the kernel accepts, and
+  // attaches it. On failure (no variant loads, or attaching fails) returns nullptr and fills *err.
   static std::unique_ptr<Probes> Start(const ProbeConfig& config, RecordHandler handler, ProbeError* err);
+  // Loads every variant of the chain (without attaching any) and reports each: for
+  // `tracegapd --verify-only`.
+  static std::vector<LoadAttempt> VerifyAll(const ProbeConfig& config);
   ~Probes();
   Probes(const Probes&) = delete;
   Probes& operator=(const Probes&) = delete;
@@ -67,7 +113,12 @@ class Probes {
   // Number of tracepoints attached.
   int attached() const { return static_cast<int>(links_.size()); }
   // Whether the loaded programs read kernel structures with plain loads (see ProbeConfig).
-  bool direct_kernel_reads() const { return direct_kernel_reads_; }
+  bool direct_kernel_reads() const { return variant_.reads == KernelReads::kDirect; }
+  // The variant that runs, and every attempt made to get it (in chain order).
+  const CaptureVariant& variant() const { return variant_; }
+  const std::vector<LoadAttempt>& attempts() const { return attempts_; }
+  // A better variant failed to load (a skipped one, e.g. a kfunc the kernel lacks, is no failure).
+  bool degraded() const;
   // "tracepoint": the mechanism used for capture (reported in tracegap_build_info).
   static constexpr const char* kAttachMechanism = "tracepoint";
 
@@ -88,7 +139,10 @@ class Probes {
     ~Object();
   };
   template <class Skel>
-  static bool Load(const ProbeConfig& config, Object* out, ProbeError* err);
+  static bool Load(const ProbeConfig& config, const CaptureVariant& variant, Object* out,
+                   LoadAttempt* attempt);
+  static bool LoadVariant(const ProbeConfig& config, const CaptureVariant& variant, Object* out,
+                          LoadAttempt* attempt);
   struct RingDeleter {
     void operator()(ring_buffer* r) const;
   };
@@ -96,7 +150,8 @@ class Probes {
     void operator()(::bpf_link* l) const;
   };
   Object object_;
-  bool direct_kernel_reads_ = false;
+  CaptureVariant variant_;
+  std::vector<LoadAttempt> attempts_;
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
   std::vector<std::unique_ptr<::bpf_link, LinkDeleter>> links_;
   RecordHandler handler_;

@@ -111,6 +111,9 @@ struct DaemonStatus {
   std::string version;
   double uptime_seconds = 0;
   std::string attach;
+  std::string capture;                     // the capture variant that runs, e.g. "direct-reads+http2"
+  bool http2 = false;                      // HTTP/2 frames are followed
+  std::vector<std::string> load_failures;  // better variants the kernel refused, each with why
   std::vector<std::pair<std::string, uint64_t>> kernel_drops;  // reason label -> total
   uint64_t connections_tracked = 0;
   uint64_t processes_tracked = 0;

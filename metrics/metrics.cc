@@ -59,6 +59,24 @@ Metrics::Metrics(std::string_view version, std::string_view attach,
   max_identities_ = max_identities;
 }
 
+void Metrics::SetCaptureInfo(std::string_view build, bool http2, bool degraded) {
+  prometheus::BuildGauge()
+      .Name("tracegap_capture_info")
+      .Help("Always 1; labels give the capture variant that runs: build (direct-reads: plain kernel "
+            "loads, Linux 6.2+; probe-reads: bpf_probe_read_kernel) and http2 (on: HTTP/2 frames "
+            "followed; off: HTTP/1 only)")
+      .Register(*registry_)
+      .Add({{"build", std::string(build)}, {"http2", http2 ? "on" : "off"}})
+      .Set(1);
+  prometheus::BuildGauge()
+      .Name("tracegap_capture_degraded")
+      .Help("1 when the kernel refused a better capture variant (tracegap status says which and "
+            "why), else 0")
+      .Register(*registry_)
+      .Add({})
+      .Set(degraded ? 1 : 0);
+}
+
 std::string Metrics::LabelValue(std::string_view raw) {
   std::string out;
   out.reserve(raw.size());

@@ -86,6 +86,12 @@ std::string RenderStatus(const DaemonStatus& status) {
   w.Key("version").String(status.version);
   w.Key("uptime_seconds").Double(status.uptime_seconds, kSecondsDecimals);
   w.Key("attach").String(status.attach);
+  w.Key("capture").String(status.capture);
+  w.Key("http2").Bool(status.http2);
+  w.Key("degraded").Bool(!status.load_failures.empty());
+  w.Key("load_failures").BeginArray();
+  for (const std::string& f : status.load_failures) w.String(f);
+  w.EndArray();
   w.Key("kernel_drops").BeginObject();
   for (const auto& [reason, count] : status.kernel_drops) w.Key(reason).Uint(count);
   w.EndObject();

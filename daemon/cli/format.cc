@@ -112,9 +112,24 @@ std::string FormatStatus(const StatusInfo& status) {
   AppendAligned(out, {
                          {"uptime", FormatDuration(status.uptime_seconds)},
                          {"attach", SanitizeForTerminal(status.attach)},
+                         {"capture", SanitizeForTerminal(status.capture) +
+                                         (status.degraded ? " (degraded: better variants failed to load)" : "")},
                          {"connections tracked", std::to_string(status.connections_tracked)},
                          {"processes tracked", std::to_string(status.processes_tracked)},
                      });
+  if (!status.load_failures.empty()) {
+    out += "load failures (the kernel refused these variants; the verifier's words follow):\n";
+    for (const std::string& f : status.load_failures) {
+      // One failure spans lines (the verifier's, indented): each is sanitised on its own.
+      std::string_view rest = f;
+      while (true) {
+        const size_t nl = rest.find('\n');
+        out += "  " + SanitizeForTerminal(rest.substr(0, nl)) + "\n";
+        if (nl == std::string_view::npos) break;
+        rest.remove_prefix(nl + 1);
+      }
+    }
+  }
   uint64_t total = 0;
   for (const auto& [reason, n] : status.kernel_drops) total += n;
   out += "kernel drops: " + std::to_string(total) + "\n";

@@ -189,6 +189,20 @@ bool DecodeStatus(const Value& doc, StatusInfo* out, std::string* error) {
   f.String("version", &out->version);
   f.Number("uptime_seconds", &out->uptime_seconds);
   f.String("attach", &out->attach);
+  f.String("capture", &out->capture);
+  f.Bool("http2", &out->http2);
+  f.Bool("degraded", &out->degraded);
+  if (const Value* failures = f.Get("load_failures", Value::Type::kArray)) {
+    out->load_failures.clear();
+    for (size_t i = 0; i < failures->items().size(); ++i) {
+      const Value& item = failures->items()[i];
+      if (item.type() != Value::Type::kString) {
+        f.Fail(f.Path("load_failures") + "[" + std::to_string(i) + "]", "is not a string");
+        return false;
+      }
+      out->load_failures.push_back(item.string());
+    }
+  }
   if (const Value* drops = f.Get("kernel_drops", Value::Type::kObject)) {
     Fields g(*drops, f.Path("kernel_drops"), error);
     out->kernel_drops.clear();

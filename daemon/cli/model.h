@@ -61,6 +61,10 @@ struct StatusInfo {
   std::string version;
   double uptime_seconds = 0;
   std::string attach;
+  std::string capture;
+  bool http2 = false;
+  bool degraded = false;
+  std::vector<std::string> load_failures;
   std::vector<std::pair<std::string, uint64_t>> kernel_drops;
   uint64_t connections_tracked = 0;
   uint64_t processes_tracked = 0;

@@ -5,6 +5,7 @@ which ctest reports as skipped (with the reason printed), never as passed.
 """
 import atexit
 import ctypes
+import json
 import os
 import re
 import shutil
@@ -106,11 +107,14 @@ class Metrics:
 # tracegapd
 
 class Daemon:
-    """tracegapd on a free port; stopped with SIGTERM, which must end it with 0 within 2 s."""
+    """tracegapd on a free port; stopped with SIGTERM, which must end it with 0 within 2 s.
+    start_timeout: how long it may take to serve /metrics (longer under emulation)."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, start_timeout=30.0, env=None):
         self.port = free_port()
         self.args = list(args)
+        self.env = None if env is None else {**os.environ, **env}
+        self.start_timeout = start_timeout
         self.log_path = tempfile.mktemp(prefix="tracegapd-", suffix=".log")
         self.api_socket = os.path.join(tempfile.mkdtemp(prefix="tg-api-"), "api.sock")
         self.proc = None
@@ -119,8 +123,8 @@ class Daemon:
         self.log = open(self.log_path, "w+")
         self.proc = subprocess.Popen([TRACEGAPD, "--listen", f"127.0.0.1:{self.port}",
                                       "--api-socket", self.api_socket, *self.args],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"tracegapd exited with {self.proc.returncode}:\n{self.output()}")
@@ -129,7 +133,8 @@ class Daemon:
                 return self
             except OSError:
                 time.sleep(0.1)
-        raise TimeoutError("tracegapd did not serve /metrics within 30 s:\n" + self.output())
+        raise TimeoutError(f"tracegapd did not serve /metrics within {self.start_timeout:g} s:\n"
+                           + self.output())
 
     def __exit__(self, *exc):
         if self.proc.poll() is None:
@@ -146,6 +151,14 @@ class Daemon:
     def output(self):
         with open(self.log_path) as f:
             return f.read()
+
+    def status(self):
+        """`tracegap status --json` against this daemon, parsed."""
+        r = subprocess.run([TRACEGAP, "--socket", self.api_socket, "status", "--json"],
+                           capture_output=True, text=True, timeout=10)
+        if r.returncode != 0:
+            raise AssertionError(f"tracegap status exited {r.returncode}: {r.stderr}")
+        return json.loads(r.stdout)
 
     def scrape_text(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:

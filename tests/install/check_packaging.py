@@ -51,6 +51,8 @@ def daemon_options(tracegapd):
         raise SystemExit(f"FAIL: {tracegapd} --help exited {out.returncode}: {out.stderr}")
     opts = {}
     for line in out.stdout.splitlines():
+        if line.startswith("Checks (command line only)"):
+            break  # one-shot checks: not settable in the config file (the man page has them)
         m = _OPT.match(line)
         if m:
             opts[m.group(2)] = m.group(4)
@@ -142,6 +144,11 @@ def check_man_pages(src, tracegapd, tracegap, opts, daemon_codes):
         tag, _, body = entry.partition("\n")
         for name in re.findall(r"--([a-z][a-z0-9-]*)", tag):
             entries[name] = body
+    help_text = run([tracegapd, "--help"]).stdout
+    checks = re.findall(r"^  --([a-z][a-z0-9-]*)", help_text.split("Checks (command line only)", 1)[-1], re.M)
+    check(len(checks) >= 2, f"tracegapd --help lists the command-line checks ({checks})")
+    for name in checks:
+        check(name in entries, f"tracegapd(8) OPTIONS has an entry for --{name}")
     for name, default in sorted(opts.items()):
         check(name in entries, f"tracegapd(8) OPTIONS has an entry for --{name}")
         if default is not None:

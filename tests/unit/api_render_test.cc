@@ -93,11 +93,15 @@ TEST(ApiRenderTest, Status) {
   s.version = "0.1.0";
   s.uptime_seconds = 3723.5;
   s.attach = "tracepoints";
+  s.capture = "probe-reads+http1-only";
+  s.load_failures = {"capture variant probe-reads+http2 failed to load: E2BIG"};
   s.kernel_drops = {{"ringbuf_full", 3}, {"read_user_failed", 0}};
   s.connections_tracked = 12;
   s.processes_tracked = 5;
   EXPECT_EQ(RenderStatus(s),
             R"({"version":"0.1.0","uptime_seconds":3723.500,"attach":"tracepoints",)"
+            R"("capture":"probe-reads+http1-only","http2":false,"degraded":true,)"
+            R"("load_failures":["capture variant probe-reads+http2 failed to load: E2BIG"],)"
             R"("kernel_drops":{"ringbuf_full":3,"read_user_failed":0},)"
             R"("connections_tracked":12,"processes_tracked":5})");
 }
@@ -158,11 +162,18 @@ TEST(ApiRenderTest, CliDecodesWhatTheDaemonRenders) {
   DaemonStatus s;
   s.version = "1";
   s.kernel_drops = {{"iov_limit", 7}};
+  s.capture = "direct-reads+http2";
+  s.http2 = true;
+  s.load_failures = {"one\n    verifier: two"};
   std::optional<json::Value> status = json::Parse(RenderStatus(s), &error);
   ASSERT_TRUE(status.has_value()) << error;
   cli::StatusInfo info;
   ASSERT_TRUE(cli::DecodeStatus(*status, &info, &error)) << error;
   EXPECT_EQ(info.kernel_drops, s.kernel_drops);
+  EXPECT_EQ(info.capture, s.capture);
+  EXPECT_TRUE(info.http2);
+  EXPECT_TRUE(info.degraded);
+  EXPECT_EQ(info.load_failures, s.load_failures);
 }
 
 }  // namespace
