@@ -1325,7 +1325,7 @@ def analysis(ctx, t):
                              "≈1024 entries twice: the per-request cost grows with the rate up to the cap. Pruning "
                              "from the front only while expired (entries are in start order) and finding a response's "
                              "request from the back, or through a (connection, stream) index, would make both "
-                             "O(1) amortized (daemon/correlator.cc).")
+                             "O(1) amortized (daemon/correlate/correlator.cc).")
         dd = ctx.results.get("daemon", {})
         for p in dd.get("points", []):
             rs = p["runs"]["tracegapd"]

@@ -16,7 +16,7 @@
  * The walk is done at sys_enter so that reads and writes of regular files, pipes and UNIX
  * sockets cost one walk and no map update; it stops at the first check that fails.
  *
- * Two builds of the same programs (cmake/BpfObject.cmake, daemon/probes.cc):
+ * Two builds of the same programs (cmake/BpfObject.cmake, daemon/capture/probes.cc):
  * - TG_FAST_CAST (kernels with the bpf_rdonly_cast kfunc, 6.2+): the pointers read from kernel
  *   memory (the file in the fd slot, its private_data, the socket) are cast back to BTF-typed
  *   pointers, and every field is then a plain load that the JIT guards against faults. No helper

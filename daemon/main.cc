@@ -24,21 +24,21 @@
 #include <memory>
 #include <string_view>
 
-#include "api/server.h"
-#include "http2/connection.h"
-#include "http2/errors.h"
-#include "json.h"
-#include "kernel_drops.h"
+#include "export/api/server.h"
+#include "protocols/http2/connection.h"
+#include "protocols/http2/errors.h"
+#include "json/json.h"
+#include "capture/kernel_drops.h"
 #include "log.h"
 #include "metrics.h"
-#include "metrics_listener.h"
+#include "export/metrics_listener.h"
 #include "options.h"
 #include "pipeline.h"
-#include "preflight.h"
-#include "probes.h"
-#include "process_info.h"
-#include "process_table.h"
-#include "verifier_log.h"
+#include "capture/preflight.h"
+#include "capture/probes.h"
+#include "correlate/process_info.h"
+#include "correlate/process_table.h"
+#include "capture/verifier_log.h"
 #include "version.h"
 
 namespace tracegap {

@@ -9,12 +9,12 @@
 #include <cstdint>
 #include <span>
 
-#include "connection_tracker.h"
-#include "correlator.h"
+#include "protocols/connection_tracker.h"
+#include "correlate/correlator.h"
 #include "metrics.h"
-#include "observation.h"
-#include "process_info.h"
-#include "process_table.h"
+#include "protocols/observation.h"
+#include "correlate/process_info.h"
+#include "correlate/process_table.h"
 
 namespace tracegap {
 

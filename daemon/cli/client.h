@@ -11,7 +11,7 @@
 
 #include "cli/exit_codes.h"
 #include "cli/http_response.h"
-#include "json.h"
+#include "json/json.h"
 
 namespace tracegap::cli {
 

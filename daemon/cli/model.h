@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "json.h"
-#include "outcome.h"
+#include "json/json.h"
+#include "correlate/outcome.h"
 
 namespace tracegap::cli {
 

@@ -397,7 +397,7 @@ class MetricsAccess(unittest.TestCase):
 
     def test_tls_with_basic_auth(self):
         """HTTPS on /metrics through civetweb, on Debian 12's OpenSSL 3 (with tracegap's stand-in
-        libssl.so, see daemon/tls_shim/), together with basic auth; checked with curl and Python."""
+        libssl.so, see daemon/export/tls_shim/), together with basic auth; checked with curl and Python."""
         pem = self.make_pem()
         password = secrets.token_urlsafe(18)
         auth = self.credentials(f"prom:{password}\n", 0o600)

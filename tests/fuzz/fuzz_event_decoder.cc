@@ -31,21 +31,21 @@
 
 #include <prometheus/text_serializer.h>
 
-#include "api/render.h"
-#include "connection_tracker.h"
-#include "event_decoder.h"
+#include "export/api/render.h"
+#include "protocols/connection_tracker.h"
+#include "capture/event_decoder.h"
 #include "fuzz_support.h"
-#include "http1/message.h"
-#include "http2/connection.h"
-#include "http2/errors.h"
-#include "json.h"
-#include "kernel_drops.h"
+#include "protocols/http1/message.h"
+#include "protocols/http2/connection.h"
+#include "protocols/http2/errors.h"
+#include "json/json.h"
+#include "capture/kernel_drops.h"
 #include "metrics.h"
-#include "observation.h"
+#include "protocols/observation.h"
 #include "pipeline.h"
-#include "process_info.h"
-#include "process_table.h"
-#include "trace_context.h"
+#include "correlate/process_info.h"
+#include "correlate/process_table.h"
+#include "protocols/trace_context/trace_context.h"
 #include "tracegap.h"
 
 namespace tracegap {

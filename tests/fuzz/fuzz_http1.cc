@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "fuzz_support.h"
-#include "http1/message.h"
-#include "http1/reassembler.h"
+#include "protocols/http1/message.h"
+#include "protocols/http1/reassembler.h"
 #include "tracegap.h"
 
 namespace tracegap::http1 {

@@ -30,10 +30,10 @@
 #include <vector>
 
 #include "fuzz_support.h"
-#include "http2/connection.h"
-#include "http2/errors.h"
-#include "http2/frame_parser.h"
-#include "http2/hpack.h"
+#include "protocols/http2/connection.h"
+#include "protocols/http2/errors.h"
+#include "protocols/http2/frame_parser.h"
+#include "protocols/http2/hpack.h"
 #include "tracegap.h"
 
 namespace tracegap::http2 {

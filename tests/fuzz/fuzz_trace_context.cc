@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "fuzz_support.h"
-#include "header_field.h"
-#include "trace_context.h"
+#include "protocols/header_field.h"
+#include "protocols/trace_context/trace_context.h"
 
 namespace tracegap {
 namespace {

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <type_traits>
 
-#include "kernel_drops.h"
+#include "capture/kernel_drops.h"
 
 namespace tracegap {
 namespace {
@@ -159,7 +159,7 @@ TEST(AbiTest, DropReasons) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// daemon/kernel_drops.h
+// daemon/capture/kernel_drops.h
 
 static_assert(KernelDropLabels().size() == TG_DROP_REASON_COUNT);
 static_assert(!KernelDropLabel(TG_DROP_RINGBUF_FULL).empty());

@@ -2,9 +2,9 @@
 
 #include <limits>
 
-#include "api/render.h"
+#include "export/api/render.h"
 #include "cli/model.h"
-#include "json.h"
+#include "json/json.h"
 
 namespace tracegap::api {
 namespace {

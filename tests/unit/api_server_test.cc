@@ -8,10 +8,10 @@
 #include <stdexcept>
 #include <vector>
 
-#include "api/server.h"
+#include "export/api/server.h"
 #include "api_test_util.h"
 #include "cli/http_response.h"
-#include "json.h"
+#include "json/json.h"
 
 namespace tracegap::api {
 namespace {

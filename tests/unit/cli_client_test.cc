@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "api/server.h"
+#include "export/api/server.h"
 #include "api_test_util.h"
 #include "cli/app.h"
 #include "cli/client.h"

@@ -6,7 +6,7 @@
 #include "cli/http_response.h"
 #include "cli/model.h"
 #include "cli/table.h"
-#include "json.h"
+#include "json/json.h"
 
 namespace tracegap::cli {
 namespace {

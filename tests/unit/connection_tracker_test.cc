@@ -1,4 +1,4 @@
-#include "connection_tracker.h"
+#include "protocols/connection_tracker.h"
 
 #include <gtest/gtest.h>
 
@@ -10,9 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "event_decoder.h"
-#include "observation.h"
-#include "trace_context.h"
+#include "capture/event_decoder.h"
+#include "protocols/observation.h"
+#include "protocols/trace_context/trace_context.h"
 #include "tracegap.h"
 
 namespace tracegap {

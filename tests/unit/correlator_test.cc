@@ -1,7 +1,7 @@
 // The correlator's outcome rules (docs/semantics.md), driven by fabricated requests and a fake
 // clock: each outcome, attribution by thread, active/linger windows, pid reuse and event loss.
 
-#include "correlator.h"
+#include "correlate/correlator.h"
 
 #include <gtest/gtest.h>
 

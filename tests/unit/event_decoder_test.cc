@@ -1,4 +1,4 @@
-#include "event_decoder.h"
+#include "capture/event_decoder.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "http1/parser.h"
+#include "protocols/http1/parser.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "header_field.h"
-#include "http1/message.h"
+#include "protocols/header_field.h"
+#include "protocols/http1/message.h"
 
 namespace tracegap::http1 {
 namespace {

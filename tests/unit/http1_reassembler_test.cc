@@ -1,4 +1,4 @@
-#include "http1/reassembler.h"
+#include "protocols/http1/reassembler.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "http1/message.h"
+#include "protocols/http1/message.h"
 #include "tracegap.h"
 
 namespace tracegap::http1 {

@@ -3,9 +3,9 @@
 #include <string>
 #include <vector>
 
-#include "http2/connection.h"
-#include "http2/test_support.h"
-#include "trace_context.h"
+#include "protocols/http2/connection.h"
+#include "support/http2_frames.h"
+#include "protocols/trace_context/trace_context.h"
 #include "tracegap.h"
 
 namespace tracegap::http2 {

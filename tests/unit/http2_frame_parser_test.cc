@@ -5,8 +5,8 @@
 #include <string_view>
 #include <vector>
 
-#include "http2/frame_parser.h"
-#include "http2/test_support.h"
+#include "protocols/http2/frame_parser.h"
+#include "support/http2_frames.h"
 #include "tracegap.h"
 
 namespace tracegap::http2 {

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "http2/connection.h"
-#include "http2/test_support.h"
+#include "protocols/http2/connection.h"
+#include "support/http2_frames.h"
 #include "tracegap.h"
 
 namespace tracegap::http2 {

@@ -4,8 +4,8 @@
 #include <string_view>
 #include <vector>
 
-#include "http2/hpack.h"
-#include "http2/test_support.h"
+#include "protocols/http2/hpack.h"
+#include "support/http2_frames.h"
 
 namespace tracegap::http2 {
 namespace {

@@ -1,4 +1,4 @@
-#include "process_info.h"
+#include "correlate/process_info.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

@@ -9,8 +9,8 @@
 #include <new>
 #include <string>
 
-#include "header_field.h"
-#include "trace_context.h"
+#include "protocols/header_field.h"
+#include "protocols/trace_context/trace_context.h"
 
 namespace {
 std::atomic<long> g_allocations{0};

@@ -10,8 +10,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "header_field.h"
-#include "trace_context.h"
+#include "protocols/header_field.h"
+#include "protocols/trace_context/trace_context.h"
 
 namespace tracegap {
 namespace {

@@ -1,4 +1,4 @@
-#include "trace_context.h"
+#include "protocols/trace_context/trace_context.h"
 
 #include <gtest/gtest.h>
 
@@ -17,7 +17,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "header_field.h"
+#include "protocols/header_field.h"
 
 namespace tracegap {
 

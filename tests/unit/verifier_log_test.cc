@@ -1,5 +1,5 @@
 // The verifier's statistics and reasons, read from logs as kernels print them.
-#include "verifier_log.h"
+#include "capture/verifier_log.h"
 
 #include <errno.h>
 #include <gtest/gtest.h>

@@ -1,0 +1,36 @@
+#pragma once
+// The local query API's JSON documents, as pure functions of the data model (no I/O, clocks or
+// globals; safe to call from any thread). The field names are the API's contract with the
+// tracegap CLI and with scripts: add fields, never rename or remove one.
+//
+//   GET /v1/processes      {"processes": [<process>, ...]}
+//   GET /v1/processes/PID  <process> plus "gap_examples": [<example>, ...] (newest last)
+//   GET /v1/status         {version, uptime_seconds, attach, kernel_drops: {reason: count},
+//                           connections_tracked, processes_tracked}
+//   errors                 {"error": "<message>"}
+//
+// <process>: pid, start_time, comm, unit, exe, inbound {valid, missing, malformed, unknown},
+// outbound {origin, untraced_upstream, propagated, passthrough, dropped, restarted, mangled,
+// unknown}, gaps, gap_ratio, first_seen, last_seen, exited.
+// <example>: time, outcome, protocol, method, authority, path, peer, inbound_trace_ids [...],
+// outbound_traceparent.
+// Times are RFC 3339 UTC with milliseconds ("2026-11-24T19:55:00.123Z").
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "correlate/process_table.h"
+
+namespace tracegap::api {
+
+std::string RenderProcessList(const std::vector<ProcessSnapshot>& processes);
+std::string RenderProcessDetail(const ProcessSnapshot& process);
+std::string RenderStatus(const DaemonStatus& status);
+std::string RenderError(std::string_view message);
+
+// RFC 3339 UTC with milliseconds. Clamped to years 0000..9999, the range RFC 3339 can express.
+std::string FormatTimestamp(int64_t unix_ms);
+
+}  // namespace tracegap::api

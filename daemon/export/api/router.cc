@@ -1,0 +1,118 @@
+#include "export/api/router.h"
+
+#include <charconv>
+#include <exception>
+#include <limits>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "export/api/render.h"
+#include "protocols/http1/parser.h"
+#include "log.h"
+
+namespace tracegap::api {
+namespace {
+
+constexpr std::string_view kProcessesPath = "/v1/processes";
+constexpr std::string_view kProcessPrefix = "/v1/processes/";
+constexpr std::string_view kStatusPath = "/v1/status";
+// Request bytes echoed in an error message, at most: enough to recognize, never a large copy.
+constexpr size_t kMaxEcho = 64;
+
+std::string Echo(std::string_view s) {
+  return std::string(s.substr(0, kMaxEcho)) + (s.size() > kMaxEcho ? "..." : "");
+}
+
+std::optional<uint32_t> ParsePid(std::string_view text) {
+  uint32_t pid = 0;
+  if (text.empty() || text.size() > 10) return std::nullopt;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;  // from_chars alone would accept "12abc"
+  }
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return pid;
+}
+
+}  // namespace
+
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+  }
+  return "Unknown";
+}
+
+std::string SerializeResponse(const Response& response) {
+  std::string out = "HTTP/1.1 " + std::to_string(response.status) + " ";
+  out += ReasonPhrase(response.status);
+  out += "\r\nContent-Type: application/json\r\nContent-Length: ";
+  out += std::to_string(response.body.size() + 1);
+  out += "\r\nConnection: close\r\nCache-Control: no-store\r\n";
+  if (response.allow_get) out += "Allow: GET\r\n";
+  out += "\r\n";
+  out += response.body;
+  out += '\n';
+  return out;
+}
+
+Response ErrorResponse(int status, std::string_view message) {
+  return Response{status, RenderError(message), status == 405};
+}
+
+Router::Router(const ProcessTable& table, StatusProvider status)
+    : table_(table), status_(std::move(status)) {}
+
+Response Router::HandleHead(std::string_view head) const {
+  http1::Message msg;
+  std::vector<HeaderField> scratch;
+  const http1::ParseError err = http1::ParseHeaderBlock(head, http1::ParseError::kOk, msg, scratch);
+  if (err != http1::ParseError::kOk) {
+    return ErrorResponse(400,
+                         "malformed HTTP/1 request: " + std::string(http1::ParseErrorLabel(err)));
+  }
+  if (msg.kind != http1::MessageKind::kRequest || !msg.complete) {
+    return ErrorResponse(400, "malformed HTTP/1 request: not a complete request head");
+  }
+  if (msg.method != "GET") {
+    return ErrorResponse(405, "method " + Echo(msg.method) + " not allowed: the API is GET only");
+  }
+  return Get(msg.path);
+}
+
+Response Router::Get(std::string_view path) const {
+  // The table and the provider may throw (bad_alloc; the provider is the daemon's code): that is
+  // a failure of this request, not of the API thread.
+  try {
+    if (path == kProcessesPath) return Response{200, RenderProcessList(table_.List())};
+    if (path == kStatusPath) {
+      if (!status_) return ErrorResponse(503, "status not available");
+      return Response{200, RenderStatus(status_())};
+    }
+    if (path.starts_with(kProcessPrefix)) return GetProcess(path.substr(kProcessPrefix.size()));
+  } catch (const std::exception& e) {
+    TG_LOG(Warning) << "API: GET " << Echo(path) << " failed: " << e.what();
+    return ErrorResponse(500, std::string("internal error: ") + e.what());
+  }
+  return ErrorResponse(404, "no such endpoint: " + Echo(path) +
+                                " (try /v1/processes, /v1/processes/{pid}, /v1/status)");
+}
+
+Response Router::GetProcess(std::string_view pid_text) const {
+  const std::optional<uint32_t> pid = ParsePid(pid_text);
+  if (!pid) return ErrorResponse(400, "invalid pid '" + Echo(pid_text) + "': expected a number");
+  std::optional<ProcessSnapshot> snap = table_.Find(*pid);
+  if (!snap) return ErrorResponse(404, "no process with pid " + std::to_string(*pid));
+  return Response{200, RenderProcessDetail(*snap)};
+}
+
+}  // namespace tracegap::api

@@ -1,0 +1,71 @@
+#pragma once
+// What the protocol trackers report to the rest of the daemon (metrics, correlator): requests and
+// responses, each attributed to the process and thread that sent or received it.
+
+#include <cstdint>
+#include <string_view>
+
+#include "protocols/trace_context/trace_context.h"
+#include "tracegap.h"
+
+namespace tracegap {
+
+enum class Protocol : uint8_t { kHttp1, kHttp2, kGrpc };
+
+constexpr std::string_view Label(Protocol p) {
+  switch (p) {
+    case Protocol::kHttp1: return "http1";
+    case Protocol::kHttp2: return "http2";
+    case Protocol::kGrpc: return "grpc";
+  }
+  return "unknown";
+}
+
+// Who saw a message: the process and thread of the syscall, and when.
+struct Actor {
+  uint32_t tgid = 0;
+  uint32_t tid = 0;
+  std::string_view comm;  // the process's name
+  uint64_t ts_ns = 0;     // CLOCK_MONOTONIC
+};
+
+// Views are valid only during the Observer call.
+struct RequestSeen {
+  Actor actor;
+  bool inbound = false;  // true: the actor received the request (server side); false: sent it
+  Protocol protocol = Protocol::kHttp1;
+  // kUnknown when the headers could not be read completely; then `context` holds what was read.
+  ContextVerdict verdict = ContextVerdict::kUnknown;
+  ContextResult context;
+  std::string_view method;
+  std::string_view path;       // never with the query string
+  std::string_view authority;
+  std::string_view traceparent;  // the first traceparent value as sent, "" if none
+  uint64_t conn_id = 0;
+  uint64_t stream_id = 0;      // HTTP/2 stream; 0 for HTTP/1
+  const tg_tuple* tuple = nullptr;
+};
+
+struct ResponseSeen {
+  Actor actor;
+  bool inbound = false;  // true: answers a request the actor received (the actor sent it)
+  Protocol protocol = Protocol::kHttp1;
+  uint16_t status = 0;
+  bool complete = true;
+  uint64_t conn_id = 0;
+  uint64_t stream_id = 0;
+};
+
+class Observer {
+ public:
+  virtual void OnRequest(const RequestSeen& request) = 0;
+  virtual void OnResponse(const ResponseSeen& response) = 0;
+  virtual void OnParseError(Protocol protocol, std::string_view reason) = 0;
+  // The connection is gone: nothing more will be reported for conn_id.
+  virtual void OnConnectionClosed(uint64_t conn_id) = 0;
+
+ protected:
+  ~Observer() = default;
+};
+
+}  // namespace tracegap
