@@ -6,7 +6,6 @@
 
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/sysmacros.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
@@ -27,7 +26,6 @@
 #include "export/api/server.h"
 #include "protocols/http2/connection.h"
 #include "protocols/http2/errors.h"
-#include "json/json.h"
 #include "capture/kernel_drops.h"
 #include "log.h"
 #include "metrics.h"
@@ -36,6 +34,7 @@
 #include "pipeline.h"
 #include "capture/preflight.h"
 #include "capture/probes.h"
+#include "capture/verify_report.h"
 #include "correlate/process_info.h"
 #include "correlate/process_table.h"
 #include "capture/verifier_log.h"
@@ -144,89 +143,6 @@ ProbeConfig MakeProbeConfig(const Options& opts) {
   return pc;
 }
 
-// --verify-only: loads every variant, prints the verifier's cost of each program, exits.
-int RunVerify(const Options& opts) {
-  const std::vector<LoadAttempt> attempts = Probes::VerifyAll(MakeProbeConfig(opts));
-  struct utsname uts {};
-  uname(&uts);
-  std::string table = std::string("kernel ") + uts.release + " (" + uts.machine + ")\n";
-  char line[256];
-  std::snprintf(line, sizeof(line), "%-24s %-8s %-40s %10s %7s %10s\n", "VARIANT", "RESULT", "PROGRAM",
-                "INSNS", "BUDGET", "VERIFY-MS");
-  table += line;
-  bool any = false;
-  for (const LoadAttempt& a : attempts) {
-    const char* result = a.result == LoadAttempt::Result::kLoaded   ? "loaded"
-                         : a.result == LoadAttempt::Result::kSkipped ? "skipped"
-                                                                     : "FAILED";
-    any |= a.result == LoadAttempt::Result::kLoaded;
-    if (a.programs.empty()) {
-      std::snprintf(line, sizeof(line), "%-24s %-8s %s\n", VariantName(a.variant).c_str(), result, a.why.c_str());
-      table += line;
-    }
-    for (const ProgramCost& p : a.programs) {
-      // A failed variant: the programs before the refused one were accepted.
-      const char* program_result =
-          a.result != LoadAttempt::Result::kFailed ? result : p.program == a.failed_program ? "REFUSED" : "ok";
-      const std::string ms = p.verify_us ? std::to_string(*p.verify_us / 1000) + "." +
-                                               std::to_string(*p.verify_us % 1000 / 100)
-                                         : "-";
-      std::snprintf(line, sizeof(line), "%-24s %-8s %-40s %10llu %6.1f%% %10s\n",
-                    VariantName(a.variant).c_str(), program_result, p.program.c_str(),
-                    static_cast<unsigned long long>(p.insns), 100.0 * p.insns / kVerifierInsnBudget, ms.c_str());
-      table += line;
-    }
-    if (a.result == LoadAttempt::Result::kFailed && !a.programs.empty()) table += "  " + a.Describe() + "\n";
-  }
-  std::fputs(table.c_str(), stdout);
-  if (!opts.verify_json.empty()) {
-    std::string out;
-    json::Writer w(&out, 2);
-    w.BeginObject();
-    w.Key("kernel").String(uts.release);
-    w.Key("machine").String(uts.machine);
-    w.Key("budget").Uint(kVerifierInsnBudget);
-    w.Key("variants").BeginArray();
-    for (const LoadAttempt& a : attempts) {
-      w.BeginObject();
-      w.Key("name").String(VariantName(a.variant));
-      w.Key("build").String(a.variant.reads == KernelReads::kDirect ? "direct-reads" : "probe-reads");
-      w.Key("http2").Bool(a.variant.http2);
-      w.Key("result").String(a.result == LoadAttempt::Result::kLoaded    ? "loaded"
-                             : a.result == LoadAttempt::Result::kSkipped ? "skipped"
-                                                                         : "failed");
-      w.Key("loaded").Bool(a.result == LoadAttempt::Result::kLoaded);
-      w.Key("error").String(a.result == LoadAttempt::Result::kLoaded ? "" : a.Describe());
-      w.Key("programs").BeginArray();
-      for (const ProgramCost& p : a.programs) {
-        w.BeginObject().Key("name").String(p.program).Key("insns").Uint(p.insns);
-        w.Key("verify_us");
-        if (p.verify_us) {
-          w.Uint(*p.verify_us);
-        } else {
-          w.Null();
-        }
-        w.EndObject();
-      }
-      w.EndArray();
-      w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    out += "\n";
-    FILE* f = std::fopen(opts.verify_json.c_str(), "w");
-    if (f == nullptr || std::fputs(out.c_str(), f) < 0 || std::fclose(f) != 0) {
-      TG_LOG(Error) << "--verify-json: cannot write '" << opts.verify_json << "': " << std::strerror(errno);
-      return 1;
-    }
-  }
-  if (!any) {
-    TG_LOG(Error) << "no capture variant loads on this kernel (the table above says why)";
-    return kExitBpfLoad;
-  }
-  return 0;
-}
-
 int Run(int argc, const char* const* argv, Options opts) {
   // Files named by options are checked before anything is loaded: a mistake there is a config
   // error (exit 2), not a runtime one.
@@ -254,7 +170,7 @@ int Run(int argc, const char* const* argv, Options opts) {
     return pre.exit_code;
   }
   if (!pre.notes.empty()) TG_LOG(Info) << pre.notes;
-  if (opts.verify_only) return RunVerify(opts);
+  if (opts.verify_only) return RunVerify(Probes::VerifyAll(MakeProbeConfig(opts)), opts.verify_json);
 
   std::array<std::string_view, http2::kStates.size()> h2_states{};
   for (size_t i = 0; i < h2_states.size(); ++i) h2_states[i] = http2::Label(http2::kStates[i]);
