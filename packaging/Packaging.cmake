@@ -89,7 +89,7 @@ modified nor restarted.
 Results are Prometheus metrics (127.0.0.1:9477 by default) and a local API
 queried with the tracegap command. The daemon runs as the tracegap system
 user with CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH only; it needs
-Linux 5.17 or later with BTF.")
+Linux 6.1 or later with BTF (tested on 6.1 and 6.18).")
 # Shared-library dependencies come from dpkg-shlibdeps; adduser is called by postinst.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
