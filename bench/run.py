@@ -40,14 +40,17 @@ import select
 import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+# The end-to-end tests' helpers (free ports, metrics, BPF object ids, RSS) serve here too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))
+import tglib  # noqa: E402
+from tglib import bpf_fd_ids, free_port, rss_kib, scrape  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
@@ -129,23 +132,11 @@ def run_tool(name, cmd, timeout, cpu=None, check=True):
     return out
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_port(port, timeout=15.0, proc=None, name="server"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise ToolError(f"{name} exited with {proc.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise ToolError(f"{name}: nothing listens on 127.0.0.1:{port} after {timeout}s")
+    try:
+        tglib.wait_port(port, timeout=timeout, proc=proc, name=name)
+    except (TimeoutError, RuntimeError) as e:  # a tool that failed to run, for the report
+        raise ToolError(str(e)) from e
 
 
 def read_line(proc, timeout, name):
@@ -190,38 +181,12 @@ def proc_cpu(pid):
     return ticks / CLK_TCK, ns / 1e9
 
 
-def proc_rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def children(pid):
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
             return [int(x) for x in f.read().split()]
     except OSError:
         return []
-
-
-def fd_bpf_ids(pid, key):
-    """BPF map ids (key 'map_id') or prog ids ('prog_id') held by pid, from /proc/PID/fdinfo."""
-    ids = set()
-    try:
-        fds = os.listdir(f"/proc/{pid}/fdinfo")
-    except OSError:
-        return ids
-    for fd in fds:
-        try:
-            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                for line in f:
-                    if line.startswith(key + ":"):
-                        ids.add(int(line.split()[1]))
-        except OSError:
-            pass
-    return ids
 
 
 def cpu_busy():
@@ -249,39 +214,6 @@ def loadavg():
 
 # ------------------------------------------------------------------------------------------------
 # Metrics
-
-_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)$')
-
-
-def scrape(port, timeout=5):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as r:
-        text = r.read().decode()
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = _LINE.match(line)
-        if not m:
-            continue
-        try:
-            v = float(m.group(4))
-        except ValueError:
-            continue
-        out.setdefault(m.group(1), []).append((m.group(3) or "", v))
-    return out
-
-
-def msum(metrics, name):
-    return sum(v for _, v in metrics.get(name, []))
-
-
-def by_label(metrics, name, label):
-    out = {}
-    for labels, v in metrics.get(name, []):
-        m = re.search(label + r'="([^"]*)"', labels)
-        out[m.group(1) if m else ""] = out.get(m.group(1) if m else "", 0) + v
-    return out
-
 
 # ------------------------------------------------------------------------------------------------
 # The three configurations
@@ -359,15 +291,14 @@ class Config:
             return {"cpu": (0.0, 0.0), "rss_kib": 0, "drops": 0.0, "drops_by": {}, "requests": 0.0,
                     "tracked": 0.0}
         m = scrape(self.port)
-        return {"cpu": proc_cpu(self.pid), "rss_kib": proc_rss_kib(self.pid),
-                "drops": msum(m, "tracegap_kernel_drops_total"),
-                "drops_by": by_label(m, "tracegap_kernel_drops_total", "reason"),
-                "requests": sum(v for labels, v in m.get("tracegap_requests_total", [])
-                                if 'direction="inbound"' in labels),
-                "tracked": msum(m, "tracegap_connections_tracked")}
+        return {"cpu": proc_cpu(self.pid), "rss_kib": rss_kib(self.pid),
+                "drops": m.get("tracegap_kernel_drops_total"),
+                "drops_by": m.by_label("tracegap_kernel_drops_total", "reason"),
+                "requests": m.get("tracegap_requests_total", direction="inbound"),
+                "tracked": m.get("tracegap_connections_tracked")}
 
     def conns_map_id(self):
-        ids = fd_bpf_ids(self.pid, "map_id")
+        ids = bpf_fd_ids(self.pid, "map_id")
         for m in json.loads(run_tool("bpftool", ["bpftool", "-j", "map", "show"], 30)):
             if m.get("id") in ids and m.get("name") == "tg_conns":
                 return m["id"]
@@ -706,7 +637,7 @@ class Ctx:
         self.waited += waited
 
     def note_foreign(self, cfg):
-        ours = fd_bpf_ids(cfg.pid, "prog_id") if cfg.pid else set()
+        ours = bpf_fd_ids(cfg.pid, "prog_id") if cfg.pid else set()
         foreign = self.foreign_progs(ours)
         if foreign:
             self.foreign.append((self.section, cfg.name, len(foreign)))
@@ -909,7 +840,7 @@ def sec_scale(ctx):
         def sample(label):
             s = cfg.snapshot()
             row = {"label": label, "rss_kib": s["rss_kib"], "map": map_entries(mid), "tracked": s["tracked"],
-                   "drops": s["drops"], "nginx_rss_kib": proc_rss_kib(ng.worker)}
+                   "drops": s["drops"], "nginx_rss_kib": rss_kib(ng.worker)}
             samples.append(row)
             log(f"scale: {label}: tracegapd RSS {row['rss_kib'] / 1024:.1f} MiB, tg_conns {row['map']}, "
                 f"connections_tracked {row['tracked']:.0f}, drops {row['drops']:.0f}")
@@ -955,7 +886,7 @@ def sec_scale(ctx):
         PROCS.stop(p)
         res["short_result"] = json.loads(line)
         peak_row = {"label": "peak during short connections", **peak, "drops": cfg.snapshot()["drops"],
-                    "nginx_rss_kib": proc_rss_kib(ng.worker)}
+                    "nginx_rss_kib": rss_kib(ng.worker)}
         samples.append(peak_row)
         log(f"scale: short: {res['short_result']}; peak {peak_row}")
         time.sleep(after)
@@ -1088,7 +1019,7 @@ def sec_evidence(ctx):
                     res["perf_daemon"] = perf_top(cfg.pid, d, ctx.tmp, limit=15, freq=4999)
                     load.wait(timeout=d + 30)
                     PROCS.stop(load)
-                ids = fd_bpf_ids(cfg.pid, "prog_id")
+                ids = bpf_fd_ids(cfg.pid, "prog_id")
                 fd = bpf_enable_stats()
                 res["bpf_stats"] = fd is not None
                 if fd is None:

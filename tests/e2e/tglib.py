@@ -51,10 +51,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_port(port, host="127.0.0.1", timeout=10.0):
+def wait_port(port, host="127.0.0.1", timeout=10.0, proc=None, name="server"):
+    """Waits until something accepts connections on host:port. TimeoutError after `timeout`;
+    RuntimeError at once if `proc` (the server's Popen, when given) exits first."""
     deadline = time.monotonic() + timeout
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode} before listening on {port}")
         try:
             with socket.socket(family) as s:
                 s.settimeout(0.5)
@@ -62,7 +66,7 @@ def wait_port(port, host="127.0.0.1", timeout=10.0):
                 return
         except OSError:
             time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+    raise TimeoutError(f"{name}: nothing listens on {host}:{port} after {timeout}s")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -101,6 +105,22 @@ class Metrics:
 
     def delta(self, before, name, **labels):
         return self.get(name, **labels) - before.get(name, **labels)
+
+    def by_label(self, name, label, **labels):
+        """{value of `label`: sum of `name`} over samples whose labels include `labels`."""
+        out = {}
+        want = set(labels.items())
+        for (n, ls), v in self.samples.items():
+            if n == name and want <= set(ls):
+                key = dict(ls).get(label, "")
+                out[key] = out.get(key, 0.0) + v
+        return out
+
+
+def scrape(port, timeout=5):
+    """/metrics of the tracegapd on 127.0.0.1:port, parsed."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as r:
+        return Metrics(parse_metrics(r.read().decode()))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -165,7 +185,7 @@ class Daemon:
             return r.read().decode()
 
     def scrape(self):
-        return Metrics(parse_metrics(self.scrape_text()))
+        return scrape(self.port)
 
     def wait_for(self, check, timeout=10.0):
         """Scrapes until check(metrics) is true, then once more after a pause so that a count still
@@ -253,7 +273,11 @@ def bpf_fd_ids(pid, key):
     holds, from /proc/PID/fdinfo: exact for one daemon, whatever else runs BPF on the machine."""
     ids = set()
     fd_dir = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(fd_dir):
+    try:
+        fds = os.listdir(fd_dir)
+    except OSError:  # the process is gone
+        return ids
+    for fd in fds:
         try:
             with open(os.path.join(fd_dir, fd)) as f:
                 text = f.read()
