@@ -21,4 +21,20 @@
     __tg_v;                                                                    \
   })
 
+/* v & mask (mask = 2^k - 1) as a u64 offset, ANDed on the register the pointer arithmetic uses.
+ * A plain `pos & mask` is dropped by clang once it has proved pos <= mask from an earlier check,
+ * and 6.1's verifier may not carry that check's bound to the register that is added to the
+ * pointer (two loads of one spilled value are not linked there): "R1 unbounded memory access".
+ * Built into user space too (tests/unit/http1_scan_test.cc), where it is the plain AND. */
+#ifdef __bpf__
+#define TG_MASK(v, mask)                                        \
+  ({                                                            \
+    __u64 __tg_m = (v);                                         \
+    asm volatile("%0 &= %1" : "+r"(__tg_m) : "i"(mask));        \
+    __tg_m;                                                     \
+  })
+#else
+#define TG_MASK(v, mask) ((__u64)(v) & (mask))
+#endif
+
 #endif /* TRACEGAP_BPF_BOUNDS_H */

@@ -74,7 +74,7 @@ static long tg_h2_step(__u32 index, struct tg_scan_ctx *ctx) {
       __u32 room = TG_MAX_COPY - w->out;
       if (n > room) n = room;
       if (n > TG_MAX_COPY) n = TG_MAX_COPY;
-      if (bpf_probe_read_user(data + (w->out & (TG_MAX_COPY - 1)), TG_CLAMP(n, TG_MAX_COPY), (void *)w->seg)) {
+      if (bpf_probe_read_user(data + TG_MASK(w->out, TG_MAX_COPY - 1), TG_CLAMP(n, TG_MAX_COPY), (void *)w->seg)) {
         w->failed = 1;
         return 1;
       }
@@ -97,7 +97,7 @@ static long tg_h2_step(__u32 index, struct tg_scan_ctx *ctx) {
   w->hdr_have = have + n;
   if (w->hdr_have < TG_H2_FRAME_HEADER_LEN) return 0;
   if (w->out + TG_H2_FRAME_HEADER_LEN > TG_MAX_COPY && tg_h2_flush(scr)) return 1;
-  __builtin_memcpy(data + (w->out & (TG_MAX_COPY - 1)), w->hdr, TG_H2_FRAME_HEADER_LEN);
+  __builtin_memcpy(data + TG_MASK(w->out, TG_MAX_COPY - 1), w->hdr, TG_H2_FRAME_HEADER_LEN);
   w->out += TG_H2_FRAME_HEADER_LEN;
   w->remaining = tg_h2_len(w->hdr);
   w->copy = TG_H2_PAYLOAD_COPIED(w->hdr[3]);
@@ -116,7 +116,7 @@ static __always_inline void tg_overcomplex(struct tg_scratch *scr) {
       asm volatile("" : "+r"(x)); /* a real branch: no if-conversion into arithmetic */
     }
   }
-  scr->raw[x & (TG_MAX_COPY - 1)] = 0;
+  scr->raw[TG_MASK(x, TG_MAX_COPY - 1)] = 0;
 }
 
 /* Follows this syscall's HTTP/2 frames from byte `skip` on and emits the frame records. */

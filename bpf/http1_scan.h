@@ -21,6 +21,7 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 #endif
+#include "bounds.h"
 #include "tracegap.h"
 
 #define TG_W4(a, b, c, d) ((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24)
@@ -132,7 +133,7 @@ struct tg_scan {
 static __always_inline long tg_scan_word(struct tg_scan *s, __u8 *data) {
   __u32 pos = s->pos;
   if (pos >= s->len || pos >= TG_MAX_COPY) return 1;
-  __u64 word = tg_load64(data + (pos & (TG_MAX_COPY - 1)));
+  __u64 word = tg_load64(data + TG_MASK(pos, TG_MAX_COPY - 1));
   __u32 avail = s->len - pos;
   if (!s->in_headers) {
     if (!tg_is_message_start(word, avail)) return 1; /* a body or something else: stop */
@@ -140,7 +141,7 @@ static __always_inline long tg_scan_word(struct tg_scan *s, __u8 *data) {
     s->match = 0;
     s->block_bytes = 0;
     /* "HTTP/1.1 101": the protocol switches (h2c) once this block ends. */
-    __u32 next = tg_load32(data + ((pos + 8) & (TG_MAX_COPY - 1)));
+    __u32 next = tg_load32(data + TG_MASK(pos + 8, TG_MAX_COPY - 1));
     s->upgrade = avail >= 12 && word == TG_W8('H', 'T', 'T', 'P', '/', '1', '.', '1') &&
                  next == (__u32)TG_W4(' ', '1', '0', '1');
   }

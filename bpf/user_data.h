@@ -83,7 +83,7 @@ static __always_inline __u32 tg_copy(const struct tg_stash *st, __u8 *dst, __u32
     __u64 seg_len = iovs[i].len;
     __u32 n = seg_len < room ? seg_len : room;
     if (n > TG_MAX_COPY) n = TG_MAX_COPY;
-    if (n && bpf_probe_read_user(dst + (off & (TG_MAX_COPY - 1)), TG_CLAMP(n, TG_MAX_COPY), (void *)iovs[i].base)) break;
+    if (n && bpf_probe_read_user(dst + TG_MASK(off, TG_MAX_COPY - 1), TG_CLAMP(n, TG_MAX_COPY), (void *)iovs[i].base)) break;
     *off_slot = off + n;
   }
   __u32 off = *off_slot;
@@ -97,7 +97,7 @@ static __always_inline __u32 tg_copy_rest(const struct tg_stash *st, __u8 *dst, 
   if (have > TG_PREFETCH || have >= want) return have;
   __u32 n = want - have;
   if (n > TG_MAX_COPY) n = TG_MAX_COPY;
-  if (bpf_probe_read_user(dst + (have & (2 * TG_PREFETCH - 1)), TG_CLAMP(n, TG_MAX_COPY), (void *)(st->buf + have))) return have;
+  if (bpf_probe_read_user(dst + TG_MASK(have, 2 * TG_PREFETCH - 1), TG_CLAMP(n, TG_MAX_COPY), (void *)(st->buf + have))) return have;
   return want;
 }
 
