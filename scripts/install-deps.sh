@@ -27,6 +27,8 @@ test_pkgs=(
   # Fuzz tier (scripts/fuzz.sh): clang's libFuzzer and sanitizer runtimes (only recommended by
   # clang, and recommends are not installed here).
   libclang-rt-14-dev
+  # Kernels tier (tests/kernels): other kernels booted under qemu (TCG), with a busybox initramfs.
+  qemu-system-x86 busybox-static
 )
 
 want=("${build_pkgs[@]}")

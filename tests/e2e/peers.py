@@ -1,7 +1,9 @@
-"""Real instrumented services for the end-to-end tests: the OpenTelemetry JS peers under
-tests/peers, and a thread-per-request Python server."""
+"""Real services for the end-to-end tests: the OpenTelemetry JS peers under tests/peers, a
+thread-per-request Python server, and nghttp2's HTTP/2 server and client."""
 import os
+import shutil
 import subprocess
+import tempfile
 
 import tglib
 
@@ -100,3 +102,50 @@ ts = [threading.Thread(target=one) for _ in range(n)]
 [t.start() for t in ts]
 [t.join() for t in ts]
 """
+
+
+class Nghttpd:
+    """nghttpd (nghttp2-server) without TLS on 127.0.0.1:port, serving a one-file directory.
+    comm "nghttpd"."""
+
+    def __init__(self):
+        self.port = tglib.free_port()
+        self.dir = tempfile.mkdtemp(prefix="tg-nghttpd-")
+
+    def __enter__(self):
+        with open(os.path.join(self.dir, "index.html"), "w") as f:
+            f.write("ok\n")
+        self.proc = subprocess.Popen(["nghttpd", "--no-tls", "-a", "127.0.0.1", "-d", self.dir, str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        tglib.wait_port(self.port)
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+
+def nghttp(url, count, *headers):
+    """nghttp (nghttp2-client, comm "nghttp"): one connection with HTTP/2 prior knowledge, `count`
+    requests for `url` (concurrent streams on that connection), each with `headers`. Returns its
+    pid."""
+    cmd = ["nghttp", "-n", "-t", "10", "-m", str(count)]
+    for h in headers:
+        cmd += ["-H", h]
+    cmd.append(url)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    try:
+        rc = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
+    if rc != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {rc}")
+    return proc.pid

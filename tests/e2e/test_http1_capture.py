@@ -4,18 +4,9 @@ import subprocess
 import unittest
 
 import tglib
-from tglib import VALID_TP, curl, run_python
+from tglib import MAL, MALFORMED, REQ, VALID_TP, curl, run_python
 
-REQ = "tracegap_requests_total"
-MAL = "tracegap_malformed_total"
 
-# Malformed traceparents, each with the reason it must be counted under.
-MALFORMED = [
-    ("00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01", "uppercase_hex"),
-    ("00-00000000000000000000000000000000-00f067aa0ba902b7-01", "zero_trace_id"),
-    ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", "length"),
-    ("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "version"),
-]
 
 # Writes a request's headers in two send() calls, 50 ms apart, then reads the response.
 SPLIT_WRITER = r"""

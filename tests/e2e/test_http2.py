@@ -15,63 +15,21 @@ exact on a quiet host (ctest runs the e2e tests serially) and are skipped, with 
 only when another process did HTTP/2 meanwhile. The per-process CLI checks are always exact.
 """
 import json
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
 
 import peers
 import tglib
 from grpc_peers import GrpcNodeService, PyGrpcLongClient, PyGrpcServer, grpc_send, py_grpc_client
 
-REQ = "tracegap_requests_total"
-OUT = "tracegap_outbound_total"
-HPACK_ERRORS = "tracegap_hpack_errors_total"
+from peers import Nghttpd, nghttp
+from tglib import HPACK_ERRORS, OUT, REQ, deltas, outcomes, requests, total
 H2_CONNS = "tracegap_http2_connections"
 TIMEOUT = 30.0  # for counts to arrive; the assertions that follow are exact
 
 N_GRPC = 60
-
-
-def _sums(m, name, keys, match):
-    out = {}
-    for (n, ls), v in m.samples.items():
-        if n != name:
-            continue
-        d = dict(ls)
-        if any(d.get(k) != want for k, want in match.items()):
-            continue
-        key = tuple(d.get(k) for k in keys)
-        out[key] = out.get(key, 0.0) + v
-    return out
-
-
-def deltas(before, after, name, keys, **match):
-    """{tuple of the `keys` label values: delta} over the samples of `name` whose labels include
-    `match`; only non-zero deltas. A single key gives plain values instead of 1-tuples."""
-    b, a = _sums(before, name, keys, match), _sums(after, name, keys, match)
-    out = {}
-    for k in set(a) | set(b):
-        d = int(a.get(k, 0.0) - b.get(k, 0.0))
-        if d:
-            out[k[0] if len(keys) == 1 else k] = d
-    return out
-
-
-def requests(before, after, comm, direction):
-    """{(protocol, context): n} of tracegap_requests_total for one comm and direction."""
-    return deltas(before, after, REQ, ("protocol", "context"), comm=comm, direction=direction)
-
-
-def outcomes(before, after, comm):
-    """{(outcome, protocol): n} of tracegap_outbound_total for one comm."""
-    return deltas(before, after, OUT, ("outcome", "protocol"), comm=comm)
-
-
-def total(before, after, name, **match):
-    return sum(deltas(before, after, name, ("comm",), **match).values())
 
 
 def cli_process(daemon, pid):
@@ -134,53 +92,6 @@ def require_tools():
         missing.append("nodejs (node)")
     if missing:
         raise RuntimeError("test_http2 needs these Debian packages: " + ", ".join(missing))
-
-
-class Nghttpd:
-    """nghttpd (nghttp2-server) without TLS on 127.0.0.1:port, serving a one-file directory.
-    comm "nghttpd"."""
-
-    def __init__(self):
-        self.port = tglib.free_port()
-        self.dir = tempfile.mkdtemp(prefix="tg-nghttpd-")
-
-    def __enter__(self):
-        with open(os.path.join(self.dir, "index.html"), "w") as f:
-            f.write("ok\n")
-        self.proc = subprocess.Popen(["nghttpd", "--no-tls", "-a", "127.0.0.1", "-d", self.dir, str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        tglib.wait_port(self.port)
-        return self
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return False
-
-
-def nghttp(url, count, *headers):
-    """nghttp (nghttp2-client, comm "nghttp"): one connection with HTTP/2 prior knowledge, `count`
-    requests for `url` (concurrent streams on that connection), each with `headers`. Returns its
-    pid."""
-    cmd = ["nghttp", "-n", "-t", "10", "-m", str(count)]
-    for h in headers:
-        cmd += ["-H", h]
-    cmd.append(url)
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    try:
-        rc = proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise
-    if rc != 0:
-        raise AssertionError(f"{' '.join(cmd)} exited {rc}")
-    return proc.pid
 
 
 class Http2AndGrpc(unittest.TestCase):

@@ -123,6 +123,59 @@ def scrape(port, timeout=5):
         return Metrics(parse_metrics(r.read().decode()))
 
 
+REQ = "tracegap_requests_total"
+OUT = "tracegap_outbound_total"
+MAL = "tracegap_malformed_total"
+HPACK_ERRORS = "tracegap_hpack_errors_total"
+
+# Malformed traceparents, each with the reason it must be counted under.
+MALFORMED = [
+    ("00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01", "uppercase_hex"),
+    ("00-00000000000000000000000000000000-00f067aa0ba902b7-01", "zero_trace_id"),
+    ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", "length"),
+    ("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "version"),
+]
+
+
+def _sums(m, name, keys, match):
+    out = {}
+    for (n, ls), v in m.samples.items():
+        if n != name:
+            continue
+        d = dict(ls)
+        if any(d.get(k) != want for k, want in match.items()):
+            continue
+        key = tuple(d.get(k) for k in keys)
+        out[key] = out.get(key, 0.0) + v
+    return out
+
+
+def deltas(before, after, name, keys, **match):
+    """{tuple of the `keys` label values: delta} over the samples of `name` whose labels include
+    `match`; only non-zero deltas. A single key gives plain values instead of 1-tuples."""
+    b, a = _sums(before, name, keys, match), _sums(after, name, keys, match)
+    out = {}
+    for k in set(a) | set(b):
+        d = int(a.get(k, 0.0) - b.get(k, 0.0))
+        if d:
+            out[k[0] if len(keys) == 1 else k] = d
+    return out
+
+
+def requests(before, after, comm, direction):
+    """{(protocol, context): n} of tracegap_requests_total for one comm and direction."""
+    return deltas(before, after, REQ, ("protocol", "context"), comm=comm, direction=direction)
+
+
+def outcomes(before, after, comm):
+    """{(outcome, protocol): n} of tracegap_outbound_total for one comm."""
+    return deltas(before, after, OUT, ("outcome", "protocol"), comm=comm)
+
+
+def total(before, after, name, **match):
+    return sum(deltas(before, after, name, ("comm",), **match).values())
+
+
 # ------------------------------------------------------------------------------------------------
 # tracegapd
 
