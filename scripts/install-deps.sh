@@ -8,7 +8,8 @@ build_pkgs=(
   build-essential cmake pkg-config
   clang llvm                       # BPF objects: clang -target bpf
   libbpf-dev bpftool libelf-dev zlib1g-dev
-  libboost-program-options-dev
+  libboost-program-options-dev     # its libboost1.74-dev also brings Asio and Beast (header-only)
+  nlohmann-json3-dev               # JSON of the local API
   prometheus-cpp-dev
   libnghttp2-dev                   # HPACK inflater
   libsystemd-dev                   # sd_notify

@@ -5,10 +5,10 @@
 
 #include <cstdio>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "capture/preflight.h"
 #include "capture/verifier_log.h"
-#include "json/json.h"
 #include "log.h"
 
 namespace tracegap {
@@ -47,39 +47,31 @@ int RunVerify(const std::vector<LoadAttempt>& attempts, const std::string& json_
   }
   std::fputs(table.c_str(), stdout);
   if (!json_path.empty()) {
-    std::string out;
-    json::Writer w(&out, 2);
-    w.BeginObject();
-    w.Key("kernel").String(uts.release);
-    w.Key("machine").String(uts.machine);
-    w.Key("budget").Uint(kVerifierInsnBudget);
-    w.Key("variants").BeginArray();
+    using Json = nlohmann::ordered_json;  // members in the order written
+    Json variants = Json::array();
     for (const LoadAttempt& a : attempts) {
-      w.BeginObject();
-      w.Key("name").String(VariantName(a.variant));
-      w.Key("build").String(a.variant.reads == KernelReads::kDirect ? "direct-reads" : "probe-reads");
-      w.Key("http2").Bool(a.variant.http2);
-      w.Key("result").String(a.result == LoadAttempt::Result::kLoaded    ? "loaded"
-                             : a.result == LoadAttempt::Result::kSkipped ? "skipped"
-                                                                         : "failed");
-      w.Key("loaded").Bool(a.result == LoadAttempt::Result::kLoaded);
-      w.Key("error").String(a.result == LoadAttempt::Result::kLoaded ? "" : a.Describe());
-      w.Key("programs").BeginArray();
+      Json programs = Json::array();
       for (const ProgramCost& p : a.programs) {
-        w.BeginObject().Key("name").String(p.program).Key("insns").Uint(p.insns);
-        w.Key("verify_us");
-        if (p.verify_us) {
-          w.Uint(*p.verify_us);
-        } else {
-          w.Null();
-        }
-        w.EndObject();
+        programs.push_back(Json{{"name", p.program},
+                                {"insns", p.insns},
+                                {"verify_us", p.verify_us ? Json(*p.verify_us) : Json(nullptr)}});
       }
-      w.EndArray();
-      w.EndObject();
+      variants.push_back(Json{
+          {"name", VariantName(a.variant)},
+          {"build", a.variant.reads == KernelReads::kDirect ? "direct-reads" : "probe-reads"},
+          {"http2", a.variant.http2},
+          {"result", a.result == LoadAttempt::Result::kLoaded    ? "loaded"
+                     : a.result == LoadAttempt::Result::kSkipped ? "skipped"
+                                                                 : "failed"},
+          {"loaded", a.result == LoadAttempt::Result::kLoaded},
+          {"error", a.result == LoadAttempt::Result::kLoaded ? "" : a.Describe()},
+          {"programs", std::move(programs)}});
     }
-    w.EndArray();
-    w.EndObject();
+    const Json report{{"kernel", uts.release},
+                      {"machine", uts.machine},
+                      {"budget", kVerifierInsnBudget},
+                      {"variants", std::move(variants)}};
+    std::string out = report.dump(2, ' ', false, Json::error_handler_t::replace);
     out += "\n";
     FILE* f = std::fopen(json_path.c_str(), "w");
     if (f == nullptr || std::fputs(out.c_str(), f) < 0 || std::fclose(f) != 0) {

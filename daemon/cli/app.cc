@@ -50,7 +50,7 @@ po::options_description CommandOptions(const std::string& command) {
 
 // Decodes a document into T, or fails as a malformed answer.
 template <typename T, typename Decode>
-std::optional<T> DecodeOrReport(const json::Value& doc, Decode decode, std::ostream& err,
+std::optional<T> DecodeOrReport(const Document& doc, Decode decode, std::ostream& err,
                                 int* code) {
   T value{};
   std::string error;
@@ -71,7 +71,7 @@ int Processes(const Invocation& inv, std::ostream& out, std::ostream& err) {
   auto rows = DecodeOrReport<std::vector<ProcessRow>>(*q.document, DecodeProcessList, err, &code);
   if (!rows) return code;
   if (inv.vm["json"].as<bool>()) {
-    out << json::Serialize(*q.document, 2) << "\n";
+    out << PrintDocument(*q.document, 2) << "\n";
     return kExitOk;
   }
   const bool all = inv.vm["all"].as<bool>();
@@ -99,7 +99,7 @@ int Process(const Invocation& inv, std::ostream& out, std::ostream& err) {
   int code = kExitOk;
   auto detail = DecodeOrReport<ProcessDetail>(*q.document, DecodeProcessDetail, err, &code);
   if (!detail) return code;
-  out << (inv.vm["json"].as<bool>() ? json::Serialize(*q.document, 2) + "\n"
+  out << (inv.vm["json"].as<bool>() ? PrintDocument(*q.document, 2) + "\n"
                                     : FormatProcessDetail(*detail));
   return kExitOk;
 }
@@ -110,7 +110,7 @@ int Status(const Invocation& inv, std::ostream& out, std::ostream& err) {
   int code = kExitOk;
   auto status = DecodeOrReport<StatusInfo>(*q.document, DecodeStatus, err, &code);
   if (!status) return code;
-  out << (inv.vm["json"].as<bool>() ? json::Serialize(*q.document, 2) + "\n"
+  out << (inv.vm["json"].as<bool>() ? PrintDocument(*q.document, 2) + "\n"
                                     : FormatStatus(*status));
   return kExitOk;
 }

@@ -1,41 +1,30 @@
 #include "cli/client.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <system_error>
 #include <utility>
 
-#include "cli/http_response.h"
 #include "version.h"
 
 namespace tracegap::cli {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using boost::system::error_code;
 
 std::string Errno(int e) { return std::system_category().message(e); }
 
 FetchResult Fail(ExitCode code, std::string message) {
   return FetchResult{std::nullopt, Failure{code, std::move(message)}};
 }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 FetchResult ConnectFailure(const std::string& path, int err) {
   switch (err) {
@@ -54,32 +43,13 @@ FetchResult ConnectFailure(const std::string& path, int err) {
   return Fail(kExitNotRunning, "cannot connect to " + path + ": " + Errno(err));
 }
 
-// Waits until `fd` is ready for `events` or the deadline passes; false on timeout.
-bool WaitFor(int fd, short events, Clock::time_point deadline) {
-  while (true) {
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{fd, events, 0};
-    const int n = poll(&p, 1, static_cast<int>(left.count()));
-    if (n > 0) return true;
-    if (n < 0 && errno != EINTR) return true;  // let the following I/O call report the error
-  }
-}
-
-// The size of the whole response once the head is in and declares a Content-Length; nullopt
-// while that is unknown (then the end of the stream delimits the response).
-std::optional<size_t> ExpectedSize(std::string_view bytes) {
-  std::string ignored;
-  std::optional<ResponseHead> head = ParseResponseHead(bytes, &ignored);
-  if (!head || !head->content_length) return std::nullopt;
-  return head->size + *head->content_length;
-}
-
 // The daemon's {"error": "..."} message, or the bare status when the body has none.
 std::string ErrorMessage(const HttpResponse& r) {
-  std::optional<json::Value> doc = json::Parse(r.body, nullptr);
-  const json::Value* message = doc ? doc->Find("error") : nullptr;
-  if (message != nullptr && message->is_string()) return message->string();
+  std::optional<Document> doc = ParseDocument(r.body, nullptr);
+  if (doc && doc->is_object()) {
+    const auto it = doc->find("error");
+    if (it != doc->end() && it->is_string()) return it->get<std::string>();
+  }
   return "HTTP " + std::to_string(r.status);
 }
 
@@ -87,7 +57,6 @@ std::string ErrorMessage(const HttpResponse& r) {
 
 FetchResult Fetch(const std::string& socket_path, std::string_view target,
                   std::chrono::milliseconds timeout) {
-  const Clock::time_point deadline = Clock::now() + timeout;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket_path.empty() || socket_path.size() >= sizeof(addr.sun_path)) {
@@ -95,57 +64,72 @@ FetchResult Fetch(const std::string& socket_path, std::string_view target,
                                 std::to_string(sizeof(addr.sun_path) - 1) + " bytes long");
   }
   socket_path.copy(addr.sun_path, sizeof(addr.sun_path) - 1);
-  Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (fd.get() < 0) return Fail(kExitNotRunning, "cannot create a socket: " + Errno(errno));
-  if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+  asio::io_context io;
+  asio::local::stream_protocol::socket socket(io);
+  error_code ec;
+  if (socket.open(asio::local::stream_protocol(), ec); ec) {
+    return Fail(kExitNotRunning, "cannot create a socket: " + ec.message());
+  }
+  // connect(2) itself, non-blocking: on a Unix socket it succeeds or fails at once, and EAGAIN
+  // (a full backlog) is an answer to report, where Asio would wait for writability instead.
+  if (socket.native_non_blocking(true, ec); ec) {
+    return Fail(kExitNotRunning, "cannot create a socket: " + ec.message());
+  }
+  if (connect(socket.native_handle(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) !=
+      0) {
     return ConnectFailure(socket_path, errno);
   }
-  const std::string timed_out = "tracegapd at " + socket_path + " did not answer within " +
-                                std::to_string(timeout.count()) + " ms";
 
-  std::string request = "GET " + std::string(target) + " HTTP/1.1\r\nHost: localhost\r\n" +
-                        "User-Agent: tracegap/" + kVersion + "\r\nAccept: application/json\r\n" +
-                        "Connection: close\r\n\r\n";
-  size_t sent = 0;
-  while (sent < request.size()) {
-    if (!WaitFor(fd.get(), POLLOUT, deadline)) return Fail(kExitNotRunning, timed_out);
-    const ssize_t n = send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      break;  // the daemon may have answered (e.g. 403) and closed: read what it said
-    }
-    sent += static_cast<size_t>(n);
+  http::request<http::empty_body> request{http::verb::get, std::string(target), 11};
+  request.set(http::field::host, "localhost");
+  request.set(http::field::user_agent, std::string("tracegap/") + kVersion);
+  request.set(http::field::accept, "application/json");
+  request.keep_alive(false);
+  boost::beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kMaxResponseBytes);
+  std::optional<error_code> read_result;  // set when the answer is read, or reading failed
+  http::async_write(socket, request, [&](error_code, size_t) {
+    // A failed write is not the end: the daemon may have answered (e.g. 403) and closed.
+    // The head is read on its own so that a Content-Length beyond the limit is reported as such
+    // (Boost 1.74's whole-message async_read reports it as a partial message).
+    http::async_read_header(socket, buffer, parser, [&](error_code e, size_t) {
+      if (e) {
+        read_result = e;
+        return;
+      }
+      http::async_read(socket, buffer, parser, [&](error_code e2, size_t) { read_result = e2; });
+    });
+  });
+  io.run_for(timeout);
+  if (!read_result) {
+    // Let the pending operations end (aborted) while what they refer to still exists.
+    socket.close(ec);
+    io.restart();
+    io.run();
+    return Fail(kExitNotRunning, "tracegapd at " + socket_path + " did not answer within " +
+                                     std::to_string(timeout.count()) + " ms");
   }
-
-  std::string bytes;
-  char buf[64 * 1024];
-  while (true) {
-    if (std::optional<size_t> want = ExpectedSize(bytes); want && bytes.size() >= *want) break;
-    if (!WaitFor(fd.get(), POLLIN, deadline)) return Fail(kExitNotRunning, timed_out);
-    const ssize_t n = recv(fd.get(), buf, sizeof(buf), 0);
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      // The daemon closes with our unread bytes pending, which Linux reports as a reset after
-      // the data it sent: that is the end of the answer, not an error in itself.
-      if (errno == ECONNRESET && !bytes.empty()) break;
+  if (const error_code& e = *read_result; e) {
+    if (e == http::error::end_of_stream) {
       return Fail(kExitMalformed,
-                  "reading the answer of tracegapd at " + socket_path + " failed: " + Errno(errno));
+                  "tracegapd at " + socket_path + " closed the connection without answering");
     }
-    if (n == 0) break;
-    if (bytes.size() + static_cast<size_t>(n) > kMaxResponseBytes) {
+    if (e == http::error::body_limit) {
       return Fail(kExitMalformed, "malformed response from tracegapd: larger than " +
                                       std::to_string(kMaxResponseBytes) + " bytes");
     }
-    bytes.append(buf, static_cast<size_t>(n));
-  }
-  if (bytes.empty()) {
+    if (e.category() == http::make_error_code(http::error::bad_version).category()) {
+      return Fail(kExitMalformed, "malformed response from tracegapd: " + e.message());
+    }
     return Fail(kExitMalformed,
-                "tracegapd at " + socket_path + " closed the connection without answering");
+                "reading the answer of tracegapd at " + socket_path + " failed: " + e.message());
   }
-  std::string error;
-  std::optional<HttpResponse> response = ParseHttpResponse(bytes, &error);
-  if (!response) return Fail(kExitMalformed, "malformed response from tracegapd: " + error);
-  return FetchResult{std::move(response), {}};
+  http::response<http::string_body>& r = parser.get();
+  return FetchResult{HttpResponse{static_cast<int>(r.result_int()),
+                                  std::string(r[http::field::content_type]),
+                                  std::move(r.body())},
+                     {}};
 }
 
 QueryResult Query(const std::string& socket_path, std::string_view target,
@@ -167,9 +151,7 @@ QueryResult Query(const std::string& socket_path, std::string_view target,
                              std::to_string(r.status) + ": " + ErrorMessage(r)}};
   }
   std::string error;
-  json::ParseLimits limits;
-  limits.max_bytes = kMaxResponseBytes;
-  std::optional<json::Value> doc = json::Parse(r.body, &error, limits);
+  std::optional<Document> doc = ParseDocument(r.body, &error);
   if (!doc) {
     return QueryResult{
         std::nullopt,

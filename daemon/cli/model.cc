@@ -6,18 +6,28 @@
 namespace tracegap::cli {
 namespace {
 
-using json::Value;
+using Value = Document;
+using Type = nlohmann::json::value_t;
 
-std::string_view TypeName(Value::Type t) {
+// "a number" for every kind of number: the messages speak of the API's types, not the parser's.
+std::string_view TypeName(Type t) {
   switch (t) {
-    case Value::Type::kNull: return "null";
-    case Value::Type::kBool: return "a boolean";
-    case Value::Type::kNumber: return "a number";
-    case Value::Type::kString: return "a string";
-    case Value::Type::kArray: return "an array";
-    case Value::Type::kObject: return "an object";
+    case Type::null: return "null";
+    case Type::boolean: return "a boolean";
+    case Type::number_integer:
+    case Type::number_unsigned:
+    case Type::number_float: return "a number";
+    case Type::string: return "a string";
+    case Type::array: return "an array";
+    case Type::object: return "an object";
+    case Type::binary:
+    case Type::discarded: break;
   }
-  return "?";
+  return "not a JSON value";
+}
+
+bool IsNumber(Type t) {
+  return t == Type::number_integer || t == Type::number_unsigned || t == Type::number_float;
 }
 
 // Typed access to one object's fields; the first failure is reported with the field's path
@@ -32,37 +42,41 @@ class Fields {
   bool ok() const { return ok_; }
   const std::string& path() const { return path_; }
 
-  const Value* Get(std::string_view key, Value::Type type) {
+  // `type` stands for every number type when it is one of them.
+  const Value* Get(std::string_view key, Type type) {
     if (!ok_) return nullptr;
-    const Value* v = obj_.Find(key);
-    if (v == nullptr) return Fail(Path(key), "is missing");
-    if (v->type() != type) {
-      return Fail(Path(key), "is " + std::string(TypeName(v->type())) + ", not " +
+    const auto it = obj_.find(key);
+    if (it == obj_.end()) return Fail(Path(key), "is missing");
+    const Value& v = *it;
+    if (v.type() != type && !(IsNumber(type) && v.is_number())) {
+      return Fail(Path(key), "is " + std::string(TypeName(v.type())) + ", not " +
                                  std::string(TypeName(type)));
     }
-    return v;
+    return &v;
   }
 
+  // Written as an integer (no fraction or exponent) within uint64: counters are exact. "-0" is
+  // one too (the parser holds it as a signed 0), so signed values count by their sign.
   void Uint(std::string_view key, uint64_t* out) {
-    const Value* v = Get(key, Value::Type::kNumber);
+    const Value* v = Get(key, Type::number_unsigned);
     if (v == nullptr) return;
-    if (!v->as_uint()) {
+    if (!v->is_number_integer() || (!v->is_number_unsigned() && v->get<int64_t>() < 0)) {
       Fail(Path(key), "is not a non-negative integer");
       return;
     }
-    *out = *v->as_uint();
+    *out = v->get<uint64_t>();
   }
 
   void Number(std::string_view key, double* out) {
-    if (const Value* v = Get(key, Value::Type::kNumber)) *out = v->number();
+    if (const Value* v = Get(key, Type::number_float)) *out = v->get<double>();
   }
 
   void String(std::string_view key, std::string* out) {
-    if (const Value* v = Get(key, Value::Type::kString)) *out = v->string();
+    if (const Value* v = Get(key, Type::string)) *out = v->get_ref<const std::string&>();
   }
 
   void Bool(std::string_view key, bool* out) {
-    if (const Value* v = Get(key, Value::Type::kBool)) *out = v->bool_value();
+    if (const Value* v = Get(key, Type::boolean)) *out = v->get<bool>();
   }
 
   std::string Path(std::string_view key) const { return path_ + "." + std::string(key); }
@@ -80,6 +94,20 @@ class Fields {
   bool ok_ = true;
 };
 
+// The array's elements as strings, or false naming the first element that is not one.
+bool StringItems(Fields& f, const Value& items, std::string_view key,
+                 std::vector<std::string>* out) {
+  out->clear();
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!items[i].is_string()) {
+      f.Fail(f.Path(key) + "[" + std::to_string(i) + "]", "is not a string");
+      return false;
+    }
+    out->push_back(items[i].get<std::string>());
+  }
+  return true;
+}
+
 bool DecodeProcess(const Value& v, std::string path, ProcessRow* out, std::string* error) {
   Fields f(v, std::move(path), error);
   uint64_t pid = 0;
@@ -90,12 +118,12 @@ bool DecodeProcess(const Value& v, std::string path, ProcessRow* out, std::strin
   f.String("comm", &out->comm);
   f.String("unit", &out->unit);
   f.String("exe", &out->exe);
-  if (const Value* in = f.Get("inbound", Value::Type::kObject)) {
+  if (const Value* in = f.Get("inbound", Type::object)) {
     Fields g(*in, f.Path("inbound"), error);
     for (size_t i = 0; i < kInboundKeys.size(); ++i) g.Uint(kInboundKeys[i], &out->inbound[i]);
     if (!g.ok()) return false;
   }
-  if (const Value* outbound = f.Get("outbound", Value::Type::kObject)) {
+  if (const Value* outbound = f.Get("outbound", Type::object)) {
     Fields g(*outbound, f.Path("outbound"), error);
     for (Outcome o : kOutcomes) g.Uint(Label(o), &out->outbound[static_cast<size_t>(o)]);
     if (!g.ok()) return false;
@@ -117,15 +145,8 @@ bool DecodeExample(const Value& v, std::string path, ExampleRow* out, std::strin
   f.String("authority", &out->authority);
   f.String("path", &out->path);
   f.String("peer", &out->peer);
-  if (const Value* ids = f.Get("inbound_trace_ids", Value::Type::kArray)) {
-    for (size_t i = 0; i < ids->items().size(); ++i) {
-      const Value& id = ids->items()[i];
-      if (!id.is_string()) {
-        f.Fail(f.Path("inbound_trace_ids") + "[" + std::to_string(i) + "]", "is not a string");
-        return false;
-      }
-      out->inbound_trace_ids.push_back(id.string());
-    }
+  if (const Value* ids = f.Get("inbound_trace_ids", Type::array)) {
+    if (!StringItems(f, *ids, "inbound_trace_ids", &out->inbound_trace_ids)) return false;
   }
   f.String("outbound_traceparent", &out->outbound_traceparent);
   return f.ok();
@@ -155,13 +176,13 @@ uint64_t ProcessRow::with_context() const {
 
 bool DecodeProcessList(const Value& doc, std::vector<ProcessRow>* out, std::string* error) {
   Fields f(doc, "response", error);
-  const Value* list = f.Get("processes", Value::Type::kArray);
+  const Value* list = f.Get("processes", Type::array);
   if (list == nullptr) return false;
   out->clear();
-  out->reserve(list->items().size());
-  for (size_t i = 0; i < list->items().size(); ++i) {
+  out->reserve(list->size());
+  for (size_t i = 0; i < list->size(); ++i) {
     ProcessRow row;
-    if (!DecodeProcess(list->items()[i], "processes[" + std::to_string(i) + "]", &row, error)) {
+    if (!DecodeProcess((*list)[i], "processes[" + std::to_string(i) + "]", &row, error)) {
       return false;
     }
     out->push_back(std::move(row));
@@ -172,13 +193,13 @@ bool DecodeProcessList(const Value& doc, std::vector<ProcessRow>* out, std::stri
 bool DecodeProcessDetail(const Value& doc, ProcessDetail* out, std::string* error) {
   if (!DecodeProcess(doc, "process", &out->process, error)) return false;
   Fields f(doc, "process", error);
-  const Value* examples = f.Get("gap_examples", Value::Type::kArray);
+  const Value* examples = f.Get("gap_examples", Type::array);
   if (examples == nullptr) return false;
   out->examples.clear();
-  for (size_t i = 0; i < examples->items().size(); ++i) {
+  for (size_t i = 0; i < examples->size(); ++i) {
     ExampleRow e;
     const std::string path = "process.gap_examples[" + std::to_string(i) + "]";
-    if (!DecodeExample(examples->items()[i], path, &e, error)) return false;
+    if (!DecodeExample((*examples)[i], path, &e, error)) return false;
     out->examples.push_back(std::move(e));
   }
   return true;
@@ -192,24 +213,16 @@ bool DecodeStatus(const Value& doc, StatusInfo* out, std::string* error) {
   f.String("capture", &out->capture);
   f.Bool("http2", &out->http2);
   f.Bool("degraded", &out->degraded);
-  if (const Value* failures = f.Get("load_failures", Value::Type::kArray)) {
-    out->load_failures.clear();
-    for (size_t i = 0; i < failures->items().size(); ++i) {
-      const Value& item = failures->items()[i];
-      if (item.type() != Value::Type::kString) {
-        f.Fail(f.Path("load_failures") + "[" + std::to_string(i) + "]", "is not a string");
-        return false;
-      }
-      out->load_failures.push_back(item.string());
-    }
+  if (const Value* failures = f.Get("load_failures", Type::array)) {
+    if (!StringItems(f, *failures, "load_failures", &out->load_failures)) return false;
   }
-  if (const Value* drops = f.Get("kernel_drops", Value::Type::kObject)) {
+  if (const Value* drops = f.Get("kernel_drops", Type::object)) {
     Fields g(*drops, f.Path("kernel_drops"), error);
     out->kernel_drops.clear();
-    for (const json::Member& m : drops->members()) {
+    for (const auto& item : drops->items()) {
       uint64_t n = 0;
-      g.Uint(m.key, &n);
-      out->kernel_drops.emplace_back(m.key, n);
+      g.Uint(item.key(), &n);
+      out->kernel_drops.emplace_back(item.key(), n);
     }
     if (!g.ok()) return false;
   }

@@ -9,14 +9,13 @@
 #include <utility>
 #include <vector>
 
-#include "json/json.h"
+#include "cli/document.h"
 #include "correlate/outcome.h"
 
 namespace tracegap::cli {
 
 // The inbound counters' keys, in the API's order (ContextVerdict's labels).
-inline constexpr std::array<std::string_view, 4> kInboundKeys = {"valid", "missing", "malformed",
-                                                                 "unknown"};
+inline constexpr auto kInboundKeys = Labels(kAllContextVerdicts);
 
 struct ProcessRow {
   uint32_t pid = 0;
@@ -72,8 +71,8 @@ struct StatusInfo {
 
 // Each returns false and sets *error (naming the offending field) on a document that does not
 // match the API.
-bool DecodeProcessList(const json::Value& doc, std::vector<ProcessRow>* out, std::string* error);
-bool DecodeProcessDetail(const json::Value& doc, ProcessDetail* out, std::string* error);
-bool DecodeStatus(const json::Value& doc, StatusInfo* out, std::string* error);
+bool DecodeProcessList(const Document& doc, std::vector<ProcessRow>* out, std::string* error);
+bool DecodeProcessDetail(const Document& doc, ProcessDetail* out, std::string* error);
+bool DecodeStatus(const Document& doc, StatusInfo* out, std::string* error);
 
 }  // namespace tracegap::cli

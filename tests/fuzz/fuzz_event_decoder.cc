@@ -29,6 +29,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <prometheus/text_serializer.h>
 
 #include "export/api/render.h"
@@ -38,7 +39,6 @@
 #include "protocols/http1/message.h"
 #include "protocols/http2/connection.h"
 #include "protocols/http2/errors.h"
-#include "json/json.h"
 #include "capture/kernel_drops.h"
 #include "metrics.h"
 #include "protocols/observation.h"
@@ -227,9 +227,8 @@ std::vector<std::string_view> SplitRecords(std::string_view in) {
 }
 
 void CheckJson(const std::string& text) {
-  std::string error;
-  if (!json::Parse(text, &error)) {
-    std::fprintf(stderr, "rendered JSON does not parse (%s):\n%s\n", error.c_str(), text.c_str());
+  if (!nlohmann::json::accept(text)) {
+    std::fprintf(stderr, "rendered JSON does not parse:\n%s\n", text.c_str());
     FUZZ_CHECK(false);
   }
 }
@@ -240,11 +239,7 @@ void CheckJson(const std::string& text) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   using namespace tracegap;  // NOLINT: this file's own helpers
   static const std::array<std::string_view, TG_DROP_REASON_COUNT> kDropLabels = KernelDropLabels();
-  static const std::array<std::string_view, http2::kStates.size()> kH2States = [] {
-    std::array<std::string_view, http2::kStates.size()> s{};
-    for (std::size_t i = 0; i < s.size(); ++i) s[i] = http2::Label(http2::kStates[i]);
-    return s;
-  }();
+  static const std::array<std::string_view, http2::kStates.size()> kH2States = Labels(http2::kStates);
 
   // Everything per input, so that one input's state never shapes the next one's run.
   Metrics metrics("fuzz", "fuzz", kDropLabels, http2::kErrorLabels, kH2States);

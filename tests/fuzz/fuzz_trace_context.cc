@@ -75,7 +75,8 @@ uint8_t HexByte(std::string_view two) {
   return static_cast<uint8_t>(digit(two[0]) * 16 + digit(two[1]));
 }
 
-std::string_view TrimOws(std::string_view s) {
+// The reference's own trimming, independent of the one under test (protocols/header_field.h).
+std::string_view ReferenceTrimOws(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
@@ -88,7 +89,7 @@ TracestateError ReferenceTracestate(std::string_view joined) {
   std::size_t start = 0;
   for (;;) {
     const std::size_t comma = joined.find(',', start);
-    const std::string_view m = TrimOws(joined.substr(start, comma - start));
+    const std::string_view m = ReferenceTrimOws(joined.substr(start, comma - start));
     if (!m.empty()) {
       ++members;
       const std::size_t eq = m.find('=');
@@ -259,7 +260,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     const std::string_view name = line.substr(0, colon);
     const std::string_view value =
         colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
-    headers.push_back({name, TrimOws(value)});
+    headers.push_back({name, ReferenceTrimOws(value)});
     raw_values.push_back(value);
   }
 

@@ -1,10 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 
 #include "export/api/render.h"
+#include "cli/document.h"
 #include "cli/model.h"
-#include "json/json.h"
 
 namespace tracegap::api {
 namespace {
@@ -45,7 +46,7 @@ constexpr std::string_view kProcessJson =
     R"({"pid":4242,"start_time":987654,"comm":"api-gw","unit":"api-gw.service",)"
     R"("exe":"/usr/bin/api-gw","inbound":{"valid":8,"missing":1,"malformed":1,"unknown":0},)"
     R"("outbound":{"origin":2,"untraced_upstream":0,"propagated":6,"passthrough":0,)"
-    R"("dropped":2,"restarted":1,"mangled":1,"unknown":3},"gaps":4,"gap_ratio":0.4000,)"
+    R"("dropped":2,"restarted":1,"mangled":1,"unknown":3},"gaps":4,"gap_ratio":0.4,)"
     R"("first_seen":"2026-11-24T19:55:00.123Z","last_seen":"2026-11-24T19:56:00.456Z",)"
     R"("exited":false)";
 
@@ -84,7 +85,7 @@ TEST(ApiRenderTest, NoContextMeansZeroRatio) {
   ProcessSnapshot p;
   p.outbound[static_cast<size_t>(Outcome::kOrigin)] = 5;
   const std::string json = RenderProcessList({p});
-  EXPECT_NE(json.find(R"("gaps":0,"gap_ratio":0.0000)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("gaps":0,"gap_ratio":0.0)"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("first_seen":"1970-01-01T00:00:00.000Z")"), std::string::npos);
 }
 
@@ -99,7 +100,7 @@ TEST(ApiRenderTest, Status) {
   s.connections_tracked = 12;
   s.processes_tracked = 5;
   EXPECT_EQ(RenderStatus(s),
-            R"({"version":"0.1.0","uptime_seconds":3723.500,"attach":"tracepoints",)"
+            R"({"version":"0.1.0","uptime_seconds":3723.5,"attach":"tracepoints",)"
             R"("capture":"probe-reads+http1-only","http2":false,"degraded":true,)"
             R"("load_failures":["capture variant probe-reads+http2 failed to load: E2BIG"],)"
             R"("kernel_drops":{"ringbuf_full":3,"read_user_failed":0},)"
@@ -116,10 +117,26 @@ TEST(ApiRenderTest, HostileStringsStayValidJson) {
   p.comm = std::string("\x1b[2J\xff\"\\\0x", 9);
   p.exe = "/tmp/\xc0\xaf";
   std::string error;
-  std::optional<json::Value> v = json::Parse(RenderProcessList({p}), &error);
+  std::optional<cli::Document> v = cli::ParseDocument(RenderProcessList({p}), &error);
   ASSERT_TRUE(v.has_value()) << error;
-  const json::Value& comm = *v->Find("processes")->items()[0].Find("comm");
-  EXPECT_EQ(comm.string(), std::string("\x1b[2J\xef\xbf\xbd\"\\\0x", 11));
+  const cli::Document& process = (*v)["processes"][0];
+  EXPECT_EQ(process["comm"], std::string("\x1b[2J\xef\xbf\xbd\"\\\0x", 11));
+  EXPECT_EQ(process["exe"], "/tmp/\xef\xbf\xbd\xef\xbf\xbd");  // one U+FFFD per invalid byte
+}
+
+// Ratios are rounded to 4 decimals and durations to milliseconds, whatever their binary
+// expansion; what JSON cannot hold (NaN) is null.
+TEST(ApiRenderTest, RoundedNumbers) {
+  ProcessSnapshot p;
+  p.outbound[static_cast<size_t>(Outcome::kPropagated)] = 2;
+  p.outbound[static_cast<size_t>(Outcome::kDropped)] = 1;
+  const std::string json = RenderProcessList({p});
+  EXPECT_NE(json.find(R"("gap_ratio":0.3333,)"), std::string::npos) << json;
+  DaemonStatus s;
+  s.uptime_seconds = 0.1 + 0.2;
+  EXPECT_NE(RenderStatus(s).find(R"("uptime_seconds":0.3,)"), std::string::npos);
+  s.uptime_seconds = std::nan("");
+  EXPECT_NE(RenderStatus(s).find(R"("uptime_seconds":null,)"), std::string::npos);
 }
 
 TEST(ApiRenderTest, Timestamps) {
@@ -138,7 +155,7 @@ TEST(ApiRenderTest, CliDecodesWhatTheDaemonRenders) {
       std::numeric_limits<uint64_t>::max();
   p.gap_examples.push_back(Example());
   std::string error;
-  std::optional<json::Value> list = json::Parse(RenderProcessList({p}), &error);
+  std::optional<cli::Document> list = cli::ParseDocument(RenderProcessList({p}), &error);
   ASSERT_TRUE(list.has_value()) << error;
   std::vector<cli::ProcessRow> rows;
   ASSERT_TRUE(cli::DecodeProcessList(*list, &rows, &error)) << error;
@@ -151,7 +168,7 @@ TEST(ApiRenderTest, CliDecodesWhatTheDaemonRenders) {
   EXPECT_EQ(rows[0].with_context(), 10u);
   EXPECT_DOUBLE_EQ(rows[0].gap_ratio, 0.4);
 
-  std::optional<json::Value> detail = json::Parse(RenderProcessDetail(p), &error);
+  std::optional<cli::Document> detail = cli::ParseDocument(RenderProcessDetail(p), &error);
   ASSERT_TRUE(detail.has_value()) << error;
   cli::ProcessDetail d;
   ASSERT_TRUE(cli::DecodeProcessDetail(*detail, &d, &error)) << error;
@@ -165,7 +182,7 @@ TEST(ApiRenderTest, CliDecodesWhatTheDaemonRenders) {
   s.capture = "direct-reads+http2";
   s.http2 = true;
   s.load_failures = {"one\n    verifier: two"};
-  std::optional<json::Value> status = json::Parse(RenderStatus(s), &error);
+  std::optional<cli::Document> status = cli::ParseDocument(RenderStatus(s), &error);
   ASSERT_TRUE(status.has_value()) << error;
   cli::StatusInfo info;
   ASSERT_TRUE(cli::DecodeStatus(*status, &info, &error)) << error;

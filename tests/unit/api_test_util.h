@@ -10,10 +10,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <thread>
+
+#include "cli/client.h"
 
 namespace tracegap::testutil {
 
@@ -94,6 +97,36 @@ inline std::string RawExchange(const std::string& path, std::string_view request
 
 inline std::string Get(const std::string& path, std::string_view target) {
   return RawExchange(path, "GET " + std::string(target) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+// Parses the bytes a server sent as one complete HTTP/1 response (Beast's parser, as the CLI
+// uses); a failed check and an empty response when they are not one.
+inline cli::HttpResponse ParseHttpResponse(std::string_view bytes) {
+  namespace http = boost::beast::http;
+  http::response_parser<http::string_body> parser;
+  parser.eager(true);
+  boost::system::error_code ec;
+  while (!ec && !parser.is_done()) {
+    if (bytes.empty()) {
+      parser.put_eof(ec);  // the end of what was sent ends a body without Content-Length
+      break;
+    }
+    const size_t n = parser.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+    bytes.remove_prefix(n);
+    if (ec == http::error::need_more && n == 0) {
+      ec = {};
+      parser.put_eof(ec);
+      break;
+    }
+    if (ec == http::error::need_more) ec = {};
+  }
+  if (ec || !parser.is_done()) {
+    ADD_FAILURE() << "not an HTTP response (" << ec.message() << "): " << bytes;
+    return {};
+  }
+  const auto& r = parser.get();
+  return cli::HttpResponse{static_cast<int>(r.result_int()),
+                           std::string(r[http::field::content_type]), r.body()};
 }
 
 // A listening socket that answers every connection with `response` (after reading the request

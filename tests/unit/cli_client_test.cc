@@ -66,7 +66,43 @@ TEST_F(CliTest, GarbageAnswerIsMalformed) {
   FakeDaemon fake(path_, "\x01\x02 not http at all\r\n\r\n");
   CliRun r = Cli({"--socket", path_, "status"});
   EXPECT_EQ(r.code, kExitMalformed);
-  EXPECT_EQ(r.err, "tracegap: malformed response from tracegapd: not an HTTP/1 status line\n");
+  EXPECT_EQ(r.err, "tracegap: malformed response from tracegapd: bad version\n");
+}
+
+// Answers that are not one well-formed HTTP/1 response: malformed, never a crash or a hang.
+TEST_F(CliTest, MalformedAnswers) {
+  int i = 0;
+  for (std::string bad :
+       {"garbage\r\n\r\n", "HTTP/2 200\r\n\r\n", "HTTP/1.1 20x OK\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabc",
+        "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        "HTTP/1.1 200 OK\r\n", "HTTP/1.12000\r\n\r\n"}) {
+    const std::string path = dir_.File("bad" + std::to_string(i++) + ".sock");
+    FakeDaemon fake(path, bad);
+    CliRun r = Cli({"--socket", path, "status"});
+    EXPECT_EQ(r.code, kExitMalformed) << bad;
+    EXPECT_TRUE(r.err.starts_with("tracegap: malformed response from tracegapd: ")) << r.err;
+  }
+}
+
+TEST_F(CliTest, OversizedAnswerIsMalformed) {
+  FakeDaemon fake(path_, "HTTP/1.1 200 OK\r\nContent-Length: " +
+                             std::to_string(kMaxResponseBytes + 1) + "\r\n\r\n{}");
+  CliRun r = Cli({"--socket", path_, "status"});
+  EXPECT_EQ(r.code, kExitMalformed);
+  EXPECT_EQ(r.err, "tracegap: malformed response from tracegapd: larger than " +
+                       std::to_string(kMaxResponseBytes) + " bytes\n");
+}
+
+// Hostile documents are refused with the reason, before anything is decoded or printed.
+TEST_F(CliTest, HostileJsonIsMalformed) {
+  FakeDaemon fake(path_, Http(200, std::string(100'000, '[') + std::string(100'000, ']')));
+  CliRun r = Cli({"--socket", path_, "processes", "--json"});
+  EXPECT_EQ(r.code, kExitMalformed);
+  EXPECT_EQ(r.err, "tracegap: malformed response from tracegapd: invalid JSON: nesting deeper "
+                   "than 64 levels\n");
+  EXPECT_EQ(r.out, "");
 }
 
 TEST_F(CliTest, InvalidJsonIsMalformed) {
@@ -74,8 +110,9 @@ TEST_F(CliTest, InvalidJsonIsMalformed) {
   CliRun r = Cli({"--socket", path_, "processes"});
   EXPECT_EQ(r.code, kExitMalformed);
   EXPECT_EQ(r.err,
-            "tracegap: malformed response from tracegapd: invalid JSON: expected a value but "
-            "found ']' at offset 17\n");
+            "tracegap: malformed response from tracegapd: invalid JSON: parse error at line 1, "
+            "column 18: syntax error while parsing value - unexpected ']'; expected '[', '{', or "
+            "a literal\n");
 }
 
 TEST_F(CliTest, WrongSchemaIsMalformed) {
@@ -243,9 +280,10 @@ TEST_F(CliServerTest, ProcessesJson) {
   CliRun r = Cli({"--socket", path_, "processes", "--json"});
   EXPECT_EQ(r.code, kExitOk) << r.err;
   std::string error;
-  std::optional<json::Value> v = json::Parse(r.out, &error);
+  std::optional<Document> v = ParseDocument(r.out, &error);
   ASSERT_TRUE(v.has_value()) << error;
-  EXPECT_EQ(v->Find("processes")->items().size(), 2u);
+  EXPECT_EQ((*v)["processes"].size(), 2u);
+  EXPECT_TRUE(r.out.starts_with("{\n  \"processes\": [\n    {\n      \"pid\": ")) << r.out;
 }
 
 TEST_F(CliServerTest, ProcessAndStatus) {

@@ -3,10 +3,8 @@
 #include <cmath>
 
 #include "cli/format.h"
-#include "cli/http_response.h"
 #include "cli/model.h"
 #include "cli/table.h"
-#include "json/json.h"
 
 namespace tracegap::cli {
 namespace {
@@ -225,13 +223,13 @@ TEST(CliFormatTest, Durations) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Decoding and HTTP parsing
+// Decoding
 
 TEST(CliDecodeTest, NamesTheOffendingField) {
   std::string error;
   std::vector<ProcessRow> rows;
   auto decode = [&](std::string_view text) {
-    std::optional<json::Value> v = json::Parse(text, &error);
+    std::optional<Document> v = ParseDocument(text, &error);
     EXPECT_TRUE(v.has_value()) << error;
     return v && DecodeProcessList(*v, &rows, &error);
   };
@@ -246,35 +244,6 @@ TEST(CliDecodeTest, NamesTheOffendingField) {
   EXPECT_FALSE(decode(R"({"processes":[{"pid":1,"start_time":1,"comm":"x"}]})"));
   EXPECT_EQ(error, "processes[0].unit is missing");
   EXPECT_TRUE(decode(R"({"processes":[]})"));
-}
-
-TEST(CliHttpResponseTest, ParsesTheDaemonsAnswers) {
-  std::string error;
-  auto r = ParseHttpResponse(
-      "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nContent-Length: 3\r\n\r\n{}\nextra",
-      &error);
-  ASSERT_TRUE(r.has_value()) << error;
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->content_type, "application/json");
-  EXPECT_EQ(r->body, "{}\n");
-  r = ParseHttpResponse("HTTP/1.0 404\r\n\r\nrest", &error);
-  ASSERT_TRUE(r.has_value()) << error;
-  EXPECT_EQ(r->status, 404);
-  EXPECT_EQ(r->body, "rest");
-}
-
-TEST(CliHttpResponseTest, RejectsMalformedAnswers) {
-  for (std::string_view bad :
-       {"", "garbage", "HTTP/1.1 200 OK\r\n", "HTTP/2 200\r\n\r\n", "HTTP/1.1 20x OK\r\n\r\n",
-        "HTTP/1.1 099 X\r\n\r\n", "HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabc",
-        "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "HTTP/1.12000\r\n\r\n"}) {
-    std::string error;
-    EXPECT_FALSE(ParseHttpResponse(bad, &error).has_value()) << bad;
-    EXPECT_FALSE(error.empty());
-  }
 }
 
 }  // namespace

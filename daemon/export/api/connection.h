@@ -1,13 +1,15 @@
 #pragma once
-// One accepted API connection as a non-blocking state machine: read the request head (bounded
-// in size and time), answer it, close. The server's single thread drives many of these at once,
-// so a slow or silent client never holds up another one or the server's shutdown.
+// One accepted API connection: Boost.Beast reads the request head (bounded in size and time),
+// the router answers it, Beast writes the answer, and the connection is closed. Every step is
+// asynchronous on the server's event loop, so a slow or silent client never holds up another
+// one or the server's shutdown.
 //
-// Thread safety: none; owned and driven by the API thread only.
+// Thread safety: runs on the API thread only.
 
+#include <boost/asio/local/stream_protocol.hpp>
 #include <chrono>
 #include <cstddef>
-#include <string>
+#include <functional>
 
 #include "export/api/router.h"
 
@@ -17,41 +19,11 @@ inline constexpr size_t kMaxRequestHead = 8 * 1024;
 inline constexpr std::chrono::milliseconds kReadTimeout{2000};
 inline constexpr std::chrono::milliseconds kWriteTimeout{5000};
 
-class Connection {
- public:
-  using Clock = std::chrono::steady_clock;
-
-  // Takes ownership of the non-blocking socket `fd`. `peer_allowed` is the result of the
-  // credentials check: a peer that fails it gets 403 whatever it asks.
-  Connection(int fd, bool peer_allowed, Clock::time_point now);
-  ~Connection();
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  int fd() const { return fd_; }
-  // What to poll for: POLLIN while reading the request, POLLOUT while the answer is pending.
-  short events() const;
-  Clock::time_point deadline() const { return deadline_; }
-  bool done() const { return state_ == State::kDone; }
-
-  // Makes progress after poll() reported `revents` (0 is allowed: then only the deadline is
-  // checked). Never blocks; on return, done() says whether the connection can be closed.
-  void Step(short revents, const Router& router, Clock::time_point now);
-
- private:
-  enum class State { kReading, kWriting, kDone };
-
-  void Read(const Router& router, Clock::time_point now);
-  void Write();
-  void Respond(const Response& response, Clock::time_point now);
-
-  int fd_;
-  bool peer_allowed_;
-  State state_ = State::kReading;
-  Clock::time_point deadline_;
-  std::string in_;
-  std::string out_;
-  size_t written_ = 0;
-};
+// Serves `socket` (accepted, on the loop that runs this) until its one answer is written or it
+// fails. `peer_allowed` is the result of the credentials check: a peer that fails it gets 403
+// whatever it asks. `on_closed` runs on the loop once the connection is closed; it does not run
+// if the loop is destroyed first (the server shutting down). `router` must outlive the loop.
+void ServeConnection(boost::asio::local::stream_protocol::socket socket, bool peer_allowed,
+                     const Router& router, std::function<void()> on_closed);
 
 }  // namespace tracegap::api

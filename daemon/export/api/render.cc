@@ -2,110 +2,95 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
-
-#include "json/json.h"
+#include <nlohmann/json.hpp>
 
 namespace tracegap::api {
 namespace {
 
-// Ratios are written with a fixed number of decimals so that the output is stable (tests, diffs)
-// and no reader sees 0.30000000000000004.
-constexpr int kRatioDecimals = 4;
-constexpr int kSecondsDecimals = 3;
+// Members keep the order they are set in: the documents read in the order render.h lists.
+using Json = nlohmann::ordered_json;
 
-void WriteProcess(json::Writer& w, const ProcessSnapshot& p) {
-  w.Key("pid").Uint(p.pid);
-  w.Key("start_time").Uint(p.start_time);
-  w.Key("comm").String(p.comm);
-  w.Key("unit").String(p.unit);
-  w.Key("exe").String(p.exe);
-  w.Key("inbound").BeginObject();
+// Ratios and durations are rounded to a few decimals, so that the output is stable (tests,
+// diffs) and no reader sees 0.30000000000000004; the writer prints the shortest form (0.4).
+// JSON has no NaN or infinity: those become null.
+Json Rounded(double v, double scale) {
+  if (!std::isfinite(v)) return nullptr;
+  return std::round(v * scale) / scale;
+}
+constexpr double kRatioScale = 1e4;
+constexpr double kSecondsScale = 1e3;
+
+// Names, paths and units come from other users' processes: bytes that are not UTF-8 become
+// U+FFFD instead of failing the whole answer.
+std::string Dump(const Json& doc) { return doc.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+Json Process(const ProcessSnapshot& p) {
+  Json inbound = Json::object();
   for (ContextVerdict v : kContextVerdicts) {
-    w.Key(Label(v)).Uint(p.inbound[static_cast<size_t>(v)]);
+    inbound[std::string(Label(v))] = p.inbound[static_cast<size_t>(v)];
   }
-  w.EndObject();
-  w.Key("outbound").BeginObject();
-  for (Outcome o : kOutcomes) w.Key(Label(o)).Uint(p.outbound[static_cast<size_t>(o)]);
-  w.EndObject();
-  w.Key("gaps").Uint(p.gaps());
-  w.Key("gap_ratio").Double(p.gap_ratio(), kRatioDecimals);
-  w.Key("first_seen").String(FormatTimestamp(p.first_seen_unix_ms));
-  w.Key("last_seen").String(FormatTimestamp(p.last_seen_unix_ms));
-  w.Key("exited").Bool(p.exited);
+  Json outbound = Json::object();
+  for (Outcome o : kOutcomes) outbound[std::string(Label(o))] = p.outbound[static_cast<size_t>(o)];
+  return Json{{"pid", p.pid},
+              {"start_time", p.start_time},
+              {"comm", p.comm},
+              {"unit", p.unit},
+              {"exe", p.exe},
+              {"inbound", std::move(inbound)},
+              {"outbound", std::move(outbound)},
+              {"gaps", p.gaps()},
+              {"gap_ratio", Rounded(p.gap_ratio(), kRatioScale)},
+              {"first_seen", FormatTimestamp(p.first_seen_unix_ms)},
+              {"last_seen", FormatTimestamp(p.last_seen_unix_ms)},
+              {"exited", p.exited}};
 }
 
-void WriteExample(json::Writer& w, const GapExample& e) {
-  w.BeginObject();
-  w.Key("time").String(FormatTimestamp(e.time_unix_ms));
-  w.Key("outcome").String(Label(e.outcome));
-  w.Key("protocol").String(Label(e.protocol));
-  w.Key("method").String(e.method);
-  w.Key("authority").String(e.authority);
-  w.Key("path").String(e.path);
-  w.Key("peer").String(e.peer);
-  w.Key("inbound_trace_ids").BeginArray();
-  for (const std::string& id : e.inbound_trace_ids) w.String(id);
-  w.EndArray();
-  w.Key("outbound_traceparent").String(e.outbound_traceparent);
-  w.EndObject();
+Json Example(const GapExample& e) {
+  return Json{{"time", FormatTimestamp(e.time_unix_ms)},
+              {"outcome", Label(e.outcome)},
+              {"protocol", Label(e.protocol)},
+              {"method", e.method},
+              {"authority", e.authority},
+              {"path", e.path},
+              {"peer", e.peer},
+              {"inbound_trace_ids", e.inbound_trace_ids},
+              {"outbound_traceparent", e.outbound_traceparent}};
 }
 
 }  // namespace
 
 std::string RenderProcessList(const std::vector<ProcessSnapshot>& processes) {
-  std::string out;
-  out.reserve(64 + processes.size() * 512);
-  json::Writer w(&out);
-  w.BeginObject().Key("processes").BeginArray();
-  for (const ProcessSnapshot& p : processes) {
-    w.BeginObject();
-    WriteProcess(w, p);
-    w.EndObject();
-  }
-  w.EndArray().EndObject();
-  return out;
+  Json list = Json::array();
+  for (const ProcessSnapshot& p : processes) list.push_back(Process(p));
+  return Dump(Json{{"processes", std::move(list)}});
 }
 
 std::string RenderProcessDetail(const ProcessSnapshot& process) {
-  std::string out;
-  json::Writer w(&out);
-  w.BeginObject();
-  WriteProcess(w, process);
-  w.Key("gap_examples").BeginArray();
-  for (const GapExample& e : process.gap_examples) WriteExample(w, e);
-  w.EndArray();
-  w.EndObject();
-  return out;
+  Json doc = Process(process);
+  Json examples = Json::array();
+  for (const GapExample& e : process.gap_examples) examples.push_back(Example(e));
+  doc["gap_examples"] = std::move(examples);
+  return Dump(doc);
 }
 
 std::string RenderStatus(const DaemonStatus& status) {
-  std::string out;
-  json::Writer w(&out);
-  w.BeginObject();
-  w.Key("version").String(status.version);
-  w.Key("uptime_seconds").Double(status.uptime_seconds, kSecondsDecimals);
-  w.Key("attach").String(status.attach);
-  w.Key("capture").String(status.capture);
-  w.Key("http2").Bool(status.http2);
-  w.Key("degraded").Bool(!status.load_failures.empty());
-  w.Key("load_failures").BeginArray();
-  for (const std::string& f : status.load_failures) w.String(f);
-  w.EndArray();
-  w.Key("kernel_drops").BeginObject();
-  for (const auto& [reason, count] : status.kernel_drops) w.Key(reason).Uint(count);
-  w.EndObject();
-  w.Key("connections_tracked").Uint(status.connections_tracked);
-  w.Key("processes_tracked").Uint(status.processes_tracked);
-  w.EndObject();
-  return out;
+  Json drops = Json::object();
+  for (const auto& [reason, count] : status.kernel_drops) drops[reason] = count;
+  return Dump(Json{{"version", status.version},
+                   {"uptime_seconds", Rounded(status.uptime_seconds, kSecondsScale)},
+                   {"attach", status.attach},
+                   {"capture", status.capture},
+                   {"http2", status.http2},
+                   {"degraded", !status.load_failures.empty()},
+                   {"load_failures", status.load_failures},
+                   {"kernel_drops", std::move(drops)},
+                   {"connections_tracked", status.connections_tracked},
+                   {"processes_tracked", status.processes_tracked}});
 }
 
-std::string RenderError(std::string_view message) {
-  std::string out;
-  json::Writer(&out).BeginObject().Key("error").String(message).EndObject();
-  return out;
-}
+std::string RenderError(std::string_view message) { return Dump(Json{{"error", message}}); }
 
 std::string FormatTimestamp(int64_t unix_ms) {
   using namespace std::chrono;

@@ -5,10 +5,8 @@
 #include <limits>
 #include <optional>
 #include <utility>
-#include <vector>
 
 #include "export/api/render.h"
-#include "protocols/http1/parser.h"
 #include "log.h"
 
 namespace tracegap::api {
@@ -52,19 +50,6 @@ std::string_view ReasonPhrase(int status) {
   return "Unknown";
 }
 
-std::string SerializeResponse(const Response& response) {
-  std::string out = "HTTP/1.1 " + std::to_string(response.status) + " ";
-  out += ReasonPhrase(response.status);
-  out += "\r\nContent-Type: application/json\r\nContent-Length: ";
-  out += std::to_string(response.body.size() + 1);
-  out += "\r\nConnection: close\r\nCache-Control: no-store\r\n";
-  if (response.allow_get) out += "Allow: GET\r\n";
-  out += "\r\n";
-  out += response.body;
-  out += '\n';
-  return out;
-}
-
 Response ErrorResponse(int status, std::string_view message) {
   return Response{status, RenderError(message), status == 405};
 }
@@ -72,21 +57,11 @@ Response ErrorResponse(int status, std::string_view message) {
 Router::Router(const ProcessTable& table, StatusProvider status)
     : table_(table), status_(std::move(status)) {}
 
-Response Router::HandleHead(std::string_view head) const {
-  http1::Message msg;
-  std::vector<HeaderField> scratch;
-  const http1::ParseError err = http1::ParseHeaderBlock(head, http1::ParseError::kOk, msg, scratch);
-  if (err != http1::ParseError::kOk) {
-    return ErrorResponse(400,
-                         "malformed HTTP/1 request: " + std::string(http1::ParseErrorLabel(err)));
+Response Router::Handle(std::string_view method, std::string_view target) const {
+  if (method != "GET") {
+    return ErrorResponse(405, "method " + Echo(method) + " not allowed: the API is GET only");
   }
-  if (msg.kind != http1::MessageKind::kRequest || !msg.complete) {
-    return ErrorResponse(400, "malformed HTTP/1 request: not a complete request head");
-  }
-  if (msg.method != "GET") {
-    return ErrorResponse(405, "method " + Echo(msg.method) + " not allowed: the API is GET only");
-  }
-  return Get(msg.path);
+  return Get(target.substr(0, target.find_first_of("?#")));
 }
 
 Response Router::Get(std::string_view path) const {

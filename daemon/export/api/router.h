@@ -1,6 +1,7 @@
 #pragma once
-// Maps one HTTP/1 request head to the API's answer: GET /v1/processes, /v1/processes/{pid} and
-// /v1/status. No I/O: the server feeds it bytes and writes back what it returns.
+// Maps one HTTP request (its method and target, as Beast parsed them) to the API's answer:
+// GET /v1/processes, /v1/processes/{pid} and /v1/status. No I/O: connection.cc reads the request
+// and writes back what this returns.
 
 #include <functional>
 #include <string>
@@ -22,10 +23,6 @@ struct Response {
 // The status line's reason phrase ("Not Found"); "Unknown" for codes the API never sends.
 std::string_view ReasonPhrase(int status);
 
-// The full HTTP/1.1 response: status line, Content-Type: application/json, Content-Length,
-// Connection: close, then the body and a newline (so that curl output ends cleanly).
-std::string SerializeResponse(const Response& response);
-
 // An error response: {"error": message}.
 Response ErrorResponse(int status, std::string_view message);
 
@@ -35,10 +32,10 @@ class Router {
  public:
   Router(const ProcessTable& table, StatusProvider status);
 
-  // `head` is a complete request head: the start line through the empty line ending the header
-  // section. Any bytes, including garbage, yield a response; failures of the table or the
-  // status provider (exceptions) become a logged 500.
-  Response HandleHead(std::string_view head) const;
+  // Any method and target, including garbage, yield a response: 405 for anything but GET; the
+  // query string is ignored. Failures of the table or the status provider (exceptions) become a
+  // logged 500.
+  Response Handle(std::string_view method, std::string_view target) const;
 
   // The route for an already parsed GET target path (no query string).
   Response Get(std::string_view path) const;

@@ -1,20 +1,20 @@
 #include "export/api/server.h"
 
 #include <errno.h>
-#include <poll.h>
+#include <fcntl.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <exception>
 #include <system_error>
 #include <utility>
-#include <vector>
 
 #include "export/api/connection.h"
 #include "log.h"
@@ -22,7 +22,8 @@
 namespace tracegap::api {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+namespace asio = boost::asio;
+using boost::system::error_code;
 
 constexpr size_t kMaxConnections = 32;  // beyond this, clients wait in the listen backlog
 constexpr int kBacklog = 64;
@@ -115,6 +116,67 @@ bool RemoveStaleSocket(const std::string& path, std::string* error) {
 
 }  // namespace
 
+// Accepts up to kMaxConnections at a time and hands each to ServeConnection(); everything runs
+// on the API thread, inside io.run().
+struct ApiServer::Loop {
+  explicit Loop(Router r) : router(std::move(r)) {}
+
+  void Accept() {
+    if (accepting || open >= kMaxConnections) return;  // resumed when a connection closes
+    accepting = true;
+    acceptor.async_accept([this](error_code ec, asio::local::stream_protocol::socket socket) {
+      accepting = false;
+      if (ec == asio::error::operation_aborted) return;
+      if (ec == asio::error::connection_aborted || ec == asio::error::interrupted) {
+        Accept();
+      } else if (ec) {
+        // EMFILE and the like leave the listener readable: back off, or the loop would spin.
+        TG_LOG(Warning) << "API: accept failed: " << ec.message() << "; retrying in "
+                        << kAcceptBackoff.count() << " ms";
+        backoff.expires_after(kAcceptBackoff);
+        backoff.async_wait([this](error_code e) {
+          if (!e) Accept();
+        });
+      } else {
+        Serve(std::move(socket));
+        Accept();
+      }
+    });
+  }
+
+  void Serve(asio::local::stream_protocol::socket socket) {
+    const int fd = socket.native_handle();
+    // Asio accepts without SOCK_CLOEXEC; the daemon starts no programs, but keep it private.
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    const bool known = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
+    const bool allowed = known && PeerMayQuery(cred.uid, self);
+    if (!allowed) {
+      TG_LOG(Info) << "API: refusing a client: "
+                   << (known ? "uid " + std::to_string(cred.uid) + " (pid " +
+                                   std::to_string(cred.pid) + ") is neither root nor uid " +
+                                   std::to_string(self)
+                             : "cannot read its credentials: " + Errno(errno));
+    }
+    ++open;
+    ServeConnection(std::move(socket), allowed, router, [this] {
+      --open;
+      Accept();
+    });
+  }
+
+  // Destroyed in reverse order: `io`, and with it the pending handlers that own the connections,
+  // goes before `router`, which the connections refer to.
+  const Router router;
+  const uid_t self = geteuid();
+  asio::io_context io{1};
+  asio::local::stream_protocol::acceptor acceptor{io};
+  asio::steady_timer backoff{io};
+  size_t open = 0;  // connections being served
+  bool accepting = false;
+};
+
 std::unique_ptr<ApiServer> ApiServer::Start(const std::string& socket_path,
                                             const ProcessTable& table, StatusProvider status,
                                             std::string* error) {
@@ -155,112 +217,46 @@ std::unique_ptr<ApiServer> ApiServer::Start(const std::string& socket_path,
     unlink(socket_path.c_str());
     return nullptr;
   }
-  UniqueFd stop(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (listen(fd.get(), kBacklog) != 0 || stop.get() < 0) {
+  if (listen(fd.get(), kBacklog) != 0) {
     Fail(error, "cannot listen on the API socket " + socket_path + ": " + Errno(errno));
     unlink(socket_path.c_str());
     return nullptr;
   }
-  std::unique_ptr<ApiServer> server(new ApiServer(socket_path, fd.release(), stop.release(),
-                                                  st.st_dev, st.st_ino,
-                                                  Router(table, std::move(status))));
+  std::unique_ptr<ApiServer> server;
   try {
-    server->thread_ = std::thread(&ApiServer::Run, server.get());
-  } catch (const std::system_error& e) {
-    Fail(error, std::string("cannot start the API thread: ") + e.what());
-    return nullptr;  // the destructor closes and removes the socket
+    auto loop = std::make_unique<Loop>(Router(table, std::move(status)));
+    loop->acceptor.assign(asio::local::stream_protocol(), fd.get());
+    fd.release();
+    loop->Accept();
+    server.reset(new ApiServer(socket_path, st.st_dev, st.st_ino, std::move(loop)));
+    server->thread_ = std::thread([s = server.get()] {
+      try {
+        s->loop_->io.run();
+      } catch (const std::exception& e) {
+        // Only allocation can throw here; the daemon keeps capturing without its API.
+        TG_LOG(Error) << "API: stopped serving " << s->path_ << ": " << e.what();
+      }
+    });
+  } catch (const std::exception& e) {
+    Fail(error, std::string("cannot start the API: ") + e.what());
+    if (server == nullptr) unlink(socket_path.c_str());
+    return nullptr;  // else the destructor closes and removes the socket
   }
   TG_LOG(Info) << "API listening on " << socket_path;
   return server;
 }
 
-ApiServer::ApiServer(std::string path, int listen_fd, int stop_fd, dev_t dev, ino_t ino,
-                     Router router)
-    : path_(std::move(path)),
-      listen_fd_(listen_fd),
-      stop_fd_(stop_fd),
-      dev_(dev),
-      ino_(ino),
-      router_(std::move(router)) {}
+ApiServer::ApiServer(std::string path, dev_t dev, ino_t ino, std::unique_ptr<Loop> loop)
+    : path_(std::move(path)), dev_(dev), ino_(ino), loop_(std::move(loop)) {}
 
 ApiServer::~ApiServer() {
-  const uint64_t one = 1;
-  if (write(stop_fd_, &one, sizeof(one)) != sizeof(one)) {
-    TG_LOG(Error) << "API: cannot wake the API thread to stop it: " << Errno(errno);
-  }
+  loop_->io.stop();  // the thread returns from run() at once; pending work is abandoned
   if (thread_.joinable()) thread_.join();
-  close(listen_fd_);
-  close(stop_fd_);
+  loop_.reset();  // closes the listening socket and every connection, unanswered
   struct stat st;
   if (lstat(path_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_ &&
       unlink(path_.c_str()) != 0) {
     TG_LOG(Warning) << "cannot remove the API socket " << path_ << ": " << Errno(errno);
-  }
-}
-
-void ApiServer::Run() {
-  const uid_t self = geteuid();
-  std::vector<std::unique_ptr<Connection>> conns;
-  std::vector<pollfd> fds;
-  Clock::time_point accept_resume{};  // after accept() failed for lack of resources
-  try {
-    while (true) {
-      const Clock::time_point now = Clock::now();
-      const bool accepting = conns.size() < kMaxConnections && now >= accept_resume;
-      Clock::time_point wake = now < accept_resume ? accept_resume : Clock::time_point::max();
-      fds.clear();
-      fds.push_back({stop_fd_, POLLIN, 0});
-      fds.push_back({accepting ? listen_fd_ : -1, POLLIN, 0});  // poll() skips negative fds
-      for (const auto& c : conns) {
-        fds.push_back({c->fd(), c->events(), 0});
-        wake = std::min(wake, c->deadline());
-      }
-      int timeout_ms = -1;
-      if (wake != Clock::time_point::max()) {
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
-        timeout_ms = static_cast<int>(std::clamp<int64_t>(left, 0, 60'000));
-      }
-      if (poll(fds.data(), fds.size(), timeout_ms) < 0) {
-        if (errno == EINTR) continue;
-        TG_LOG(Error) << "API: poll failed: " << Errno(errno) << "; retrying";
-        pollfd stop{stop_fd_, POLLIN, 0};
-        poll(&stop, 1, static_cast<int>(kAcceptBackoff.count()));
-        continue;
-      }
-      if (fds[0].revents != 0) return;
-      const Clock::time_point after = Clock::now();
-      for (size_t i = 0; i < conns.size(); ++i) conns[i]->Step(fds[i + 2].revents, router_, after);
-      std::erase_if(conns, [](const auto& c) { return c->done(); });
-      if (!(fds[1].revents & POLLIN)) continue;
-      while (conns.size() < kMaxConnections) {
-        const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-          if (errno == EINTR || errno == ECONNABORTED) continue;
-          if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            // EMFILE and the like leave the listener readable: back off, or poll() would spin.
-            TG_LOG(Warning) << "API: accept failed: " << Errno(errno) << "; retrying in "
-                            << kAcceptBackoff.count() << " ms";
-            accept_resume = after + kAcceptBackoff;
-          }
-          break;
-        }
-        ucred cred{};
-        socklen_t len = sizeof(cred);
-        const bool known = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
-        const bool allowed = known && PeerMayQuery(cred.uid, self);
-        if (!allowed) {
-          TG_LOG(Info) << "API: refusing a client: "
-                       << (known ? "uid " + std::to_string(cred.uid) + " (pid " +
-                                       std::to_string(cred.pid) + ") is neither root nor uid " +
-                                       std::to_string(self)
-                                 : "cannot read its credentials: " + Errno(errno));
-        }
-        conns.push_back(std::make_unique<Connection>(fd, allowed, after));
-      }
-    }
-  } catch (const std::exception& e) {
-    // Only allocation can throw here; the daemon keeps capturing without its API.
-    TG_LOG(Error) << "API: stopped serving " << path_ << ": " << e.what();
   }
 }
 

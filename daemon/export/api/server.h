@@ -5,9 +5,9 @@
 // normally), and each connection's peer credentials (SO_PEERCRED) must be uid 0 or the daemon's
 // own euid, otherwise it is answered 403.
 //
-// One thread serves every connection through a poll() loop; each connection sends one request
-// head (at most 8 KiB, within 2 s) and gets one answer, then is closed. See router.h for routes
-// and render.h for the documents.
+// One thread runs an Asio event loop that serves every connection (connection.h: Boost.Beast
+// reads each request head, at most 8 KiB within 2 s, and writes one answer, then the connection
+// is closed). See router.h for routes and render.h for the documents.
 //
 // Thread safety: the server's own thread only reads the ProcessTable (whose methods lock) and
 // calls the StatusProvider. Start() and the destructor may run on any thread, but the destructor
@@ -48,8 +48,8 @@ class ApiServer {
   static std::unique_ptr<ApiServer> Start(const std::string& socket_path, const ProcessTable& table,
                                           StatusProvider status, std::string* error);
 
-  // Stops the thread (promptly: it is woken, not polled), closes every connection and the
-  // socket, and removes the socket file if it is still the one this server created.
+  // Stops the thread (promptly: its event loop is stopped, not polled), closes every connection
+  // and the socket, and removes the socket file if it is still the one this server created.
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
@@ -57,15 +57,14 @@ class ApiServer {
   const std::string& socket_path() const { return path_; }
 
  private:
-  ApiServer(std::string path, int listen_fd, int stop_fd, dev_t dev, ino_t ino, Router router);
-  void Run();
+  struct Loop;  // the event loop and the accepting socket (server.cc keeps Asio out of here)
+
+  ApiServer(std::string path, dev_t dev, ino_t ino, std::unique_ptr<Loop> loop);
 
   const std::string path_;
-  const int listen_fd_;
-  const int stop_fd_;  // an eventfd: written once by the destructor to stop Run()
-  const dev_t dev_;    // identify the socket file bound, so that ~ApiServer never unlinks
-  const ino_t ino_;    // one a newer daemon created at the same path
-  const Router router_;
+  const dev_t dev_;  // identify the socket file bound, so that ~ApiServer never unlinks
+  const ino_t ino_;  // one a newer daemon created at the same path
+  std::unique_ptr<Loop> loop_;
   std::thread thread_;
 };
 
