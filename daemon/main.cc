@@ -2,13 +2,13 @@
 // whether HTTP requests carry W3C trace context.
 //
 // Lifecycle: options -> preflight checks -> open/configure/load/attach probes -> listen ->
-// poll events until SIGINT/SIGTERM -> detach. Each stage that fails exits with its own code.
+// poll events until SIGINT/SIGTERM (EventLoop) -> detach. Each stage that fails exits with its own
+// code.
 
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <systemd/sd-daemon.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <prometheus/exposer.h>
@@ -27,6 +27,7 @@
 #include "protocols/http2/connection.h"
 #include "protocols/http2/errors.h"
 #include "capture/kernel_drops.h"
+#include "event_loop.h"
 #include "log.h"
 #include "metrics.h"
 #include "export/metrics_listener.h"
@@ -53,12 +54,6 @@ int64_t WallClockMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-uint64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 void OnSignal(int sig) {
@@ -114,6 +109,18 @@ void Reload(int argc, const char* const* argv, Options& live, Pipeline& pipeline
   TG_LOG(Info) << "reloaded configuration";
   sd_notify(0, "READY=1");
 }
+
+// Metrics as the loop sees them (metrics/ knows nothing of the daemon's interfaces).
+class MetricsForLoop final : public LoopMetrics {
+ public:
+  explicit MetricsForLoop(Metrics& metrics) : metrics_(metrics) {}
+  void SetKernelDrops(std::span<const uint64_t> totals) override { metrics_.SetKernelDrops(totals); }
+  void SetConnectionsTracked(size_t n) override { metrics_.SetConnectionsTracked(n); }
+  void SetHttp2Connections(std::span<const size_t> per_state) override { metrics_.SetHttp2Connections(per_state); }
+
+ private:
+  Metrics& metrics_;
+};
 
 ProbeConfig MakeProbeConfig(const Options& opts) {
   ProbeConfig pc;
@@ -172,9 +179,7 @@ int Run(int argc, const char* const* argv, Options opts) {
   if (!pre.notes.empty()) TG_LOG(Info) << pre.notes;
   if (opts.verify_only) return RunVerify(Probes::VerifyAll(MakeProbeConfig(opts)), opts.verify_json);
 
-  std::array<std::string_view, http2::kStates.size()> h2_states{};
-  for (size_t i = 0; i < h2_states.size(); ++i) h2_states[i] = http2::Label(http2::kStates[i]);
-  Metrics metrics(kVersion, Probes::kAttachMechanism, KernelDropLabels(), http2::kErrorLabels, h2_states,
+  Metrics metrics(kVersion, Probes::kAttachMechanism, KernelDropLabels(), http2::kErrorLabels, Labels(http2::kStates),
                   opts.max_metric_processes);
   ProcessInfoCache processes;
   ProcessTable table(opts.max_processes, std::chrono::seconds(opts.retention_seconds));
@@ -214,10 +219,11 @@ int Run(int argc, const char* const* argv, Options opts) {
     TG_LOG(Error) << listen_error;
     return kExitListen;
   }
-  // What GET /v1/status reports; written by this thread, read by the API thread.
+  MetricsForLoop loop_metrics(metrics);
+  EventLoop loop(*probes, pipeline, loop_metrics, SystemClocks(), opts.poll_interval_ms);
+  // What GET /v1/status reports; the loop's counters are written by this thread, read by the API
+  // thread.
   const auto started = std::chrono::steady_clock::now();
-  std::array<std::atomic<uint64_t>, TG_DROP_REASON_COUNT> drop_totals{};
-  std::atomic<uint64_t> connections_tracked{0};
   auto status = [&]() {
     DaemonStatus s;
     s.version = kVersion;
@@ -227,10 +233,11 @@ int Run(int argc, const char* const* argv, Options opts) {
     s.capture = capture;
     s.http2 = probes->variant().http2;
     s.load_failures = load_failures;
+    const KernelDrops drops = loop.drop_totals();
     for (int i = 0; i < TG_DROP_REASON_COUNT; ++i) {
-      s.kernel_drops.emplace_back(std::string(KernelDropLabel(i)), drop_totals[i].load());
+      s.kernel_drops.emplace_back(std::string(KernelDropLabel(i)), drops[i]);
     }
-    s.connections_tracked = connections_tracked.load();
+    s.connections_tracked = loop.connections_tracked();
     s.processes_tracked = table.size();
     return s;
   };
@@ -247,58 +254,12 @@ int Run(int argc, const char* const* argv, Options opts) {
                << ", HTTP/2 " << (probes->variant().http2 ? "followed" : "NOT followed")
                << "); metrics at http://" << opts.listen << "/metrics; API at " << opts.api_socket;
 
-  auto next_housekeeping = std::chrono::steady_clock::now();
-  KernelDrops drops_seen{};
-  // Events were lost: close events may have been among them, and the daemon would then hold those
-  // connections (and their unanswered requests) until evicted. Once no event has been lost for
-  // 6 s (or a minute into a loss that goes on), connections the kernel no longer tracks and that
-  // have been idle for 5 s are let go: every connection whose close event was lost is among them.
-  constexpr auto kQuietBeforeCheck = std::chrono::seconds(6);
-  constexpr auto kLongestCheckDelay = std::chrono::seconds(60);
-  constexpr uint64_t kUntrackedIdleNs = 5'000'000'000ull;
-  constexpr auto kNoLoss = std::chrono::steady_clock::time_point::max();
-  auto first_loss = kNoLoss;  // of the losses not yet followed by a check
-  std::chrono::steady_clock::time_point last_loss{};
   sd_notify(0, "READY=1");
-  while (!g_stop) {
-    if (g_reload.exchange(false)) Reload(argc, argv, opts, pipeline, table);
-    int n = probes->Poll(static_cast<int>(opts.poll_interval_ms));
-    if (n < 0 && n != -EINTR) {
-      TG_LOG(Error) << "ring buffer poll failed: errno " << -n;
-      return 1;
-    }
-    // After every batch, so that a loss is known before the events that follow it are judged.
-    const KernelDrops drops = probes->ReadDrops();
-    if (drops[TG_DROP_RINGBUF_FULL] != drops_seen[TG_DROP_RINGBUF_FULL]) {
-      pipeline.OnEventsLost(MonotonicNs());
-      last_loss = std::chrono::steady_clock::now();
-      if (first_loss == kNoLoss) first_loss = last_loss;
-      TG_LOG(Warning) << "kernel ring buffer full: " << drops[TG_DROP_RINGBUF_FULL] - drops_seen[TG_DROP_RINGBUF_FULL]
-                      << " events lost (raise --ring-buffer-bytes)";
-    }
-    drops_seen = drops;
-    metrics.SetKernelDrops(drops);
-    for (int i = 0; i < TG_DROP_REASON_COUNT; ++i) drop_totals[i].store(drops[i]);
-    connections_tracked.store(pipeline.connections());
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= next_housekeeping) {
-      if (first_loss != kNoLoss &&
-          (now >= last_loss + kQuietBeforeCheck || now >= first_loss + kLongestCheckDelay)) {
-        first_loss = kNoLoss;
-        if (auto live = probes->LiveConnectionIds()) {
-          const size_t closed = pipeline.CloseUntracked(*live, MonotonicNs() - kUntrackedIdleNs);
-          if (closed > 0) {
-            TG_LOG(Info) << "let go of " << closed << " closed connections whose close events were lost";
-          }
-        }
-        connections_tracked.store(pipeline.connections());
-      }
-      metrics.SetConnectionsTracked(pipeline.connections());
-      metrics.SetHttp2Connections(pipeline.Http2States());
-      pipeline.ReapProcesses();
-      next_housekeeping = now + std::chrono::seconds(2);
-    }
-  }
+  const int code = loop.Run(g_stop, g_reload, [&] {
+    Reload(argc, argv, opts, pipeline, table);
+    loop.set_poll_interval(opts.poll_interval_ms);
+  });
+  if (code != 0) return code;
   sd_notify(0, "STOPPING=1");
   TG_LOG(Info) << "stopping: detaching probes";
   api.reset();

@@ -40,7 +40,7 @@ void Pipeline::OnRecord(std::span<const uint8_t> record) {
     last_event_ns_ = std::max<uint64_t>(last_event_ns_, ev.data.header->ts_ns);
     TG_LOG(Debug) << "data conn=" << ev.data.header->conn_id << " pid=" << ev.data.header->tgid
                   << " comm=" << ev.data.comm
-                  << (ev.data.direction == Direction::kIngress ? " ingress" : " egress")
+                  << " " << Label(ev.data.direction)
                   << " syscall_bytes=" << ev.data.syscall_bytes << " copied=" << ev.data.data.size()
                   << " flags=0x" << std::hex << ev.data.flags;
     tracker_.OnData(ev.data);

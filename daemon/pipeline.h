@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 
+#include "event_loop.h"
 #include "protocols/connection_tracker.h"
 #include "correlate/correlator.h"
 #include "metrics.h"
@@ -24,7 +25,7 @@ struct PipelineConfig {
   CorrelatorConfig correlator;
 };
 
-class Pipeline final : public Observer {
+class Pipeline final : public Observer, public PipelineControl {
  public:
   Pipeline(const PipelineConfig& config, Metrics& metrics, ProcessInfoCache& processes,
            ProcessTable& table, WallClock wall);
@@ -32,17 +33,17 @@ class Pipeline final : public Observer {
   // One raw ring buffer record (8-byte aligned).
   void OnRecord(std::span<const uint8_t> record);
   // Kernel-side events may have been lost just before `now_ns` (CLOCK_MONOTONIC).
-  void OnEventsLost(uint64_t now_ns) { correlator_.OnEventsLost(now_ns); }
+  void OnEventsLost(uint64_t now_ns) override { correlator_.OnEventsLost(now_ns); }
   // Marks processes that have exited (or whose pid now belongs to another process) and drops
   // exited ones past the retention. Call every few seconds.
-  void ReapProcesses();
-  size_t connections() const { return tracker_.size(); }
+  void ReapProcesses() override;
+  size_t connections() const override { return tracker_.size(); }
   // After lost events: lets go of the connections whose close event was among them (see
   // ConnectionTracker::CloseUntracked). Returns how many.
-  size_t CloseUntracked(const std::unordered_set<uint64_t>& live, uint64_t idle_before_ns) {
+  size_t CloseUntracked(const std::unordered_set<uint64_t>& live, uint64_t idle_before_ns) override {
     return tracker_.CloseUntracked(live, idle_before_ns);
   }
-  std::array<size_t, 3> Http2States() const { return tracker_.Http2States(); }
+  std::array<size_t, 3> Http2States() const override { return tracker_.Http2States(); }
   void SetLinger(std::chrono::milliseconds linger) { correlator_.SetLinger(linger); }
 
   void OnRequest(const RequestSeen& request) override;

@@ -7,10 +7,13 @@
 #include <string_view>
 
 #include "tracegap.h"
+#include "vocabulary.h"
 
 namespace tracegap {
 
-enum class Direction : uint8_t { kEgress = TG_DIR_EGRESS, kIngress = TG_DIR_INGRESS };
+// A record's direction byte is cast to Direction once validated.
+static_assert(static_cast<int>(Direction::kEgress) == TG_DIR_EGRESS);
+static_assert(static_cast<int>(Direction::kIngress) == TG_DIR_INGRESS);
 
 struct DataEvent {
   const tg_event_header* header;  // kind == TG_EVENT_DATA

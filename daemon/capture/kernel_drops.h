@@ -1,12 +1,16 @@
 #pragma once
-// Labels for the kernel-side failure counters (enum tg_drop_reason in bpf/tracegap.h).
+// The kernel-side failure counters (enum tg_drop_reason in bpf/tracegap.h) and their labels.
 
 #include <array>
+#include <cstdint>
 #include <string_view>
 
 #include "tracegap.h"
 
 namespace tracegap {
+
+// Totals since start, indexed by reason.
+using KernelDrops = std::array<uint64_t, TG_DROP_REASON_COUNT>;
 
 constexpr std::string_view KernelDropLabel(int reason) {
   switch (reason) {

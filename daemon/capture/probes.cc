@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "errno_text.h"
 #include "log.h"
 #include "capture/preflight.h"
 #include "tracegap.skel.h"
@@ -57,11 +58,6 @@ std::string LastLibbpfLines(size_t n) {
   size_t start = lines.size() > n ? lines.size() - n : 0;
   for (size_t i = start; i < lines.size(); ++i) out += "\n    " + lines[i];
   return out;
-}
-
-std::string Errno(int err) {
-  if (err < 0) err = -err;
-  return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")";
 }
 
 // Every tracepoint tracegap hooks, with the program that serves it. The exit program is shared.
@@ -147,7 +143,7 @@ template <class Skel>
 Skel* OpenConfigured(const ProbeConfig& config, const CaptureVariant& variant, std::string* error) {
   Skel* s = SkelApi<Skel>::Open();
   if (s == nullptr) {
-    *error = "open BPF object: " + Errno(errno) + LastLibbpfLines(10);
+    *error = "open BPF object: " + ErrnoTextWithNumber(errno) + LastLibbpfLines(10);
     return nullptr;
   }
   s->rodata->tg_self_tgid = config.self_tgid;
@@ -158,12 +154,12 @@ Skel* OpenConfigured(const ProbeConfig& config, const CaptureVariant& variant, s
   s->rodata->tg_follow_http2 = variant.http2 ? 1 : 0;
   s->rodata->tg_test_overcomplex = variant.http2 && config.test_overcomplex_http2 ? 1 : 0;
   if (int e = bpf_map__set_max_entries(s->maps.tg_events, config.ring_buffer_bytes); e) {
-    *error = "size ring buffer to " + std::to_string(config.ring_buffer_bytes) + ": " + Errno(e);
+    *error = "size ring buffer to " + std::to_string(config.ring_buffer_bytes) + ": " + ErrnoTextWithNumber(e);
     SkelApi<Skel>::Destroy(s);
     return nullptr;
   }
   if (int e = bpf_map__set_max_entries(s->maps.tg_conns, config.max_connections); e) {
-    *error = "size connection map: " + Errno(e);
+    *error = "size connection map: " + ErrnoTextWithNumber(e);
     SkelApi<Skel>::Destroy(s);
     return nullptr;
   }
@@ -418,7 +414,7 @@ std::unique_ptr<Probes> Probes::Start(const ProbeConfig& config, RecordHandler h
     if (!link) {
       const int e = errno;
       *err = {kExitAttach, std::string("attach tracepoint ") + hook.category + "/" + hook.name + ": " +
-                               Errno(e) + LastLibbpfLines(3)};
+                               ErrnoTextWithNumber(e) + LastLibbpfLines(3)};
       return nullptr;
     }
     p->links_.emplace_back(link);
@@ -426,7 +422,7 @@ std::unique_ptr<Probes> Probes::Start(const ProbeConfig& config, RecordHandler h
   // The ring buffer consumer gets a pointer to handler_, which lives as long as *p.
   p->ring_.reset(ring_buffer__new(bpf_map__fd(p->object_.events), OnRecord, &p->handler_, nullptr));
   if (!p->ring_) {
-    *err = {kExitBpfLoad, "open ring buffer: " + Errno(errno)};
+    *err = {kExitBpfLoad, "open ring buffer: " + ErrnoTextWithNumber(errno)};
     return nullptr;
   }
   return p;
@@ -467,7 +463,7 @@ std::optional<std::unordered_set<uint64_t>> Probes::LiveConnectionIds() const {
     }
     if (r != 0) {
       if (e == ENOENT) return ids;  // the end of the map
-      TG_LOG(Warning) << "cannot read the kernel connection map: " << Errno(e);
+      TG_LOG(Warning) << "cannot read the kernel connection map: " << ErrnoTextWithNumber(e);
       return std::nullopt;
     }
     first = false;

@@ -17,6 +17,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "event_loop.h"
 #include "tracegap.h"
 
 struct bpf_object;
@@ -82,11 +83,10 @@ struct ProbeError {
   std::string message;
 };
 
-using KernelDrops = std::array<uint64_t, TG_DROP_REASON_COUNT>;
 // Called with each raw ring buffer record; the bytes are valid only during the call.
 using RecordHandler = std::function<void(std::span<const uint8_t>)>;
 
-class Probes {
+class Probes final : public EventSource {
  public:
   // The variants to try, best first: direct reads before probe reads (where wanted), HTTP/2
   // before HTTP/1 only (a kernel that refuses the HTTP/2 follower still gets HTTP/1 capture).
@@ -103,13 +103,13 @@ class Probes {
 
   // Waits up to timeout_ms for records and hands each to the handler. Returns the number of
   // records consumed, or a negative errno (-EINTR when a signal arrived).
-  int Poll(int timeout_ms);
+  int Poll(int timeout_ms) override;
   // Sums the per-CPU kernel failure counters.
-  KernelDrops ReadDrops() const;
+  KernelDrops ReadDrops() const override;
   // The ids of the connections the kernel side tracks now (tg_conns), read in batches: every
   // connection tracked for the whole call is in the result. nullopt if the map cannot be read.
   // Costs one syscall per few thousand connections: call rarely.
-  std::optional<std::unordered_set<uint64_t>> LiveConnectionIds() const;
+  std::optional<std::unordered_set<uint64_t>> LiveConnectionIds() const override;
   // Number of tracepoints attached.
   int attached() const { return static_cast<int>(links_.size()); }
   // Whether the loaded programs read kernel structures with plain loads (see ProbeConfig).

@@ -3,7 +3,8 @@
 #include <errno.h>
 
 #include <charconv>
-#include <cstring>
+
+#include "errno_text.h"
 
 namespace tracegap {
 namespace {
@@ -89,7 +90,7 @@ std::string LoadErrnoMeaning(int err) {
     case 524:  // ENOTSUPP, kernel-internal
       return "ENOTSUPP: a feature the program uses is not supported by this kernel";
     default:
-      return std::string(std::strerror(err)) + " (errno " + std::to_string(err) + ")";
+      return ErrnoTextWithNumber(err);
   }
 }
 

@@ -1,45 +1,14 @@
 #pragma once
-// The outcome of one outbound request, as defined in docs/semantics.md.
+// What outcomes mean for the gap ratio (docs/semantics.md), and the totals over per-verdict and
+// per-outcome counters that the daemon's process table and the CLI both show. The outcomes
+// themselves are in vocabulary.h.
 
 #include <array>
-#include <cstddef>
 #include <cstdint>
-#include <string_view>
+
+#include "vocabulary.h"
 
 namespace tracegap {
-
-enum class Outcome : uint8_t {
-  kOrigin = 0,            // no active inbound request: the process starts work on its own
-  kUntracedUpstream = 1,  // active inbound requests, none with a valid traceparent
-  kPropagated = 2,        // same trace id as an active inbound, a new parent id
-  kPassthrough = 3,       // same trace id and parent id: forwarded unchanged
-  kDropped = 4,           // no traceparent although an active inbound had one
-  kRestarted = 5,         // a valid traceparent of a trace no active inbound carries
-  kMangled = 6,           // a malformed traceparent
-  kUnknown = 7,           // headers or the inbound side not fully seen; never a gap
-  kCount = 8,
-};
-
-inline constexpr size_t kOutcomeCount = static_cast<size_t>(Outcome::kCount);
-
-constexpr std::array<Outcome, kOutcomeCount> kOutcomes = {
-    Outcome::kOrigin,  Outcome::kUntracedUpstream, Outcome::kPropagated, Outcome::kPassthrough,
-    Outcome::kDropped, Outcome::kRestarted,        Outcome::kMangled,    Outcome::kUnknown};
-
-constexpr std::string_view Label(Outcome o) {
-  switch (o) {
-    case Outcome::kOrigin: return "origin";
-    case Outcome::kUntracedUpstream: return "untraced_upstream";
-    case Outcome::kPropagated: return "propagated";
-    case Outcome::kPassthrough: return "passthrough";
-    case Outcome::kDropped: return "dropped";
-    case Outcome::kRestarted: return "restarted";
-    case Outcome::kMangled: return "mangled";
-    case Outcome::kUnknown: return "unknown";
-    case Outcome::kCount: break;
-  }
-  return "invalid";
-}
 
 constexpr bool IsGap(Outcome o) {
   return o == Outcome::kDropped || o == Outcome::kRestarted || o == Outcome::kMangled;
@@ -49,5 +18,45 @@ constexpr bool IsGap(Outcome o) {
 constexpr bool HadContext(Outcome o) {
   return o == Outcome::kPropagated || o == Outcome::kPassthrough || IsGap(o);
 }
+
+// Counters indexed by value.
+using VerdictCounts = std::array<uint64_t, kAllContextVerdicts.size()>;
+using OutcomeCounts = std::array<uint64_t, kAllOutcomes.size()>;
+
+template <size_t N>
+constexpr uint64_t Total(const std::array<uint64_t, N>& counts) {
+  uint64_t n = 0;
+  for (uint64_t v : counts) n += v;
+  return n;
+}
+
+constexpr uint64_t Gaps(const OutcomeCounts& outbound) {
+  uint64_t n = 0;
+  for (Outcome o : kAllOutcomes) {
+    if (IsGap(o)) n += outbound[static_cast<size_t>(o)];
+  }
+  return n;
+}
+
+// The gap ratio's denominator: outbound requests made with valid context to pass on.
+constexpr uint64_t WithContext(const OutcomeCounts& outbound) {
+  uint64_t n = 0;
+  for (Outcome o : kAllOutcomes) {
+    if (HadContext(o)) n += outbound[static_cast<size_t>(o)];
+  }
+  return n;
+}
+
+// Gaps / WithContext; 0 when nothing had context.
+constexpr double GapRatio(const OutcomeCounts& outbound) {
+  const uint64_t with_context = WithContext(outbound);
+  return with_context == 0 ? 0.0 : static_cast<double>(Gaps(outbound)) / static_cast<double>(with_context);
+}
+
+// The names used before the vocabulary had its kAll... arrays; export/api/render.cc and cli/ use
+// them until they move over (their code is being rewritten).
+inline constexpr size_t kOutcomeCount = kAllOutcomes.size();
+inline constexpr const auto& kOutcomes = kAllOutcomes;
+inline constexpr const auto& kContextVerdicts = kAllContextVerdicts;
 
 }  // namespace tracegap

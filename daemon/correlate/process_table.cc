@@ -4,33 +4,10 @@
 
 namespace tracegap {
 
-uint64_t ProcessSnapshot::inbound_total() const {
-  uint64_t n = 0;
-  for (uint64_t v : inbound) n += v;
-  return n;
-}
-
-uint64_t ProcessSnapshot::outbound_total() const {
-  uint64_t n = 0;
-  for (uint64_t v : outbound) n += v;
-  return n;
-}
-
-uint64_t ProcessSnapshot::gaps() const {
-  uint64_t n = 0;
-  for (Outcome o : kOutcomes) {
-    if (IsGap(o)) n += outbound[static_cast<size_t>(o)];
-  }
-  return n;
-}
-
-double ProcessSnapshot::gap_ratio() const {
-  uint64_t with_context = 0;
-  for (Outcome o : kOutcomes) {
-    if (HadContext(o)) with_context += outbound[static_cast<size_t>(o)];
-  }
-  return with_context == 0 ? 0.0 : static_cast<double>(gaps()) / static_cast<double>(with_context);
-}
+uint64_t ProcessSnapshot::inbound_total() const { return Total(inbound); }
+uint64_t ProcessSnapshot::outbound_total() const { return Total(outbound); }
+uint64_t ProcessSnapshot::gaps() const { return Gaps(outbound); }
+double ProcessSnapshot::gap_ratio() const { return GapRatio(outbound); }
 
 ProcessTable::ProcessTable(size_t max_processes, std::chrono::milliseconds retention)
     : max_processes_(max_processes == 0 ? 1 : max_processes), retention_(retention) {}
@@ -64,14 +41,14 @@ void ProcessTable::CountInbound(const ProcessKey& key, const ProcessSnapshot& id
                                 ContextVerdict verdict, int64_t now_unix_ms) {
   std::lock_guard lock(mu_);
   Entry& e = Touch(key, identity, now_unix_ms);
-  e.snap.inbound[static_cast<size_t>(verdict) % kVerdictCount]++;
+  e.snap.inbound[static_cast<size_t>(verdict) % kAllContextVerdicts.size()]++;
 }
 
 void ProcessTable::CountOutbound(const ProcessKey& key, const ProcessSnapshot& identity, Outcome outcome,
                                  int64_t now_unix_ms, GapExample* example) {
   std::lock_guard lock(mu_);
   Entry& e = Touch(key, identity, now_unix_ms);
-  e.snap.outbound[static_cast<size_t>(outcome) % kOutcomeCount]++;
+  e.snap.outbound[static_cast<size_t>(outcome) % kAllOutcomes.size()]++;
   if (example) {
     if (e.examples.size() >= kMaxGapExamples) e.examples.pop_front();
     e.examples.push_back(std::move(*example));

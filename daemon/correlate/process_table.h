@@ -22,10 +22,10 @@
 #include "protocols/observation.h"
 #include "correlate/outcome.h"
 #include "protocols/trace_context/trace_context.h"
+#include "vocabulary.h"
 
 namespace tracegap {
 
-inline constexpr size_t kVerdictCount = 4;  // ContextVerdict values
 inline constexpr size_t kMaxGapExamples = 32;
 
 struct GapExample {
@@ -46,8 +46,8 @@ struct ProcessSnapshot {
   std::string comm;
   std::string unit;
   std::string exe;
-  std::array<uint64_t, kVerdictCount> inbound{};   // indexed by ContextVerdict
-  std::array<uint64_t, kOutcomeCount> outbound{};  // indexed by Outcome
+  VerdictCounts inbound{};   // indexed by ContextVerdict
+  OutcomeCounts outbound{};  // indexed by Outcome
   int64_t first_seen_unix_ms = 0;
   int64_t last_seen_unix_ms = 0;
   bool exited = false;

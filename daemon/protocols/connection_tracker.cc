@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "protocols/http2/reporter.h"
+#include "protocols/request_report.h"
 
 namespace tracegap {
 namespace {
@@ -22,20 +23,12 @@ class SinkForEvent final : public http1::MessageSink {
       r.actor = actor_;
       r.inbound = received;
       r.protocol = Protocol::kHttp1;
-      r.context = ClassifyContext(m.headers);
-      r.verdict = m.complete ? r.context.verdict : ContextVerdict::kUnknown;
       r.method = m.method;
       r.path = m.path;
       r.authority = m.authority;
-      for (const HeaderField& h : m.headers) {
-        if (EqualsLower(h.name, "traceparent")) {
-          r.traceparent = h.value;
-          break;
-        }
-      }
       r.conn_id = conn_id_;
       r.tuple = tuple_;
-      observer_.OnRequest(r);
+      ReportRequest(observer_, r, m.headers, m.complete ? HeadersRead::kComplete : HeadersRead::kPartly);
     } else {
       ResponseSeen r;
       r.actor = actor_;

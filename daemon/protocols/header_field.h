@@ -16,6 +16,15 @@ struct HeaderField {
   std::string_view value;
 };
 
+// Optional whitespace (RFC 9110 OWS): what surrounds field values and list members.
+constexpr bool IsOws(char c) { return c == ' ' || c == '\t'; }
+
+constexpr std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && IsOws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsOws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
 // ASCII case-insensitive equality. `lower` must already be lowercase (it is always a literal).
 constexpr bool EqualsLower(std::string_view s, std::string_view lower) {
   if (s.size() != lower.size()) return false;

@@ -7,19 +7,9 @@
 
 #include "protocols/trace_context/trace_context.h"
 #include "tracegap.h"
+#include "vocabulary.h"
 
 namespace tracegap {
-
-enum class Protocol : uint8_t { kHttp1, kHttp2, kGrpc };
-
-constexpr std::string_view Label(Protocol p) {
-  switch (p) {
-    case Protocol::kHttp1: return "http1";
-    case Protocol::kHttp2: return "http2";
-    case Protocol::kGrpc: return "grpc";
-  }
-  return "unknown";
-}
 
 // Who saw a message: the process and thread of the syscall, and when.
 struct Actor {

@@ -38,9 +38,11 @@ FAMILIES = {
     "tracegap_hpack_errors_total": {"reason"},
     "tracegap_http2_connections": {"state"},
     "tracegap_build_info": {"version", "attach"},
+    "tracegap_capture_info": {"build", "http2"},
+    "tracegap_capture_degraded": set(),
 }
 ALLOWED_LABELS = {"direction", "protocol", "context", "comm", "unit", "header", "reason", "format",
-                  "outcome", "state", "version", "attach"}
+                  "outcome", "state", "version", "attach", "build", "http2"}
 # Labels whose values come from fixed sets.
 ENUMS = {
     "direction": {"inbound", "outbound"},
@@ -51,6 +53,8 @@ ENUMS = {
     "header": {"traceparent", "tracestate"},
     "format": {"b3", "jaeger", "xray", "grpc_trace_bin", "sw8"},
     "state": {"synced", "unsynced", "broken"},
+    "build": {"direct-reads", "probe-reads"},
+    "http2": {"on", "off"},
 }
 
 # A thread-per-request server named tgp-proxy. For each request it receives (whatever its path,

@@ -113,7 +113,7 @@ TEST(Labels, DistinctAndNonEmpty) {
   ExpectDistinctNonEmptyLabels(kTracestateErrors, TracestateError::kNone);
   ExpectDistinctNonEmptyLabels(kLegacyFormats, LegacyFormat::kNone);
   std::set<std::string_view> verdicts;
-  for (ContextVerdict v : kContextVerdicts) {
+  for (ContextVerdict v : kAllContextVerdicts) {
     EXPECT_FALSE(Label(v).empty());
     EXPECT_TRUE(verdicts.insert(Label(v)).second);
   }
@@ -134,10 +134,10 @@ TEST(Labels, ArraysCoverEveryEnumeratorInPrecedenceOrder) {
   }
   EXPECT_EQ(Label(static_cast<LegacyFormat>(1 << kLegacyFormats.size())), "invalid");
   EXPECT_EQ(Label(static_cast<LegacyFormat>(LegacyFormat::kB3 | LegacyFormat::kXRay)), "invalid");
-  for (std::size_t i = 0; i < kContextVerdicts.size(); ++i) {
-    EXPECT_EQ(static_cast<std::size_t>(kContextVerdicts[i]), i);
+  for (std::size_t i = 0; i < kAllContextVerdicts.size(); ++i) {
+    EXPECT_EQ(static_cast<std::size_t>(kAllContextVerdicts[i]), i);
   }
-  EXPECT_EQ(Label(static_cast<ContextVerdict>(kContextVerdicts.size())), "invalid");
+  EXPECT_EQ(Label(static_cast<ContextVerdict>(kAllContextVerdicts.size())), "invalid");
 }
 
 // These strings are Prometheus label values and documented: changing one breaks dashboards.

@@ -44,14 +44,6 @@ bool AllBytes(string_view s, bool (*pred)(unsigned char)) {
   return true;
 }
 
-bool IsOws(char c) { return c == ' ' || c == '\t'; }
-
-string_view TrimOws(string_view s) {
-  while (!s.empty() && IsOws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsOws(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // The part of a target before any query or fragment: the query must never leave the parser.
 string_view StripQuery(string_view target) { return target.substr(0, target.find_first_of("?#")); }
 

@@ -50,11 +50,10 @@
 #include <span>
 #include <string_view>
 
-#include "capture/event_decoder.h"
 #include "protocols/header_field.h"
 #include "protocols/http2/direction_decoder.h"
 #include "protocols/http2/errors.h"
-#include "protocols/observation.h"
+#include "vocabulary.h"
 
 namespace tracegap::http2 {
 

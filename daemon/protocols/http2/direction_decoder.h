@@ -11,11 +11,12 @@
 #include <span>
 #include <string_view>
 
-#include "capture/event_decoder.h"
 #include "protocols/header_field.h"
 #include "protocols/http2/errors.h"
 #include "protocols/http2/frame_parser.h"
 #include "protocols/http2/hpack.h"
+#include "tracegap.h"  // the frame types and data flags the kernel side reports (TG_H2_*, TG_DATA_*)
+#include "vocabulary.h"
 
 namespace tracegap::http2 {
 

@@ -1,6 +1,6 @@
 #include "protocols/http2/reporter.h"
 
-#include "protocols/trace_context/trace_context.h"
+#include "protocols/request_report.h"
 
 namespace tracegap {
 
@@ -9,26 +9,14 @@ void Http2Reporter::OnRequest(const http2::StreamRequest& s) {
   r.actor = actor_;
   r.inbound = s.direction == Direction::kIngress;
   r.protocol = s.protocol;
-  if (s.decoded) {
-    r.context = ClassifyContext(s.headers);
-    r.verdict = r.context.verdict;
-    for (const HeaderField& h : s.headers) {
-      if (h.name == "traceparent") {
-        r.traceparent = h.value;
-        break;
-      }
-    }
-  } else {
-    // Not decodable (joined late, or the HPACK state is broken): never guessed as missing.
-    r.verdict = ContextVerdict::kUnknown;
-  }
   r.method = s.method;
   r.path = s.path;
   r.authority = s.authority;
   r.conn_id = conn_id_;
   r.stream_id = s.stream_id;
   r.tuple = tuple_;
-  observer_.OnRequest(r);
+  // Not decoded (joined late, or the HPACK state is broken): the headers are unknown.
+  ReportRequest(observer_, r, s.headers, s.decoded ? HeadersRead::kComplete : HeadersRead::kNone);
 }
 
 void Http2Reporter::OnResponse(const http2::StreamResponse& s) {

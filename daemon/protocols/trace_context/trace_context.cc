@@ -130,14 +130,6 @@ constexpr std::size_t kMaxMembers = 32;
 constexpr std::size_t kMaxKeyLength = 256;
 constexpr std::size_t kMaxValueLength = 256;
 
-constexpr bool IsOws(char c) { return c == ' ' || c == '\t'; }
-
-constexpr std::string_view TrimOws(std::string_view s) {
-  while (!s.empty() && IsOws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsOws(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 constexpr bool IsKeyStart(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
 // '@' is allowed anywhere after the first char, which accepts the multi-tenant form
@@ -254,16 +246,6 @@ constexpr LegacyHeader kLegacyHeaders[] = {
 
 // ---------------------------------------------------------------------------------------------
 // Labels
-
-std::string_view Label(ContextVerdict verdict) noexcept {
-  switch (verdict) {
-    case ContextVerdict::kValid: return "valid";
-    case ContextVerdict::kMissing: return "missing";
-    case ContextVerdict::kMalformed: return "malformed";
-    case ContextVerdict::kUnknown: return "unknown";
-  }
-  return "invalid";
-}
 
 std::string_view Label(TraceparentError error) noexcept {
   switch (error) {

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "protocols/header_field.h"
+#include "vocabulary.h"
 
 namespace tracegap {
 
@@ -95,15 +96,6 @@ inline constexpr std::array kTracestateErrors = {
     TracestateError::kValue,  TracestateError::kTooManyMembers, TracestateError::kDuplicateKey,
 };
 
-enum class ContextVerdict : uint8_t { kValid, kMissing, kMalformed, kUnknown };
-
-inline constexpr std::array kContextVerdicts = {
-    ContextVerdict::kValid,
-    ContextVerdict::kMissing,
-    ContextVerdict::kMalformed,
-    ContextVerdict::kUnknown,
-};
-
 // Bitmask: a message may carry several legacy formats at once (and W3C as well).
 enum class LegacyFormat : uint8_t {
   kNone = 0,
@@ -121,7 +113,6 @@ inline constexpr std::array kLegacyFormats = {
 
 // Labels. kNone maps to "none"; a value outside the enum (or a multi-bit LegacyFormat) maps to
 // "invalid" so a caller bug never produces an empty Prometheus label.
-std::string_view Label(ContextVerdict verdict) noexcept;
 std::string_view Label(TraceparentError error) noexcept;
 std::string_view Label(TracestateError error) noexcept;
 std::string_view Label(LegacyFormat format) noexcept;
