@@ -11,6 +11,7 @@
 #include <system_error>
 #include <utility>
 
+#include "errno_text.h"
 #include "version.h"
 
 namespace tracegap::cli {
@@ -20,7 +21,6 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using boost::system::error_code;
 
-std::string Errno(int e) { return std::system_category().message(e); }
 
 FetchResult Fail(ExitCode code, std::string message) {
   return FetchResult{std::nullopt, Failure{code, std::move(message)}};
@@ -40,7 +40,7 @@ FetchResult ConnectFailure(const std::string& path, int err) {
       return Fail(kExitNotRunning, "tracegapd at " + path + " is not accepting connections " +
                                        "(its backlog is full); try again");
   }
-  return Fail(kExitNotRunning, "cannot connect to " + path + ": " + Errno(err));
+  return Fail(kExitNotRunning, "cannot connect to " + path + ": " + ErrnoText(err));
 }
 
 // The daemon's {"error": "..."} message, or the bare status when the body has none.

@@ -88,7 +88,7 @@ std::string FormatProcessDetail(const ProcessDetail& detail) {
 
   out += "\noutbound requests: " + std::to_string(p.outbound_total()) + "\n";
   Lines outcomes;
-  for (Outcome o : kOutcomes) {
+  for (Outcome o : kAllOutcomes) {
     outcomes.emplace_back(std::string(Label(o)),
                           std::to_string(p.count(o)) + (IsGap(o) ? "  gap" : ""));
   }

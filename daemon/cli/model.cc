@@ -125,7 +125,7 @@ bool DecodeProcess(const Value& v, std::string path, ProcessRow* out, std::strin
   }
   if (const Value* outbound = f.Get("outbound", Type::object)) {
     Fields g(*outbound, f.Path("outbound"), error);
-    for (Outcome o : kOutcomes) g.Uint(Label(o), &out->outbound[static_cast<size_t>(o)]);
+    for (Outcome o : kAllOutcomes) g.Uint(Label(o), &out->outbound[static_cast<size_t>(o)]);
     if (!g.ok()) return false;
   }
   f.Uint("gaps", &out->gaps);
@@ -154,25 +154,9 @@ bool DecodeExample(const Value& v, std::string path, ExampleRow* out, std::strin
 
 }  // namespace
 
-uint64_t ProcessRow::inbound_total() const {
-  uint64_t n = 0;
-  for (uint64_t v : inbound) n += v;
-  return n;
-}
-
-uint64_t ProcessRow::outbound_total() const {
-  uint64_t n = 0;
-  for (uint64_t v : outbound) n += v;
-  return n;
-}
-
-uint64_t ProcessRow::with_context() const {
-  uint64_t n = 0;
-  for (Outcome o : kOutcomes) {
-    if (HadContext(o)) n += count(o);
-  }
-  return n;
-}
+uint64_t ProcessRow::inbound_total() const { return Total(inbound); }
+uint64_t ProcessRow::outbound_total() const { return Total(outbound); }
+uint64_t ProcessRow::with_context() const { return WithContext(outbound); }
 
 bool DecodeProcessList(const Value& doc, std::vector<ProcessRow>* out, std::string* error) {
   Fields f(doc, "response", error);

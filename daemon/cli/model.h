@@ -24,7 +24,7 @@ struct ProcessRow {
   std::string unit;
   std::string exe;
   std::array<uint64_t, kInboundKeys.size()> inbound{};  // indexed like kInboundKeys
-  std::array<uint64_t, kOutcomeCount> outbound{};       // indexed by Outcome
+  OutcomeCounts outbound{};                             // indexed by Outcome
   uint64_t gaps = 0;
   double gap_ratio = 0;
   std::string first_seen;

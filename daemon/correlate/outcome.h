@@ -53,10 +53,4 @@ constexpr double GapRatio(const OutcomeCounts& outbound) {
   return with_context == 0 ? 0.0 : static_cast<double>(Gaps(outbound)) / static_cast<double>(with_context);
 }
 
-// The names used before the vocabulary had its kAll... arrays; export/api/render.cc and cli/ use
-// them until they move over (their code is being rewritten).
-inline constexpr size_t kOutcomeCount = kAllOutcomes.size();
-inline constexpr const auto& kOutcomes = kAllOutcomes;
-inline constexpr const auto& kContextVerdicts = kAllContextVerdicts;
-
 }  // namespace tracegap

@@ -28,11 +28,11 @@ std::string Dump(const Json& doc) { return doc.dump(-1, ' ', false, Json::error_
 
 Json Process(const ProcessSnapshot& p) {
   Json inbound = Json::object();
-  for (ContextVerdict v : kContextVerdicts) {
+  for (ContextVerdict v : kAllContextVerdicts) {
     inbound[std::string(Label(v))] = p.inbound[static_cast<size_t>(v)];
   }
   Json outbound = Json::object();
-  for (Outcome o : kOutcomes) outbound[std::string(Label(o))] = p.outbound[static_cast<size_t>(o)];
+  for (Outcome o : kAllOutcomes) outbound[std::string(Label(o))] = p.outbound[static_cast<size_t>(o)];
   return Json{{"pid", p.pid},
               {"start_time", p.start_time},
               {"comm", p.comm},

@@ -16,6 +16,7 @@
 #include <system_error>
 #include <utility>
 
+#include "errno_text.h"
 #include "export/api/connection.h"
 #include "log.h"
 
@@ -44,7 +45,6 @@ class UniqueFd {
   int fd_;
 };
 
-std::string Errno(int e) { return std::system_category().message(e); }
 
 bool Fail(std::string* error, std::string message) {
   *error = std::move(message);
@@ -71,7 +71,7 @@ bool EnsureDirectory(const std::string& path, std::string* error) {
   }
   if (errno != ENOENT) {
     return Fail(error, "cannot create the API socket " + path + ": cannot access " + dir + ": " +
-                           Errno(errno));
+                           ErrnoText(errno));
   }
   if (dir != kDefaultRuntimeDir) {
     return Fail(error, "cannot create the API socket " + path + ": directory " + dir +
@@ -79,7 +79,7 @@ bool EnsureDirectory(const std::string& path, std::string* error) {
   }
   // The mode is set explicitly: mkdir's is filtered by the umask.
   if ((mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) || chmod(dir.c_str(), 0755) != 0) {
-    return Fail(error, "cannot create " + dir + " for the API socket: " + Errno(errno));
+    return Fail(error, "cannot create " + dir + " for the API socket: " + ErrnoText(errno));
   }
   TG_LOG(Info) << "created " << dir << " for the API socket";
   return true;
@@ -91,13 +91,13 @@ bool RemoveStaleSocket(const std::string& path, std::string* error) {
   struct stat st;
   if (lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return true;
-    return Fail(error, "cannot check the API socket path " + path + ": " + Errno(errno));
+    return Fail(error, "cannot check the API socket path " + path + ": " + ErrnoText(errno));
   }
   if (!S_ISSOCK(st.st_mode)) {
     return Fail(error, path + " exists and is not a socket; not replacing it with the API socket");
   }
   UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (probe.get() < 0) return Fail(error, "cannot create a socket: " + Errno(errno));
+  if (probe.get() < 0) return Fail(error, "cannot create a socket: " + ErrnoText(errno));
   const sockaddr_un addr = UnixAddress(path);
   // Non-blocking: a live daemon with a full backlog answers EAGAIN instead of blocking us.
   if (connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0 ||
@@ -105,10 +105,10 @@ bool RemoveStaleSocket(const std::string& path, std::string* error) {
     return Fail(error, "another tracegapd is serving " + path);
   }
   if (errno != ECONNREFUSED) {
-    return Fail(error, "cannot check whether " + path + " is in use: " + Errno(errno));
+    return Fail(error, "cannot check whether " + path + " is in use: " + ErrnoText(errno));
   }
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-    return Fail(error, "cannot remove the stale API socket " + path + ": " + Errno(errno));
+    return Fail(error, "cannot remove the stale API socket " + path + ": " + ErrnoText(errno));
   }
   TG_LOG(Info) << "removed the stale API socket " << path << " of a previous run";
   return true;
@@ -157,7 +157,7 @@ struct ApiServer::Loop {
                    << (known ? "uid " + std::to_string(cred.uid) + " (pid " +
                                    std::to_string(cred.pid) + ") is neither root nor uid " +
                                    std::to_string(self)
-                             : "cannot read its credentials: " + Errno(errno));
+                             : "cannot read its credentials: " + ErrnoText(errno));
     }
     ++open;
     ServeConnection(std::move(socket), allowed, router, [this] {
@@ -193,32 +193,32 @@ std::unique_ptr<ApiServer> ApiServer::Start(const std::string& socket_path,
   }
   UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) {
-    Fail(error, "cannot create the API socket: " + Errno(errno));
+    Fail(error, "cannot create the API socket: " + ErrnoText(errno));
     return nullptr;
   }
   // On Linux, bind() creates the file with the socket inode's mode (minus the umask), so setting
   // it first leaves no window in which the file is more open than 0600. Changing the umask
   // instead would race with every other thread of the daemon that creates files.
   if (fchmod(fd.get(), 0600) != 0) {
-    Fail(error, "cannot set the API socket's mode: " + Errno(errno));
+    Fail(error, "cannot set the API socket's mode: " + ErrnoText(errno));
     return nullptr;
   }
   if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
     Fail(error, errno == EADDRINUSE
                     ? "another tracegapd is serving " + socket_path
-                    : "cannot bind the API socket " + socket_path + ": " + Errno(errno));
+                    : "cannot bind the API socket " + socket_path + ": " + ErrnoText(errno));
     return nullptr;
   }
   // Nobody can connect before listen(), so checking (and fixing) the mode here is race-free.
   struct stat st;
   if (lstat(socket_path.c_str(), &st) != 0 ||
       ((st.st_mode & 07777) != 0600 && chmod(socket_path.c_str(), 0600) != 0)) {
-    Fail(error, "cannot make the API socket " + socket_path + " mode 0600: " + Errno(errno));
+    Fail(error, "cannot make the API socket " + socket_path + " mode 0600: " + ErrnoText(errno));
     unlink(socket_path.c_str());
     return nullptr;
   }
   if (listen(fd.get(), kBacklog) != 0) {
-    Fail(error, "cannot listen on the API socket " + socket_path + ": " + Errno(errno));
+    Fail(error, "cannot listen on the API socket " + socket_path + ": " + ErrnoText(errno));
     unlink(socket_path.c_str());
     return nullptr;
   }
@@ -256,7 +256,7 @@ ApiServer::~ApiServer() {
   struct stat st;
   if (lstat(path_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_ &&
       unlink(path_.c_str()) != 0) {
-    TG_LOG(Warning) << "cannot remove the API socket " << path_ << ": " << Errno(errno);
+    TG_LOG(Warning) << "cannot remove the API socket " << path_ << ": " << ErrnoText(errno);
   }
 }
 
