@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
     std::perror("floor: open/load");
     return 6;
   }
-  const char* syscalls[] = {"write", "sendto", "writev", "sendmsg", "read", "recvfrom", "readv", "recvmsg"};
+  const char* syscalls[] = {"write", "sendto",   "writev", "sendmsg",
+                            "read",  "recvfrom", "readv",  "recvmsg"};
   std::vector<bpf_link*> links;
   if (raw) {
     links.push_back(bpf_program__attach_raw_tracepoint(skel->progs.floor_raw_enter, "sys_enter"));
@@ -37,10 +38,13 @@ int main(int argc, char** argv) {
   for (const char* sc : syscalls) {
     if (raw) break;
     std::string enter = std::string("sys_enter_") + sc, exit = std::string("sys_exit_") + sc;
-    links.push_back(bpf_program__attach_tracepoint(skel->progs.floor_enter, "syscalls", enter.c_str()));
-    links.push_back(bpf_program__attach_tracepoint(skel->progs.floor_exit, "syscalls", exit.c_str()));
+    links.push_back(
+        bpf_program__attach_tracepoint(skel->progs.floor_enter, "syscalls", enter.c_str()));
+    links.push_back(
+        bpf_program__attach_tracepoint(skel->progs.floor_exit, "syscalls", exit.c_str()));
   }
-  links.push_back(bpf_program__attach_tracepoint(skel->progs.floor_sock, "sock", "inet_sock_set_state"));
+  links.push_back(
+      bpf_program__attach_tracepoint(skel->progs.floor_sock, "sock", "inet_sock_set_state"));
   for (bpf_link* l : links) {
     if (!l) {
       std::perror("floor: attach");

@@ -96,9 +96,12 @@ int main(int argc, char** argv) {
   size_t bytes = 64;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
-    if (k == "--iterations") iterations = std::atol(argv[i + 1]);
-    else if (k == "--reps") reps = std::atoi(argv[i + 1]);
-    else if (k == "--bytes") bytes = static_cast<size_t>(std::atol(argv[i + 1]));
+    if (k == "--iterations")
+      iterations = std::atol(argv[i + 1]);
+    else if (k == "--reps")
+      reps = std::atoi(argv[i + 1]);
+    else if (k == "--bytes")
+      bytes = static_cast<size_t>(std::atol(argv[i + 1]));
   }
   int tcp[2], unix_pair[2];
   TcpPair(tcp);
@@ -109,6 +112,7 @@ int main(int argc, char** argv) {
     u.push_back(PingPong(unix_pair[0], unix_pair[1], bytes, iterations));
     f.push_back(FileWrites(bytes, iterations));
   }
-  std::printf("tcp_loopback %.1f\nunix_socketpair %.1f\nregular_file %.1f\n", Median(t), Median(u), Median(f));
+  std::printf("tcp_loopback %.1f\nunix_socketpair %.1f\nregular_file %.1f\n", Median(t), Median(u),
+              Median(f));
   return 0;
 }

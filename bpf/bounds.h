@@ -14,11 +14,11 @@
 #include <linux/types.h>
 
 /* min(v, max) as a u64, with max a compile-time constant below 2^31. */
-#define TG_CLAMP(v, max)                                                       \
-  ({                                                                           \
-    __u64 __tg_v = (v);                                                        \
-    asm volatile("if %0 <= %1 goto +1; %0 = %1" : "+r"(__tg_v) : "i"(max));   \
-    __tg_v;                                                                    \
+#define TG_CLAMP(v, max)                                                    \
+  ({                                                                        \
+    __u64 __tg_v = (v);                                                     \
+    asm volatile("if %0 <= %1 goto +1; %0 = %1" : "+r"(__tg_v) : "i"(max)); \
+    __tg_v;                                                                 \
   })
 
 /* v & mask (mask = 2^k - 1) as a u64 offset, ANDed on the register the pointer arithmetic uses.
@@ -27,11 +27,11 @@
  * pointer (two loads of one spilled value are not linked there): "R1 unbounded memory access".
  * Built into user space too (tests/unit/http1_scan_test.cc), where it is the plain AND. */
 #ifdef __bpf__
-#define TG_MASK(v, mask)                                        \
-  ({                                                            \
-    __u64 __tg_m = (v);                                         \
-    asm volatile("%0 &= %1" : "+r"(__tg_m) : "i"(mask));        \
-    __tg_m;                                                     \
+#define TG_MASK(v, mask)                                 \
+  ({                                                     \
+    __u64 __tg_m = (v);                                  \
+    asm volatile("%0 &= %1" : "+r"(__tg_m) : "i"(mask)); \
+    __tg_m;                                              \
   })
 #else
 #define TG_MASK(v, mask) ((__u64)(v) & (mask))

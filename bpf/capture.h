@@ -75,7 +75,8 @@ static __always_inline __u8 tg_other_protocol(const struct tg_conn *conn, __u8 d
   return 1 << (dir & 1);
 }
 
-static __always_inline int tg_enter(__s64 fd, __u64 buf, __u64 count, __u8 shape, __u8 dir, long nr) {
+static __always_inline int tg_enter(__s64 fd, __u64 buf, __u64 count, __u8 shape, __u8 dir,
+                                    long nr) {
   __u64 id = bpf_get_current_pid_tgid();
   __u64 sk = tg_tcp_sock_of_fd(fd);
   if (!sk || tg_is_self(id)) return 0;
@@ -139,9 +140,9 @@ static __always_inline __u32 tg_http1(struct tg_scratch *scr, struct tg_conn *co
   struct tg_dir_state *ds = &conn->dir[dir & 1];
   __u32 want = (__u64)ret < tg_max_header_bytes ? (__u32)ret : tg_max_header_bytes;
   /* `have` bytes of a flat buffer are in scratch already (tg_exit's first read). */
-  __u32 got = have >= want   ? want
-              : have > 0     ? tg_copy_rest(st, data, have, want)
-                             : tg_copy(st, data, want, scr->iovs, &scr->copy_off);
+  __u32 got = have >= want ? want
+              : have > 0   ? tg_copy_rest(st, data, have, want)
+                           : tg_copy(st, data, want, scr->iovs, &scr->copy_off);
   if (got == 0) {
     tg_count_drop(TG_DROP_READ_USER);
     return 0;
@@ -240,7 +241,8 @@ static __always_inline int tg_exit(long ret, long nr) {
   }
   if (!conn) conn = tg_conn_get_or_create(st.sk, 0);
   if (!conn) return 0;
-  tg_fill_event((struct tg_data_event *)scr->raw, conn, dir, bpf_get_current_pid_tgid(), st.sk, ret);
+  tg_fill_event((struct tg_data_event *)scr->raw, conn, dir, bpf_get_current_pid_tgid(), st.sk,
+                ret);
 
   __u32 skip = 0;
   if (start == TG_START_H2_PREFACE) {

@@ -36,7 +36,8 @@ static __always_inline int tg_output(struct tg_scratch *scr, struct tg_data_even
   /* The fill level is a helper call: look at it every 16th event of this CPU (at most 16 events
    * of 8 KiB past the threshold, far below the ring's size). */
   __u64 wake = BPF_RB_NO_WAKEUP;
-  if ((++scr->outputs & 15) == 0 && bpf_ringbuf_query(&tg_events, BPF_RB_AVAIL_DATA) >= tg_wakeup_bytes)
+  if ((++scr->outputs & 15) == 0 &&
+      bpf_ringbuf_query(&tg_events, BPF_RB_AVAIL_DATA) >= tg_wakeup_bytes)
     wake = BPF_RB_FORCE_WAKEUP;
   if (bpf_ringbuf_output(&tg_events, ev, sizeof(*ev) + TG_CLAMP(len, TG_MAX_COPY), wake)) {
     tg_count_drop(TG_DROP_RINGBUF_FULL);

@@ -25,7 +25,8 @@
  * rest of the syscall is not followed and the direction's sync is lost. */
 #define TG_H2_MAX_STEPS 16384
 
-/* The client connection preface, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", in three little-endian words. */
+/* The client connection preface, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", in three little-endian words.
+ */
 #define TG_H2_PREFACE_W0 TG_W8('P', 'R', 'I', ' ', '*', ' ', 'H', 'T')
 #define TG_H2_PREFACE_W1 TG_W8('T', 'P', '/', '2', '.', '0', '\r', '\n')
 #define TG_H2_PREFACE_W2 TG_W8('\r', '\n', 'S', 'M', '\r', '\n', '\r', '\n')
@@ -45,13 +46,20 @@ static __always_inline int tg_h2_plausible_frame(const __u8 *h, __u64 total) {
   if (len > 16384 || len + TG_H2_FRAME_HEADER_LEN > total || (h[5] & 0x80)) return 0;
   int stream0 = h[5] == 0 && h[6] == 0 && h[7] == 0 && h[8] == 0;
   switch (type) {
-    case TG_H2_DATA: return !stream0 && (flags & ~0x09) == 0;
-    case TG_H2_HEADERS: return !stream0 && (flags & ~0x2d) == 0;
-    case TG_H2_RST_STREAM: return !stream0 && len == 4;
-    case TG_H2_SETTINGS: return stream0 && (flags & ~0x01) == 0 && len % 6 == 0;
-    case TG_H2_PING: return stream0 && (flags & ~0x01) == 0 && len == 8;
-    case TG_H2_GOAWAY: return stream0 && len >= 8;
-    case TG_H2_WINDOW_UPDATE: return len == 4;
+    case TG_H2_DATA:
+      return !stream0 && (flags & ~0x09) == 0;
+    case TG_H2_HEADERS:
+      return !stream0 && (flags & ~0x2d) == 0;
+    case TG_H2_RST_STREAM:
+      return !stream0 && len == 4;
+    case TG_H2_SETTINGS:
+      return stream0 && (flags & ~0x01) == 0 && len % 6 == 0;
+    case TG_H2_PING:
+      return stream0 && (flags & ~0x01) == 0 && len == 8;
+    case TG_H2_GOAWAY:
+      return stream0 && len >= 8;
+    case TG_H2_WINDOW_UPDATE:
+      return len == 4;
   }
   return 0;
 }
@@ -63,13 +71,13 @@ static __always_inline int tg_h2_settings_first(const __u8 *h, __u64 total) {
 
 /* Walk state for one syscall; in per-CPU map memory for the verifier's sake (see tg_scan). */
 struct tg_h2_walk {
-  __u64 seg;       /* user address of the next byte to walk */
-  __u64 seg_left;  /* bytes left in the current segment */
-  __u64 iov;       /* user address of the iovec array; 0 for a flat buffer */
-  __u32 iov_next;  /* index of the next iovec to walk */
-  __u32 left;      /* bytes of the syscall still to walk */
-  __u32 skip;      /* bytes to pass over first (already handled as HTTP/1) */
-  __u32 out;       /* bytes in the event being assembled */
+  __u64 seg;      /* user address of the next byte to walk */
+  __u64 seg_left; /* bytes left in the current segment */
+  __u64 iov;      /* user address of the iovec array; 0 for a flat buffer */
+  __u32 iov_next; /* index of the next iovec to walk */
+  __u32 left;     /* bytes of the syscall still to walk */
+  __u32 skip;     /* bytes to pass over first (already handled as HTTP/1) */
+  __u32 out;      /* bytes in the event being assembled */
   __u32 flushes;
   __u32 remaining; /* of the current frame's payload */
   __u8 copy;       /* the current frame's payload is copied */
@@ -78,8 +86,8 @@ struct tg_h2_walk {
   __u8 lost;       /* an event could not be queued; the next one says so */
   __u8 announced;  /* an event of this connection went out */
   __u8 _pad;
-  __u16 base_flags;/* tg_data_flags every event of this walk carries */
-  __u8 hdr[24];    /* 9 used; room for any offset the verifier cannot narrow */
+  __u16 base_flags; /* tg_data_flags every event of this walk carries */
+  __u8 hdr[24];     /* 9 used; room for any offset the verifier cannot narrow */
 };
 
 #endif /* TRACEGAP_BPF_H2_FOLLOW_H */

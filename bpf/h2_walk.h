@@ -20,8 +20,8 @@
 static __always_inline int tg_h2_flush(struct tg_scratch *scr) {
   struct tg_h2_walk *w = &scr->walk;
   struct tg_data_event *ev = (struct tg_data_event *)scr->raw;
-  ev->hdr.flags = w->base_flags | (w->lost ? TG_DATA_LOST_BEFORE : 0) |
-                  (w->announced ? 0 : TG_DATA_NEW_CONN);
+  ev->hdr.flags =
+      w->base_flags | (w->lost ? TG_DATA_LOST_BEFORE : 0) | (w->announced ? 0 : TG_DATA_NEW_CONN);
   if (tg_output(scr, ev, w->out)) {
     w->lost = 1;
   } else {
@@ -74,7 +74,8 @@ static long tg_h2_step(__u32 index, struct tg_scan_ctx *ctx) {
       __u32 room = TG_MAX_COPY - w->out;
       if (n > room) n = room;
       if (n > TG_MAX_COPY) n = TG_MAX_COPY;
-      if (bpf_probe_read_user(data + TG_MASK(w->out, TG_MAX_COPY - 1), TG_CLAMP(n, TG_MAX_COPY), (void *)w->seg)) {
+      if (bpf_probe_read_user(data + TG_MASK(w->out, TG_MAX_COPY - 1), TG_CLAMP(n, TG_MAX_COPY),
+                              (void *)w->seg)) {
         w->failed = 1;
         return 1;
       }
@@ -89,7 +90,8 @@ static long tg_h2_step(__u32 index, struct tg_scan_ctx *ctx) {
   __u32 n = TG_H2_FRAME_HEADER_LEN - have;
   if (n > avail) n = avail;
   if (n > TG_H2_FRAME_HEADER_LEN) n = TG_H2_FRAME_HEADER_LEN;
-  if (bpf_probe_read_user(w->hdr + TG_CLAMP(have, TG_H2_FRAME_HEADER_LEN - 1), TG_CLAMP(n, TG_H2_FRAME_HEADER_LEN), (void *)w->seg)) {
+  if (bpf_probe_read_user(w->hdr + TG_CLAMP(have, TG_H2_FRAME_HEADER_LEN - 1),
+                          TG_CLAMP(n, TG_H2_FRAME_HEADER_LEN), (void *)w->seg)) {
     w->failed = 1;
     return 1;
   }

@@ -33,9 +33,7 @@ static __always_inline __u64 tg_low_bytes(__u32 n) {
 }
 
 /* The same for 1 <= n <= 8, without a branch (a branch is a path more for the verifier). */
-static __always_inline __u64 tg_low_bytes_1to8(__u32 n) {
-  return ~0ULL >> ((64 - n * 8) & 63);
-}
+static __always_inline __u64 tg_low_bytes_1to8(__u32 n) { return ~0ULL >> ((64 - n * 8) & 63); }
 
 /* Does the buffer whose first (up to 8) bytes are `word`, `avail` of them valid, start like an
  * HTTP/1 message? With fewer than a token's bytes available (a client writing byte by byte), a
@@ -45,7 +43,7 @@ static __always_inline int tg_is_message_start(__u64 word, __u32 avail) {
   /* The bytes to compare for a token of `len` bytes: min(avail, len) low bytes, which is the AND
    * of the two masks: computed once, not per token. */
   __u64 have = tg_low_bytes_1to8(avail < 8 ? avail : 8);
-#define TG_TOKEN(w, len)                                                        \
+#define TG_TOKEN(w, len) \
   if (((word ^ (w)) & have & tg_low_bytes(len)) == 0) return 1;
   TG_TOKEN(TG_W8('G', 'E', 'T', ' ', 0, 0, 0, 0), 4);
   TG_TOKEN(TG_W8('P', 'O', 'S', 'T', ' ', 0, 0, 0), 5);
@@ -113,16 +111,16 @@ static __always_inline void tg_tail_masks(__u8 match, __u64 *cr, __u64 *lf) {
  * verification converges after a few passes. On the stack, `pos` would be a known constant per
  * iteration and the verifier would walk all TG_MAX_COPY iterations (and hit its 1M limit). */
 struct tg_scan {
-  __u32 len;          /* bytes copied */
-  __u32 pos;          /* next byte to look at */
-  __u32 emit;         /* bytes [0, emit) are header bytes to send to the daemon */
-  __u32 block_bytes;  /* bytes of the current header block, including earlier syscalls */
-  __u32 max_block;    /* --max-header-bytes */
+  __u32 len;         /* bytes copied */
+  __u32 pos;         /* next byte to look at */
+  __u32 emit;        /* bytes [0, emit) are header bytes to send to the daemon */
+  __u32 block_bytes; /* bytes of the current header block, including earlier syscalls */
+  __u32 max_block;   /* --max-header-bytes */
   __u8 in_headers;
   __u8 match;
   __u8 truncated;
-  __u8 upgrade;       /* the current block is a "HTTP/1.1 101" response */
-  __u8 switch_h2;     /* a 101 block ended: the rest of the bytes are HTTP/2 frames */
+  __u8 upgrade;   /* the current block is a "HTTP/1.1 101" response */
+  __u8 switch_h2; /* a 101 block ended: the rest of the bytes are HTTP/2 frames */
   __u8 _pad[3];
 };
 

@@ -8,9 +8,9 @@
  * field offset against the running kernel's BTF at load time, matching types and fields by name
  * (anonymous unions and structs in the kernel's definitions are searched through).
  *
- * Only fields that exist in every kernel tracegap supports (6.1+, booted by the kernels test tier) are listed.
- * sk_protocol became a plain u16 in 5.6 (commit bf9765145b85, "sock: Make sk_protocol a 16-bit
- * value"), so it is read directly, not as a bitfield.
+ * Only fields that exist in every kernel tracegap supports (6.1+, booted by the kernels test tier)
+ * are listed. sk_protocol became a plain u16 in 5.6 (commit bf9765145b85, "sock: Make sk_protocol a
+ * 16-bit value"), so it is read directly, not as a bitfield.
  */
 #ifndef TRACEGAP_BPF_KERNEL_TYPES_H
 #define TRACEGAP_BPF_KERNEL_TYPES_H

@@ -11,13 +11,13 @@
 #include "tracegap.h"
 
 /* Set by the daemon between open and load. */
-const volatile __u32 tg_self_tgid = 0;                /* the daemon: its own traffic is ignored */
+const volatile __u32 tg_self_tgid = 0; /* the daemon: its own traffic is ignored */
 /* Set when the daemon runs in a pid namespace of its own (a container): tg_self_tgid is then the
  * tgid as that namespace sees it, and the namespace's nsfs device and inode identify it. */
 const volatile __u64 tg_self_pidns_dev = 0;
 const volatile __u64 tg_self_pidns_ino = 0;
 const volatile __u32 tg_max_header_bytes = TG_DEFAULT_MAX_HEADER_BYTES; /* <= TG_MAX_COPY */
-const volatile __u64 tg_wakeup_bytes = 256 * 1024;    /* wake the reader once this much is queued */
+const volatile __u64 tg_wakeup_bytes = 256 * 1024; /* wake the reader once this much is queued */
 /* 0: HTTP/2 is not followed (the daemon's fallback variant when a kernel rejects the programs
  * with it). The verifier knows read-only values, so with 0 the HTTP/2 code is never verified. */
 const volatile __u8 tg_follow_http2 = 1;
@@ -37,14 +37,14 @@ struct {
  * Why not a hash keyed by pid_tgid: every stash was an LRU insert and every exit a lookup plus a
  * delete, with the LRU's locks; task storage is a pointer held by the task (bench/BENCHMARKS). */
 struct tg_stash {
-  __u64 sk;     /* struct sock * of the fd, resolved at enter */
-  __u64 buf;    /* user buffer, iovec array or msghdr, as the syscall took it */
-  __u32 count;  /* iovcnt for readv/writev; unused otherwise */
-  __u8 shape;   /* enum tg_buf_shape */
+  __u64 sk;    /* struct sock * of the fd, resolved at enter */
+  __u64 buf;   /* user buffer, iovec array or msghdr, as the syscall took it */
+  __u32 count; /* iovcnt for readv/writev; unused otherwise */
+  __u8 shape;  /* enum tg_buf_shape */
   __u8 direction;
-  __u8 armed;   /* set at sys_enter, cleared at sys_exit */
-  __u8 start;   /* enum tg_start of the data, when sys_enter already classified it (sends); else 0 */
-  __u32 nr;     /* the syscall's number: checked at sys_exit */
+  __u8 armed; /* set at sys_enter, cleared at sys_exit */
+  __u8 start; /* enum tg_start of the data, when sys_enter already classified it (sends); else 0 */
+  __u32 nr;   /* the syscall's number: checked at sys_exit */
   __u32 _pad;
 };
 
@@ -75,21 +75,21 @@ struct tg_dir_state {
 
 /* Where the kernel is in a direction's HTTP/2 frame stream (see h2_follow.h). */
 struct tg_h2_dir {
-  __u32 remaining;   /* payload bytes of the current frame still to pass */
-  __u8 active;       /* this direction carries HTTP/2 frames */
-  __u8 from_start;   /* ...followed from its first frame (HPACK state decodable) */
-  __u8 copy;         /* the current frame's payload is copied */
-  __u8 hdr_have;     /* bytes of a frame header split across syscalls, held in hdr */
+  __u32 remaining; /* payload bytes of the current frame still to pass */
+  __u8 active;     /* this direction carries HTTP/2 frames */
+  __u8 from_start; /* ...followed from its first frame (HPACK state decodable) */
+  __u8 copy;       /* the current frame's payload is copied */
+  __u8 hdr_have;   /* bytes of a frame header split across syscalls, held in hdr */
   __u8 hdr[16];
 };
 
 struct tg_conn {
   __u64 conn_id;
-  __u8 announced;  /* an event carrying TG_DATA_NEW_CONN went out */
-  __u8 fresh;      /* seen from its TCP handshake on: no byte of it was missed */
-  __u8 seen[2];    /* data has passed in this direction (by enum tg_direction) */
-  __u8 http1;      /* an HTTP/1 message has been seen on it */
-  __u8 other;      /* bit (1 << direction): that direction carries another protocol; passed over */
+  __u8 announced; /* an event carrying TG_DATA_NEW_CONN went out */
+  __u8 fresh;     /* seen from its TCP handshake on: no byte of it was missed */
+  __u8 seen[2];   /* data has passed in this direction (by enum tg_direction) */
+  __u8 http1;     /* an HTTP/1 message has been seen on it */
+  __u8 other;     /* bit (1 << direction): that direction carries another protocol; passed over */
   __u8 _pad[2];
   struct tg_dir_state dir[2]; /* HTTP/1 scan state, by enum tg_direction */
   struct tg_h2_dir h2[2];
@@ -114,9 +114,9 @@ struct {
 /* Room to assemble one event: the header, then up to TG_MAX_COPY bytes of data, plus TG_MAX_COPY
  * of slack so that the verifier can bound a copy at any offset below TG_MAX_COPY. */
 struct tg_scratch {
-  __u32 outputs; /* events this CPU sent: the ring buffer's fill level is checked every 16th */
+  __u32 outputs;  /* events this CPU sent: the ring buffer's fill level is checked every 16th */
   __u32 copy_off; /* running offset of a vectored copy (user_data.h: tg_copy) */
-  __u8 peek[32]; /* the first bytes of a vectored call, to classify it */
+  __u8 peek[32];  /* the first bytes of a vectored call, to classify it */
   struct tg_user_iovec iovs[TG_MAX_IOV]; /* a vectored call's iovec array */
   struct tg_scan scan;
   struct tg_h2_walk walk;

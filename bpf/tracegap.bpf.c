@@ -18,9 +18,9 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define TG_ENTER(name, shape, dir, count_arg)                                           \
-  SEC("tracepoint/syscalls/sys_enter_" #name)                                            \
-  int tracepoint__syscalls__sys_enter_##name(struct trace_event_raw_sys_enter *ctx) {  \
-    return tg_enter((__s64)ctx->args[0], ctx->args[1], count_arg, shape, dir, ctx->id);  \
+  SEC("tracepoint/syscalls/sys_enter_" #name)                                           \
+  int tracepoint__syscalls__sys_enter_##name(struct trace_event_raw_sys_enter *ctx) {   \
+    return tg_enter((__s64)ctx->args[0], ctx->args[1], count_arg, shape, dir, ctx->id); \
   }
 
 TG_ENTER(write, TG_SHAPE_FLAT, TG_DIR_EGRESS, ctx->args[2])

@@ -112,8 +112,8 @@ struct tg_event_header {
   __u32 tgid;     /* process id */
   __u32 tid;      /* thread id */
   __u32 _pad;
-  __u64 conn_id;  /* unique per tracked connection for the life of the loaded programs */
-  __u64 ts_ns;    /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) at syscall exit */
+  __u64 conn_id;          /* unique per tracked connection for the life of the loaded programs */
+  __u64 ts_ns;            /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) at syscall exit */
   char comm[TG_COMM_LEN]; /* the process's command name (its main thread's comm) */
 };
 

@@ -73,7 +73,9 @@ static __always_inline __u32 tg_copy(const struct tg_stash *st, __u8 *dst, __u32
   }
   if (cnt == 0) return 0;
   __u32 have_iov = cnt < TG_MAX_IOV ? (__u32)cnt : TG_MAX_IOV;
-  if (bpf_probe_read_user(iovs, TG_CLAMP(have_iov, TG_MAX_IOV) * sizeof(struct tg_user_iovec), (void *)iov)) return 0;
+  if (bpf_probe_read_user(iovs, TG_CLAMP(have_iov, TG_MAX_IOV) * sizeof(struct tg_user_iovec),
+                          (void *)iov))
+    return 0;
   *off_slot = 0;
   for (int i = 0; i < TG_MAX_IOV; i++) {
     if ((__u32)i >= have_iov) break;
@@ -83,7 +85,9 @@ static __always_inline __u32 tg_copy(const struct tg_stash *st, __u8 *dst, __u32
     __u64 seg_len = iovs[i].len;
     __u32 n = seg_len < room ? seg_len : room;
     if (n > TG_MAX_COPY) n = TG_MAX_COPY;
-    if (n && bpf_probe_read_user(dst + TG_MASK(off, TG_MAX_COPY - 1), TG_CLAMP(n, TG_MAX_COPY), (void *)iovs[i].base)) break;
+    if (n && bpf_probe_read_user(dst + TG_MASK(off, TG_MAX_COPY - 1), TG_CLAMP(n, TG_MAX_COPY),
+                                 (void *)iovs[i].base))
+      break;
     *off_slot = off + n;
   }
   __u32 off = *off_slot;
@@ -91,13 +95,17 @@ static __always_inline __u32 tg_copy(const struct tg_stash *st, __u8 *dst, __u32
   return off;
 }
 
-/* Completes a flat buffer's copy: bytes [have, want) after the first `have` (have <= TG_PREFETCH). */
-static __always_inline __u32 tg_copy_rest(const struct tg_stash *st, __u8 *dst, __u32 have, __u32 want) {
+/* Completes a flat buffer's copy: bytes [have, want) after the first `have` (have <= TG_PREFETCH).
+ */
+static __always_inline __u32 tg_copy_rest(const struct tg_stash *st, __u8 *dst, __u32 have,
+                                          __u32 want) {
   if (want > TG_MAX_COPY) want = TG_MAX_COPY;
   if (have > TG_PREFETCH || have >= want) return have;
   __u32 n = want - have;
   if (n > TG_MAX_COPY) n = TG_MAX_COPY;
-  if (bpf_probe_read_user(dst + TG_MASK(have, 2 * TG_PREFETCH - 1), TG_CLAMP(n, TG_MAX_COPY), (void *)(st->buf + have))) return have;
+  if (bpf_probe_read_user(dst + TG_MASK(have, 2 * TG_PREFETCH - 1), TG_CLAMP(n, TG_MAX_COPY),
+                          (void *)(st->buf + have)))
+    return have;
   return want;
 }
 

@@ -9,7 +9,9 @@
 namespace tracegap {
 
 // "Operation not permitted" for EPERM; the sign does not matter (libbpf returns -errno).
-inline std::string ErrnoText(int err) { return std::system_category().message(err < 0 ? -err : err); }
+inline std::string ErrnoText(int err) {
+  return std::system_category().message(err < 0 ? -err : err);
+}
 
 // "Operation not permitted (errno 1)": with the number, where a user may need to look it up.
 inline std::string ErrnoTextWithNumber(int err) {

@@ -20,8 +20,8 @@ LoopClocks SystemClocks() {
   };
 }
 
-EventLoop::EventLoop(EventSource& source, PipelineControl& pipeline, LoopMetrics& metrics, LoopClocks clocks,
-                     uint32_t poll_interval_ms)
+EventLoop::EventLoop(EventSource& source, PipelineControl& pipeline, LoopMetrics& metrics,
+                     LoopClocks clocks, uint32_t poll_interval_ms)
     : source_(source),
       pipeline_(pipeline),
       metrics_(metrics),
@@ -49,7 +49,8 @@ bool EventLoop::Step() {
     pipeline_.OnEventsLost(clocks_.monotonic_ns());
     last_loss_ = clocks_.steady();
     if (first_loss_ == kNoLoss) first_loss_ = last_loss_;
-    TG_LOG(Warning) << "kernel ring buffer full: " << drops[TG_DROP_RINGBUF_FULL] - drops_seen_[TG_DROP_RINGBUF_FULL]
+    TG_LOG(Warning) << "kernel ring buffer full: "
+                    << drops[TG_DROP_RINGBUF_FULL] - drops_seen_[TG_DROP_RINGBUF_FULL]
                     << " events lost (raise --ring-buffer-bytes)";
   }
   drops_seen_ = drops;
@@ -66,11 +67,15 @@ void EventLoop::Housekeep(std::chrono::steady_clock::time_point now) {
   // connections (and their unanswered requests) until evicted. Once no event has been lost for
   // 6 s (or a minute into a loss that goes on), connections the kernel no longer tracks and that
   // have been idle for 5 s are let go: every connection whose close event was lost is among them.
-  if (first_loss_ != kNoLoss && (now >= last_loss_ + kQuietBeforeCheck || now >= first_loss_ + kLongestCheckDelay)) {
+  if (first_loss_ != kNoLoss &&
+      (now >= last_loss_ + kQuietBeforeCheck || now >= first_loss_ + kLongestCheckDelay)) {
     first_loss_ = kNoLoss;
     if (auto live = source_.LiveConnectionIds()) {
-      const size_t closed = pipeline_.CloseUntracked(*live, clocks_.monotonic_ns() - kUntrackedIdleNs);
-      if (closed > 0) TG_LOG(Info) << "let go of " << closed << " closed connections whose close events were lost";
+      const size_t closed =
+          pipeline_.CloseUntracked(*live, clocks_.monotonic_ns() - kUntrackedIdleNs);
+      if (closed > 0)
+        TG_LOG(Info) << "let go of " << closed
+                     << " closed connections whose close events were lost";
     }
     connections_tracked_.store(pipeline_.connections());
   }

@@ -38,8 +38,10 @@ class PipelineControl {
  public:
   // Kernel-side events may have been lost just before now_ns (CLOCK_MONOTONIC).
   virtual void OnEventsLost(uint64_t now_ns) = 0;
-  // Lets go of the connections not in `live` and idle since before idle_before_ns; returns how many.
-  virtual size_t CloseUntracked(const std::unordered_set<uint64_t>& live, uint64_t idle_before_ns) = 0;
+  // Lets go of the connections not in `live` and idle since before idle_before_ns; returns how
+  // many.
+  virtual size_t CloseUntracked(const std::unordered_set<uint64_t>& live,
+                                uint64_t idle_before_ns) = 0;
   virtual size_t connections() const = 0;
   virtual std::array<size_t, 3> Http2States() const = 0;
   virtual void ReapProcesses() = 0;
@@ -61,7 +63,7 @@ class LoopMetrics {
 
 struct LoopClocks {
   std::function<std::chrono::steady_clock::time_point()> steady;  // for the loop's own timing
-  std::function<uint64_t()> monotonic_ns;                         // CLOCK_MONOTONIC, as events carry
+  std::function<uint64_t()> monotonic_ns;  // CLOCK_MONOTONIC, as events carry
 };
 // The real clocks.
 LoopClocks SystemClocks();
@@ -81,7 +83,8 @@ class EventLoop {
 
   // Runs Step until `stop` is set. Whenever `reload` is set, clears it and calls on_reload first
   // (which may call set_poll_interval). Returns 0 when stopped, 1 when polling failed.
-  int Run(const std::atomic<bool>& stop, std::atomic<bool>& reload, const std::function<void()>& on_reload);
+  int Run(const std::atomic<bool>& stop, std::atomic<bool>& reload,
+          const std::function<void()>& on_reload);
   // One poll and what follows it. Returns false when polling failed (any error but EINTR).
   bool Step();
 
@@ -101,9 +104,11 @@ class EventLoop {
   LoopMetrics& metrics_;
   LoopClocks clocks_;
   uint32_t poll_interval_ms_;
-  std::chrono::steady_clock::time_point next_housekeeping_ = std::chrono::steady_clock::time_point::min();
+  std::chrono::steady_clock::time_point next_housekeeping_ =
+      std::chrono::steady_clock::time_point::min();
   KernelDrops drops_seen_{};
-  std::chrono::steady_clock::time_point first_loss_ = kNoLoss;  // of the losses not yet followed by a check
+  std::chrono::steady_clock::time_point first_loss_ =
+      kNoLoss;  // of the losses not yet followed by a check
   std::chrono::steady_clock::time_point last_loss_{};
   std::array<std::atomic<uint64_t>, TG_DROP_REASON_COUNT> drop_totals_{};
   std::atomic<size_t> connections_tracked_{0};

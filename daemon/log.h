@@ -44,7 +44,7 @@ struct LogVoidify {
 
 // The level is checked before anything is built, so a disabled TG_LOG(Debug) on a hot path costs
 // one comparison. The ?: form (not if/else) keeps the macro safe inside an unbraced if.
-#define TG_LOG(level)                                                      \
-  (::tracegap::LogLevel::k##level < ::tracegap::GetLogLevel())             \
-      ? (void)0                                                            \
+#define TG_LOG(level)                                          \
+  (::tracegap::LogLevel::k##level < ::tracegap::GetLogLevel()) \
+      ? (void)0                                                \
       : ::tracegap::LogVoidify() & ::tracegap::LogLine(::tracegap::LogLevel::k##level)

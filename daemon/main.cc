@@ -23,22 +23,22 @@
 #include <memory>
 #include <string_view>
 
-#include "export/api/server.h"
-#include "protocols/http2/connection.h"
-#include "protocols/http2/errors.h"
 #include "capture/kernel_drops.h"
-#include "event_loop.h"
-#include "log.h"
-#include "metrics.h"
-#include "export/metrics_listener.h"
-#include "options.h"
-#include "pipeline.h"
 #include "capture/preflight.h"
 #include "capture/probes.h"
+#include "capture/verifier_log.h"
 #include "capture/verify_report.h"
 #include "correlate/process_info.h"
 #include "correlate/process_table.h"
-#include "capture/verifier_log.h"
+#include "event_loop.h"
+#include "export/api/server.h"
+#include "export/metrics_listener.h"
+#include "log.h"
+#include "metrics.h"
+#include "options.h"
+#include "pipeline.h"
+#include "protocols/http2/connection.h"
+#include "protocols/http2/errors.h"
 #include "version.h"
 
 namespace tracegap {
@@ -77,7 +77,8 @@ void InstallSignalHandlers() {
 
 // SIGHUP: re-reads the command line and config file. Options that can change live are applied;
 // the others are reported as needing a restart. A bad config keeps the running one.
-void Reload(int argc, const char* const* argv, Options& live, Pipeline& pipeline, ProcessTable& table) {
+void Reload(int argc, const char* const* argv, Options& live, Pipeline& pipeline,
+            ProcessTable& table) {
   sd_notify(0, "RELOADING=1");
   ParsedOptions parsed = ParseOptions(argc, argv);
   if (!parsed.options) {
@@ -96,7 +97,8 @@ void Reload(int argc, const char* const* argv, Options& live, Pipeline& pipeline
            {next.api_socket != live.api_socket, "--api-socket"},
            {next.max_metric_processes != live.max_metric_processes, "--max-metric-processes"},
            {next.kernel_reads != live.kernel_reads, "--kernel-reads"}}) {
-    if (changed) TG_LOG(Warning) << "reload: " << name << " changed; it takes effect only after a restart";
+    if (changed)
+      TG_LOG(Warning) << "reload: " << name << " changed; it takes effect only after a restart";
   }
   live.log_level = next.log_level;
   live.poll_interval_ms = next.poll_interval_ms;
@@ -114,9 +116,13 @@ void Reload(int argc, const char* const* argv, Options& live, Pipeline& pipeline
 class MetricsForLoop final : public LoopMetrics {
  public:
   explicit MetricsForLoop(Metrics& metrics) : metrics_(metrics) {}
-  void SetKernelDrops(std::span<const uint64_t> totals) override { metrics_.SetKernelDrops(totals); }
+  void SetKernelDrops(std::span<const uint64_t> totals) override {
+    metrics_.SetKernelDrops(totals);
+  }
   void SetConnectionsTracked(size_t n) override { metrics_.SetConnectionsTracked(n); }
-  void SetHttp2Connections(std::span<const size_t> per_state) override { metrics_.SetHttp2Connections(per_state); }
+  void SetHttp2Connections(std::span<const size_t> per_state) override {
+    metrics_.SetHttp2Connections(per_state);
+  }
 
  private:
   Metrics& metrics_;
@@ -131,9 +137,10 @@ ProbeConfig MakeProbeConfig(const Options& opts) {
     pc.self_pidns_dev = (static_cast<uint64_t>(major(ns.st_dev)) << 20) | minor(ns.st_dev);
     pc.self_pidns_ino = ns.st_ino;
     if (!opts.verify_only) {
-      TG_LOG(Warning) << "running in a pid namespace of its own: processes are reported by host pid "
-                         "and their unit, start time and exe cannot be read; run tracegapd in the "
-                         "host pid namespace (systemd service, or hostPID: true on Kubernetes)";
+      TG_LOG(Warning)
+          << "running in a pid namespace of its own: processes are reported by host pid "
+             "and their unit, start time and exe cannot be read; run tracegapd in the "
+             "host pid namespace (systemd service, or hostPID: true on Kubernetes)";
     }
   }
   pc.max_header_bytes = opts.max_header_bytes;
@@ -144,8 +151,9 @@ ProbeConfig MakeProbeConfig(const Options& opts) {
   const char* overcomplex = std::getenv("TRACEGAP_TEST_OVERCOMPLEX_HTTP2");
   pc.test_overcomplex_http2 = overcomplex != nullptr && std::string_view(overcomplex) == "1";
   if (pc.test_overcomplex_http2) {
-    TG_LOG(Warning) << "TRACEGAP_TEST_OVERCOMPLEX_HTTP2=1: the HTTP/2 variants are made too complex "
-                       "for the verifier on purpose (a test of the fallback)";
+    TG_LOG(Warning)
+        << "TRACEGAP_TEST_OVERCOMPLEX_HTTP2=1: the HTTP/2 variants are made too complex "
+           "for the verifier on purpose (a test of the fallback)";
   }
   return pc;
 }
@@ -177,10 +185,11 @@ int Run(int argc, const char* const* argv, Options opts) {
     return pre.exit_code;
   }
   if (!pre.notes.empty()) TG_LOG(Info) << pre.notes;
-  if (opts.verify_only) return RunVerify(Probes::VerifyAll(MakeProbeConfig(opts)), opts.verify_json);
+  if (opts.verify_only)
+    return RunVerify(Probes::VerifyAll(MakeProbeConfig(opts)), opts.verify_json);
 
-  Metrics metrics(kVersion, Probes::kAttachMechanism, KernelDropLabels(), http2::kErrorLabels, Labels(http2::kStates),
-                  opts.max_metric_processes);
+  Metrics metrics(kVersion, Probes::kAttachMechanism, KernelDropLabels(), http2::kErrorLabels,
+                  Labels(http2::kStates), opts.max_metric_processes);
   ProcessInfoCache processes;
   ProcessTable table(opts.max_processes, std::chrono::seconds(opts.retention_seconds));
   PipelineConfig config;
@@ -191,8 +200,8 @@ int Run(int argc, const char* const* argv, Options opts) {
 
   ProbeConfig pc = MakeProbeConfig(opts);
   ProbeError perr;
-  std::unique_ptr<Probes> probes =
-      Probes::Start(pc, [&pipeline](std::span<const uint8_t> rec) { pipeline.OnRecord(rec); }, &perr);
+  std::unique_ptr<Probes> probes = Probes::Start(
+      pc, [&pipeline](std::span<const uint8_t> rec) { pipeline.OnRecord(rec); }, &perr);
   if (!probes) {
     TG_LOG(Error) << perr.message;
     return perr.exit_code;
@@ -214,7 +223,8 @@ int Run(int argc, const char* const* argv, Options opts) {
   // Only now, with every probe attached, does the listener open: a successful scrape means
   // capture is live.
   std::string listen_error;
-  std::unique_ptr<prometheus::Exposer> exposer = StartMetricsListener(opts, metrics.registry(), &listen_error);
+  std::unique_ptr<prometheus::Exposer> exposer =
+      StartMetricsListener(opts, metrics.registry(), &listen_error);
   if (!exposer) {
     TG_LOG(Error) << listen_error;
     return kExitListen;
@@ -227,9 +237,11 @@ int Run(int argc, const char* const* argv, Options opts) {
   auto status = [&]() {
     DaemonStatus s;
     s.version = kVersion;
-    s.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    s.attach = std::string(Probes::kAttachMechanism) +
-               (probes->direct_kernel_reads() ? " (direct kernel reads)" : " (bpf_probe_read_kernel)");
+    s.uptime_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    s.attach =
+        std::string(Probes::kAttachMechanism) +
+        (probes->direct_kernel_reads() ? " (direct kernel reads)" : " (bpf_probe_read_kernel)");
     s.capture = capture;
     s.http2 = probes->variant().http2;
     s.load_failures = load_failures;
@@ -242,7 +254,8 @@ int Run(int argc, const char* const* argv, Options opts) {
     return s;
   };
   std::string api_error;
-  std::unique_ptr<api::ApiServer> api = api::ApiServer::Start(opts.api_socket, table, status, &api_error);
+  std::unique_ptr<api::ApiServer> api =
+      api::ApiServer::Start(opts.api_socket, table, status, &api_error);
   if (!api) {
     TG_LOG(Error) << "cannot serve the local API: " << api_error;
     return kExitListen;
@@ -250,7 +263,8 @@ int Run(int argc, const char* const* argv, Options opts) {
 
   TG_LOG(Info) << "tracegapd " << kVersion << " capturing: " << probes->attached()
                << " tracepoints attached; capture variant " << capture << " ("
-               << (probes->direct_kernel_reads() ? "direct kernel reads" : "kernel reads by bpf_probe_read_kernel")
+               << (probes->direct_kernel_reads() ? "direct kernel reads"
+                                                 : "kernel reads by bpf_probe_read_kernel")
                << ", HTTP/2 " << (probes->variant().http2 ? "followed" : "NOT followed")
                << "); metrics at http://" << opts.listen << "/metrics; API at " << opts.api_socket;
 

@@ -15,56 +15,59 @@ namespace {
 
 po::options_description Describe(Options& o, std::string& log_level) {
   po::options_description desc("Options (also accepted as `name = value` lines in --config)");
-  desc.add_options()
-      ("help,h", "print this help and exit")
-      ("version", "print the version and exit")
-      ("config,c", po::value(&o.config_path)->value_name("FILE"),
-       "read options from FILE (command-line options win)")
-      ("listen", po::value(&o.listen)->default_value(o.listen)->value_name("ADDR:PORT"),
-       "serve Prometheus metrics at http://ADDR:PORT/metrics")
-      ("max-header-bytes", po::value(&o.max_header_bytes)->default_value(o.max_header_bytes)->value_name("N"),
-       "largest HTTP/1 header block captured, in bytes (64..8192); longer ones count as unknown")
-      ("ring-buffer-bytes", po::value(&o.ring_buffer_bytes)->default_value(o.ring_buffer_bytes)->value_name("N"),
-       "size of the kernel-to-daemon ring buffer (a power of two, at least 65536)")
-      ("max-connections", po::value(&o.max_connections)->default_value(o.max_connections)->value_name("N"),
-       "connections tracked at once, in the kernel and in the daemon (least recently used evicted)")
-      ("poll-interval-ms", po::value(&o.poll_interval_ms)->default_value(o.poll_interval_ms)->value_name("MS"),
-       "longest time an event waits in the ring buffer before the daemon reads it (1..1000)")
-      ("log-level", po::value(&log_level)->default_value("info")->value_name("LEVEL"),
-       "debug, info, warning or error")
-      ("api-socket", po::value(&o.api_socket)->default_value(o.api_socket)->value_name("PATH"),
-       "Unix socket of the local query API used by the tracegap CLI (mode 0600)")
-      ("linger-ms", po::value(&o.linger_ms)->default_value(o.linger_ms)->value_name("MS"),
-       "how long an answered inbound request still counts as being served (0..60000)")
-      ("max-processes", po::value(&o.max_processes)->default_value(o.max_processes)->value_name("N"),
-       "processes whose propagation state is kept (least recently active evicted first)")
-      ("retention-seconds", po::value(&o.retention_seconds)->default_value(o.retention_seconds)->value_name("S"),
-       "how long an exited process stays visible in the API")
-      ("metrics-tls-cert", po::value(&o.metrics_tls_cert)->value_name("FILE"),
-       "serve /metrics over HTTPS with this PEM file (certificate and private key); off by default")
-      ("metrics-basic-auth", po::value(&o.metrics_basic_auth)->value_name("FILE"),
-       "require HTTP basic auth on /metrics; FILE holds one user:password line and must not be "
-       "readable by group or others; off by default")
-      ("max-metric-processes",
-       po::value(&o.max_metric_processes)->default_value(o.max_metric_processes)->value_name("N"),
-       "distinct (comm, unit) pairs given metric series of their own (1..100000); requests of "
-       "later ones are counted under comm=\"_other\", unit=\"_other\"")
-      ("kernel-reads", po::value(&o.kernel_reads)->default_value(o.kernel_reads)->value_name("MODE"),
-       "how the BPF programs read kernel structures: auto (plain loads where the kernel allows, "
-       "Linux 6.2+, else bpf_probe_read_kernel) or probe-read (always bpf_probe_read_kernel)");
+  desc.add_options()("help,h", "print this help and exit")("version", "print the version and exit")(
+      "config,c", po::value(&o.config_path)->value_name("FILE"),
+      "read options from FILE (command-line options win)")(
+      "listen", po::value(&o.listen)->default_value(o.listen)->value_name("ADDR:PORT"),
+      "serve Prometheus metrics at http://ADDR:PORT/metrics")(
+      "max-header-bytes",
+      po::value(&o.max_header_bytes)->default_value(o.max_header_bytes)->value_name("N"),
+      "largest HTTP/1 header block captured, in bytes (64..8192); longer ones count as unknown")(
+      "ring-buffer-bytes",
+      po::value(&o.ring_buffer_bytes)->default_value(o.ring_buffer_bytes)->value_name("N"),
+      "size of the kernel-to-daemon ring buffer (a power of two, at least 65536)")(
+      "max-connections",
+      po::value(&o.max_connections)->default_value(o.max_connections)->value_name("N"),
+      "connections tracked at once, in the kernel and in the daemon (least recently used evicted)")(
+      "poll-interval-ms",
+      po::value(&o.poll_interval_ms)->default_value(o.poll_interval_ms)->value_name("MS"),
+      "longest time an event waits in the ring buffer before the daemon reads it (1..1000)")(
+      "log-level", po::value(&log_level)->default_value("info")->value_name("LEVEL"),
+      "debug, info, warning or error")(
+      "api-socket", po::value(&o.api_socket)->default_value(o.api_socket)->value_name("PATH"),
+      "Unix socket of the local query API used by the tracegap CLI (mode 0600)")(
+      "linger-ms", po::value(&o.linger_ms)->default_value(o.linger_ms)->value_name("MS"),
+      "how long an answered inbound request still counts as being served (0..60000)")(
+      "max-processes", po::value(&o.max_processes)->default_value(o.max_processes)->value_name("N"),
+      "processes whose propagation state is kept (least recently active evicted first)")(
+      "retention-seconds",
+      po::value(&o.retention_seconds)->default_value(o.retention_seconds)->value_name("S"),
+      "how long an exited process stays visible in the API")(
+      "metrics-tls-cert", po::value(&o.metrics_tls_cert)->value_name("FILE"),
+      "serve /metrics over HTTPS with this PEM file (certificate and private key); off by default")(
+      "metrics-basic-auth", po::value(&o.metrics_basic_auth)->value_name("FILE"),
+      "require HTTP basic auth on /metrics; FILE holds one user:password line and must not be "
+      "readable by group or others; off by default")(
+      "max-metric-processes",
+      po::value(&o.max_metric_processes)->default_value(o.max_metric_processes)->value_name("N"),
+      "distinct (comm, unit) pairs given metric series of their own (1..100000); requests of "
+      "later ones are counted under comm=\"_other\", unit=\"_other\"")(
+      "kernel-reads", po::value(&o.kernel_reads)->default_value(o.kernel_reads)->value_name("MODE"),
+      "how the BPF programs read kernel structures: auto (plain loads where the kernel allows, "
+      "Linux 6.2+, else bpf_probe_read_kernel) or probe-read (always bpf_probe_read_kernel)");
   return desc;
 }
 
 // Options of the command line only: one-shot checks, which make no sense in a config file.
 po::options_description DescribeChecks(Options& o) {
   po::options_description desc("Checks (command line only)");
-  desc.add_options()
-      ("verify-only", po::bool_switch(&o.verify_only),
-       "load every capture variant into the kernel without attaching it, print what the verifier "
-       "accepted and at what cost (processed instructions per program, share of its 1M budget), "
-       "and exit: 0 if a variant loads, 6 if none does")
-      ("verify-json", po::value(&o.verify_json)->value_name("FILE"),
-       "with --verify-only: also write the report as JSON to FILE");
+  desc.add_options()(
+      "verify-only", po::bool_switch(&o.verify_only),
+      "load every capture variant into the kernel without attaching it, print what the verifier "
+      "accepted and at what cost (processed instructions per program, share of its 1M budget), "
+      "and exit: 0 if a variant loads, 6 if none does")(
+      "verify-json", po::value(&o.verify_json)->value_name("FILE"),
+      "with --verify-only: also write the report as JSON to FILE");
   return desc;
 }
 
@@ -73,7 +76,8 @@ bool HasPort(const std::string& listen) {
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos) return false;
   const std::string port = listen.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos) {
     return false;
   }
   return std::stoul(port) <= 65535;
@@ -82,8 +86,10 @@ bool HasPort(const std::string& listen) {
 std::string Validate(const Options& o) {
   std::ostringstream err;
   if (o.max_header_bytes < 64 || o.max_header_bytes > TG_MAX_COPY) {
-    err << "--max-header-bytes: " << o.max_header_bytes << " is out of range (64.." << TG_MAX_COPY << ")";
-  } else if (o.ring_buffer_bytes < 65536 || (o.ring_buffer_bytes & (o.ring_buffer_bytes - 1)) != 0 ||
+    err << "--max-header-bytes: " << o.max_header_bytes << " is out of range (64.." << TG_MAX_COPY
+        << ")";
+  } else if (o.ring_buffer_bytes < 65536 ||
+             (o.ring_buffer_bytes & (o.ring_buffer_bytes - 1)) != 0 ||
              o.ring_buffer_bytes > (1ull << 30)) {
     err << "--ring-buffer-bytes: " << o.ring_buffer_bytes
         << " must be a power of two from 65536 to 1073741824";
@@ -154,17 +160,21 @@ ParsedOptions ParseOptions(int argc, const char* const* argv) {
       out << "tracegapd " << kVersion
           << " - finds where distributed-trace context propagation breaks\n\n"
           << "Usage: tracegapd [options]\n\n"
-          << desc << "\n" << checks << "\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad option or config, "
+          << desc << "\n"
+          << checks << "\nExit codes: 0 stopped by SIGINT/SIGTERM, 2 bad option or config, "
           << "3 missing privileges, 4 no kernel BTF, 5 no tracefs, 6 BPF load failed, "
-          << "7 attach failed, 8 cannot listen (metrics port or API socket), 1 other runtime error.\n";
+          << "7 attach failed, 8 cannot listen (metrics port or API socket), 1 other runtime "
+             "error.\n";
       return ParsedOptions{std::nullopt, 0, out.str()};
     }
-    if (vm.count("version")) return ParsedOptions{std::nullopt, 0, std::string("tracegapd ") + kVersion + "\n"};
+    if (vm.count("version"))
+      return ParsedOptions{std::nullopt, 0, std::string("tracegapd ") + kVersion + "\n"};
     if (vm.count("config")) {
       const std::string path = vm["config"].as<std::string>();
       std::error_code ec;
       // A directory opens as a stream that reads nothing: it would silently mean "no options".
-      if (std::filesystem::is_directory(path, ec)) return Fail("--config: '" + path + "' is a directory");
+      if (std::filesystem::is_directory(path, ec))
+        return Fail("--config: '" + path + "' is a directory");
       std::ifstream file(path);
       if (!file) return Fail("--config: cannot open '" + path + "'");
       try {
@@ -184,7 +194,8 @@ ParsedOptions ParseOptions(int argc, const char* const* argv) {
     return Fail("--log-level: '" + log_level + "' is not one of debug, info, warning, error");
   }
   if (std::string err = Validate(o); !err.empty()) return Fail(err);
-  if (!o.verify_json.empty() && !o.verify_only) return Fail("--verify-json goes with --verify-only");
+  if (!o.verify_json.empty() && !o.verify_only)
+    return Fail("--verify-json goes with --verify-only");
   return ParsedOptions{o, 0, ""};
 }
 

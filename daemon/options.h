@@ -11,24 +11,26 @@
 namespace tracegap {
 
 struct Options {
-  std::string config_path;                  // --config; empty: none
-  std::string listen = "127.0.0.1:9477";    // --listen: the /metrics endpoint
-  uint32_t max_header_bytes = 4096;         // --max-header-bytes: per header block, 64..8192
-  uint64_t ring_buffer_bytes = 8u << 20;    // --ring-buffer-bytes: power of two, >= 64 KiB
-  uint32_t max_connections = 65536;         // --max-connections: tracked connections (kernel and daemon)
-  uint32_t poll_interval_ms = 100;          // --poll-interval-ms: longest an event waits in the ring
-  LogLevel log_level = LogLevel::kInfo;     // --log-level
+  std::string config_path;                // --config; empty: none
+  std::string listen = "127.0.0.1:9477";  // --listen: the /metrics endpoint
+  uint32_t max_header_bytes = 4096;       // --max-header-bytes: per header block, 64..8192
+  uint64_t ring_buffer_bytes = 8u << 20;  // --ring-buffer-bytes: power of two, >= 64 KiB
+  uint32_t max_connections = 65536;  // --max-connections: tracked connections (kernel and daemon)
+  uint32_t poll_interval_ms = 100;   // --poll-interval-ms: longest an event waits in the ring
+  LogLevel log_level = LogLevel::kInfo;               // --log-level
   std::string api_socket = "/run/tracegap/api.sock";  // --api-socket: the local query API
-  uint32_t linger_ms = 250;                 // --linger-ms: an inbound request's afterglow
-  uint32_t max_processes = 4096;            // --max-processes: per-process state kept
-  uint32_t retention_seconds = 600;         // --retention-seconds: exited processes kept
-  std::string metrics_tls_cert;             // --metrics-tls-cert: PEM (certificate + key); "" = plain HTTP
-  std::string metrics_basic_auth;           // --metrics-basic-auth: file with one user:password line
-  uint32_t max_metric_processes = 1000;     // --max-metric-processes: (comm, unit) pairs with series of their own
-  std::string kernel_reads = "auto";        // --kernel-reads: auto (direct where the kernel allows) | probe-read
+  uint32_t linger_ms = 250;                           // --linger-ms: an inbound request's afterglow
+  uint32_t max_processes = 4096;                      // --max-processes: per-process state kept
+  uint32_t retention_seconds = 600;                   // --retention-seconds: exited processes kept
+  std::string metrics_tls_cert;    // --metrics-tls-cert: PEM (certificate + key); "" = plain HTTP
+  std::string metrics_basic_auth;  // --metrics-basic-auth: file with one user:password line
+  uint32_t max_metric_processes =
+      1000;  // --max-metric-processes: (comm, unit) pairs with series of their own
+  std::string kernel_reads =
+      "auto";  // --kernel-reads: auto (direct where the kernel allows) | probe-read
   // Command line only (not in --config): a check that loads the BPF programs and exits.
-  bool verify_only = false;                 // --verify-only: load every capture variant, print the verifier's cost
-  std::string verify_json;                  // --verify-json: also write that report as JSON to this file
+  bool verify_only = false;  // --verify-only: load every capture variant, print the verifier's cost
+  std::string verify_json;   // --verify-json: also write that report as JSON to this file
 };
 
 // What ParseOptions decided: run with `options`, or exit with `exit_code` after printing `output`

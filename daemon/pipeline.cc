@@ -12,8 +12,9 @@ Pipeline::Pipeline(const PipelineConfig& config, Metrics& metrics, ProcessInfoCa
       processes_(processes),
       table_(table),
       wall_(wall),
-      correlator_(config.correlator, table,
-                  [this](uint32_t tgid, std::string_view comm) { return Identify(tgid, comm); }, wall),
+      correlator_(
+          config.correlator, table,
+          [this](uint32_t tgid, std::string_view comm) { return Identify(tgid, comm); }, wall),
       tracker_(config.max_connections, config.max_header_bytes, *this) {}
 
 ProcessIdentity Pipeline::Identify(uint32_t tgid, std::string_view comm) {
@@ -30,7 +31,8 @@ void Pipeline::OnRecord(std::span<const uint8_t> record) {
   const DecodedEvent ev = DecodeEvent(record);
   if (ev.error != DecodeError::kNone) {
     metrics_.CountParseError("ringbuf", Label(ev.error));
-    TG_LOG(Debug) << "dropped ring buffer record of " << record.size() << " bytes: " << Label(ev.error);
+    TG_LOG(Debug) << "dropped ring buffer record of " << record.size()
+                  << " bytes: " << Label(ev.error);
     return;
   }
   if (ev.kind == TG_EVENT_CLOSE) {
@@ -39,8 +41,7 @@ void Pipeline::OnRecord(std::span<const uint8_t> record) {
   } else {
     last_event_ns_ = std::max<uint64_t>(last_event_ns_, ev.data.header->ts_ns);
     TG_LOG(Debug) << "data conn=" << ev.data.header->conn_id << " pid=" << ev.data.header->tgid
-                  << " comm=" << ev.data.comm
-                  << " " << Label(ev.data.direction)
+                  << " comm=" << ev.data.comm << " " << Label(ev.data.direction)
                   << " syscall_bytes=" << ev.data.syscall_bytes << " copied=" << ev.data.data.size()
                   << " flags=0x" << std::hex << ev.data.flags;
     tracker_.OnData(ev.data);
@@ -53,10 +54,13 @@ void Pipeline::OnRequest(const RequestSeen& r) {
   const std::string& unit = processes_.Get(r.actor.tgid).unit;
   metrics_.CountRequest(direction, protocol, Label(r.verdict), r.actor.comm, unit);
   if (r.verdict == ContextVerdict::kMalformed) {
-    metrics_.CountMalformed(direction, "traceparent", Label(r.context.traceparent_error), r.actor.comm, unit);
+    metrics_.CountMalformed(direction, "traceparent", Label(r.context.traceparent_error),
+                            r.actor.comm, unit);
   }
-  if (r.verdict != ContextVerdict::kUnknown && r.context.tracestate_error != TracestateError::kNone) {
-    metrics_.CountMalformed(direction, "tracestate", Label(r.context.tracestate_error), r.actor.comm, unit);
+  if (r.verdict != ContextVerdict::kUnknown &&
+      r.context.tracestate_error != TracestateError::kNone) {
+    metrics_.CountMalformed(direction, "tracestate", Label(r.context.tracestate_error),
+                            r.actor.comm, unit);
   }
   for (LegacyFormat f : ListLegacyFormats(r.context.legacy)) {
     metrics_.CountLegacy(direction, Label(f), r.actor.comm, unit);
@@ -79,7 +83,9 @@ void Pipeline::OnParseError(Protocol protocol, std::string_view reason) {
   }
 }
 
-void Pipeline::OnConnectionClosed(uint64_t conn_id) { correlator_.OnConnectionClosed(conn_id, last_event_ns_); }
+void Pipeline::OnConnectionClosed(uint64_t conn_id) {
+  correlator_.OnConnectionClosed(conn_id, last_event_ns_);
+}
 
 void Pipeline::ReapProcesses() {
   const int64_t now = wall_();

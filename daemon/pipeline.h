@@ -9,13 +9,13 @@
 #include <cstdint>
 #include <span>
 
-#include "event_loop.h"
-#include "protocols/connection_tracker.h"
 #include "correlate/correlator.h"
-#include "metrics.h"
-#include "protocols/observation.h"
 #include "correlate/process_info.h"
 #include "correlate/process_table.h"
+#include "event_loop.h"
+#include "metrics.h"
+#include "protocols/connection_tracker.h"
+#include "protocols/observation.h"
 
 namespace tracegap {
 
@@ -40,7 +40,8 @@ class Pipeline final : public Observer, public PipelineControl {
   size_t connections() const override { return tracker_.size(); }
   // After lost events: lets go of the connections whose close event was among them (see
   // ConnectionTracker::CloseUntracked). Returns how many.
-  size_t CloseUntracked(const std::unordered_set<uint64_t>& live, uint64_t idle_before_ns) override {
+  size_t CloseUntracked(const std::unordered_set<uint64_t>& live,
+                        uint64_t idle_before_ns) override {
     return tracker_.CloseUntracked(live, idle_before_ns);
   }
   std::array<size_t, 3> Http2States() const override { return tracker_.Http2States(); }

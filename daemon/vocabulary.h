@@ -24,8 +24,10 @@ inline constexpr std::array kAllDirections = {Direction::kEgress, Direction::kIn
 
 constexpr std::string_view Label(Direction d) {
   switch (d) {
-    case Direction::kEgress: return "egress";    // the process sent them
-    case Direction::kIngress: return "ingress";  // the process received them
+    case Direction::kEgress:
+      return "egress";  // the process sent them
+    case Direction::kIngress:
+      return "ingress";  // the process received them
   }
   return kInvalidLabel;
 }
@@ -36,9 +38,12 @@ inline constexpr std::array kAllProtocols = {Protocol::kHttp1, Protocol::kHttp2,
 
 constexpr std::string_view Label(Protocol p) {
   switch (p) {
-    case Protocol::kHttp1: return "http1";
-    case Protocol::kHttp2: return "http2";
-    case Protocol::kGrpc: return "grpc";
+    case Protocol::kHttp1:
+      return "http1";
+    case Protocol::kHttp2:
+      return "http2";
+    case Protocol::kGrpc:
+      return "grpc";
   }
   return kInvalidLabel;
 }
@@ -50,15 +55,20 @@ enum class ContextVerdict : uint8_t {
   kMalformed,  // a traceparent that is not valid
   kUnknown,    // the headers could not be read completely
 };
-inline constexpr std::array kAllContextVerdicts = {
-    ContextVerdict::kValid, ContextVerdict::kMissing, ContextVerdict::kMalformed, ContextVerdict::kUnknown};
+inline constexpr std::array kAllContextVerdicts = {ContextVerdict::kValid, ContextVerdict::kMissing,
+                                                   ContextVerdict::kMalformed,
+                                                   ContextVerdict::kUnknown};
 
 constexpr std::string_view Label(ContextVerdict v) {
   switch (v) {
-    case ContextVerdict::kValid: return "valid";
-    case ContextVerdict::kMissing: return "missing";
-    case ContextVerdict::kMalformed: return "malformed";
-    case ContextVerdict::kUnknown: return "unknown";
+    case ContextVerdict::kValid:
+      return "valid";
+    case ContextVerdict::kMissing:
+      return "missing";
+    case ContextVerdict::kMalformed:
+      return "malformed";
+    case ContextVerdict::kUnknown:
+      return "unknown";
   }
   return kInvalidLabel;
 }
@@ -81,14 +91,22 @@ inline constexpr std::array kAllOutcomes = {
 
 constexpr std::string_view Label(Outcome o) {
   switch (o) {
-    case Outcome::kOrigin: return "origin";
-    case Outcome::kUntracedUpstream: return "untraced_upstream";
-    case Outcome::kPropagated: return "propagated";
-    case Outcome::kPassthrough: return "passthrough";
-    case Outcome::kDropped: return "dropped";
-    case Outcome::kRestarted: return "restarted";
-    case Outcome::kMangled: return "mangled";
-    case Outcome::kUnknown: return "unknown";
+    case Outcome::kOrigin:
+      return "origin";
+    case Outcome::kUntracedUpstream:
+      return "untraced_upstream";
+    case Outcome::kPropagated:
+      return "propagated";
+    case Outcome::kPassthrough:
+      return "passthrough";
+    case Outcome::kDropped:
+      return "dropped";
+    case Outcome::kRestarted:
+      return "restarted";
+    case Outcome::kMangled:
+      return "mangled";
+    case Outcome::kUnknown:
+      return "unknown";
   }
   return kInvalidLabel;
 }

@@ -6,7 +6,7 @@ namespace tracegap {
 namespace {
 
 prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& r, const char* name,
-                                                        const char* help) {
+                                                       const char* help) {
   return prometheus::BuildCounter().Name(name).Help(help).Register(r);
 }
 
@@ -24,10 +24,12 @@ Metrics::Metrics(std::string_view version, std::string_view attach,
                                "Requests with an invalid traceparent or tracestate, by reason")),
       legacy_(CounterFamily(*registry_, "tracegap_legacy_headers_total",
                             "Requests carrying a legacy (non-W3C) trace header, by format")),
-      parse_errors_(CounterFamily(*registry_, "tracegap_parse_errors_total",
-                                  "Captured bytes that could not be parsed, by protocol and reason")),
-      kernel_drops_(CounterFamily(*registry_, "tracegap_kernel_drops_total",
-                                  "Kernel-side capture failures, by reason: each may have lost an event")),
+      parse_errors_(
+          CounterFamily(*registry_, "tracegap_parse_errors_total",
+                        "Captured bytes that could not be parsed, by protocol and reason")),
+      kernel_drops_(
+          CounterFamily(*registry_, "tracegap_kernel_drops_total",
+                        "Kernel-side capture failures, by reason: each may have lost an event")),
       outbound_(CounterFamily(*registry_, "tracegap_outbound_total",
                               "Outbound requests by propagation outcome (see docs/semantics.md); "
                               "gaps are dropped, restarted and mangled")),
@@ -36,16 +38,20 @@ Metrics::Metrics(std::string_view version, std::string_view attach,
                                .Help("TCP connections whose HTTP state the daemon holds")
                                .Register(*registry_)
                                .Add({})),
-      hpack_errors_(CounterFamily(*registry_, "tracegap_hpack_errors_total",
-                                  "HTTP/2 frame and HPACK decoding errors, by reason; each marks the "
-                                  "connection direction broken or its header block undecodable")) {
+      hpack_errors_(
+          CounterFamily(*registry_, "tracegap_hpack_errors_total",
+                        "HTTP/2 frame and HPACK decoding errors, by reason; each marks the "
+                        "connection direction broken or its header block undecodable")) {
   auto& h2 = prometheus::BuildGauge()
                  .Name("tracegap_http2_connections")
-                 .Help("HTTP/2 connections tracked, by state: synced (decoded from their start), "
-                       "unsynced (joined late: requests counted as unknown), broken (lost sync)")
+                 .Help(
+                     "HTTP/2 connections tracked, by state: synced (decoded from their start), "
+                     "unsynced (joined late: requests counted as unknown), broken (lost sync)")
                  .Register(*registry_);
-  for (std::string_view state : http2_states) http2_connections_.push_back(&h2.Add({{"state", std::string(state)}}));
-  for (std::string_view reason : hpack_error_reasons) Get(hpack_errors_, hpack_errors_cache_, {{"reason", reason}});
+  for (std::string_view state : http2_states)
+    http2_connections_.push_back(&h2.Add({{"state", std::string(state)}}));
+  for (std::string_view reason : hpack_error_reasons)
+    Get(hpack_errors_, hpack_errors_cache_, {{"reason", reason}});
   prometheus::BuildGauge()
       .Name("tracegap_build_info")
       .Help("Always 1; labels give the version and the capture mechanism")
@@ -62,16 +68,18 @@ Metrics::Metrics(std::string_view version, std::string_view attach,
 void Metrics::SetCaptureInfo(std::string_view build, bool http2, bool degraded) {
   prometheus::BuildGauge()
       .Name("tracegap_capture_info")
-      .Help("Always 1; labels give the capture variant that runs: build (direct-reads: plain kernel "
-            "loads, Linux 6.2+; probe-reads: bpf_probe_read_kernel) and http2 (on: HTTP/2 frames "
-            "followed; off: HTTP/1 only)")
+      .Help(
+          "Always 1; labels give the capture variant that runs: build (direct-reads: plain kernel "
+          "loads, Linux 6.2+; probe-reads: bpf_probe_read_kernel) and http2 (on: HTTP/2 frames "
+          "followed; off: HTTP/1 only)")
       .Register(*registry_)
       .Add({{"build", std::string(build)}, {"http2", http2 ? "on" : "off"}})
       .Set(1);
   prometheus::BuildGauge()
       .Name("tracegap_capture_degraded")
-      .Help("1 when the kernel refused a better capture variant (tracegap status says which and "
-            "why), else 0")
+      .Help(
+          "1 when the kernel refused a better capture variant (tracegap status says which and "
+          "why), else 0")
       .Register(*registry_)
       .Add({})
       .Set(degraded ? 1 : 0);
@@ -90,9 +98,13 @@ std::string Metrics::LabelValue(std::string_view raw) {
     }
     // A multi-byte sequence: its length from the lead byte, then continuation bytes, no overlong
     // form, no surrogate, nothing above U+10FFFF.
-    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                 : c >= 0xe0 && c <= 0xef ? 3
+                 : c >= 0xf0 && c <= 0xf4 ? 4
+                                          : 0;
     bool ok = len != 0 && i + len <= raw.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(raw[i + k]) & 0xc0) == 0x80;
+    for (size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(raw[i + k]) & 0xc0) == 0x80;
     if (ok && len >= 3) {
       const auto c1 = static_cast<unsigned char>(raw[i + 1]);
       if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0) || (c == 0xf0 && c1 < 0x90) ||
@@ -135,8 +147,8 @@ bool Metrics::Admit(std::string_view comm, std::string_view unit) {
   return true;
 }
 
-prometheus::Counter& Metrics::GetForProcess(prometheus::Family<prometheus::Counter>& family, Counters& cache,
-                                            LabelList labels) {
+prometheus::Counter& Metrics::GetForProcess(prometheus::Family<prometheus::Counter>& family,
+                                            Counters& cache, LabelList labels) {
   // Hot path: a label set seen before. Only admitted identities' keys are ever cached, so the
   // cache is bounded too.
   if (auto it = cache.find(CacheKey(labels)); it != cache.end()) return *it->second;
@@ -151,7 +163,8 @@ prometheus::Counter& Metrics::GetForProcess(prometheus::Family<prometheus::Count
   if (auto it = cache.find(key_); it != cache.end()) return *it->second;
   std::map<std::string, std::string> label_map;
   for (size_t i = 0; i < n; ++i) {
-    label_map.emplace(list[i].first, i + 2 >= n ? LabelValue(list[i].second) : std::string(list[i].second));
+    label_map.emplace(list[i].first,
+                      i + 2 >= n ? LabelValue(list[i].second) : std::string(list[i].second));
   }
   prometheus::Counter* c = &family.Add(label_map);
   cache.emplace(key_, c);
@@ -170,23 +183,33 @@ prometheus::Counter& Metrics::Get(prometheus::Family<prometheus::Counter>& famil
   return *c;
 }
 
-void Metrics::CountRequest(std::string_view direction, std::string_view protocol, std::string_view context,
-                           std::string_view comm, std::string_view unit) {
+void Metrics::CountRequest(std::string_view direction, std::string_view protocol,
+                           std::string_view context, std::string_view comm, std::string_view unit) {
   GetForProcess(requests_, requests_cache_,
-      {{"direction", direction}, {"protocol", protocol}, {"context", context}, {"comm", comm}, {"unit", unit}})
+                {{"direction", direction},
+                 {"protocol", protocol},
+                 {"context", context},
+                 {"comm", comm},
+                 {"unit", unit}})
       .Increment();
 }
 
-void Metrics::CountMalformed(std::string_view direction, std::string_view header, std::string_view reason,
-                             std::string_view comm, std::string_view unit) {
+void Metrics::CountMalformed(std::string_view direction, std::string_view header,
+                             std::string_view reason, std::string_view comm,
+                             std::string_view unit) {
   GetForProcess(malformed_, malformed_cache_,
-      {{"direction", direction}, {"header", header}, {"reason", reason}, {"comm", comm}, {"unit", unit}})
+                {{"direction", direction},
+                 {"header", header},
+                 {"reason", reason},
+                 {"comm", comm},
+                 {"unit", unit}})
       .Increment();
 }
 
-void Metrics::CountLegacy(std::string_view direction, std::string_view format, std::string_view comm,
-                          std::string_view unit) {
-  GetForProcess(legacy_, legacy_cache_, {{"direction", direction}, {"format", format}, {"comm", comm}, {"unit", unit}})
+void Metrics::CountLegacy(std::string_view direction, std::string_view format,
+                          std::string_view comm, std::string_view unit) {
+  GetForProcess(legacy_, legacy_cache_,
+                {{"direction", direction}, {"format", format}, {"comm", comm}, {"unit", unit}})
       .Increment();
 }
 
@@ -194,9 +217,10 @@ void Metrics::CountParseError(std::string_view protocol, std::string_view reason
   Get(parse_errors_, parse_errors_cache_, {{"protocol", protocol}, {"reason", reason}}).Increment();
 }
 
-void Metrics::CountOutbound(std::string_view outcome, std::string_view protocol, std::string_view comm,
-                            std::string_view unit) {
-  GetForProcess(outbound_, outbound_cache_, {{"outcome", outcome}, {"protocol", protocol}, {"comm", comm}, {"unit", unit}})
+void Metrics::CountOutbound(std::string_view outcome, std::string_view protocol,
+                            std::string_view comm, std::string_view unit) {
+  GetForProcess(outbound_, outbound_cache_,
+                {{"outcome", outcome}, {"protocol", protocol}, {"comm", comm}, {"unit", unit}})
       .Increment();
 }
 

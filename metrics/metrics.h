@@ -68,10 +68,11 @@ class Metrics {
  private:
   using Counters = std::unordered_map<std::string, prometheus::Counter*>;
   using LabelList = std::initializer_list<std::pair<const char*, std::string_view>>;
-  prometheus::Counter& Get(prometheus::Family<prometheus::Counter>& family, Counters& cache, LabelList labels);
+  prometheus::Counter& Get(prometheus::Family<prometheus::Counter>& family, Counters& cache,
+                           LabelList labels);
   // Get for the per-process families: `labels` end with comm and unit.
-  prometheus::Counter& GetForProcess(prometheus::Family<prometheus::Counter>& family, Counters& cache,
-                                     LabelList labels);
+  prometheus::Counter& GetForProcess(prometheus::Family<prometheus::Counter>& family,
+                                     Counters& cache, LabelList labels);
   bool Admit(std::string_view comm, std::string_view unit);
   const std::string& CacheKey(LabelList labels);
 

@@ -51,11 +51,16 @@ DecodedEvent DecodeEvent(std::span<const uint8_t> record) {
 
 std::string_view Label(DecodeError e) {
   switch (e) {
-    case DecodeError::kNone: return "none";
-    case DecodeError::kTooShort: return "event_too_short";
-    case DecodeError::kUnknownKind: return "event_unknown_kind";
-    case DecodeError::kBadDirection: return "event_bad_direction";
-    case DecodeError::kBadLength: return "event_bad_length";
+    case DecodeError::kNone:
+      return "none";
+    case DecodeError::kTooShort:
+      return "event_too_short";
+    case DecodeError::kUnknownKind:
+      return "event_unknown_kind";
+    case DecodeError::kBadDirection:
+      return "event_bad_direction";
+    case DecodeError::kBadLength:
+      return "event_bad_length";
   }
   return "event_invalid";
 }

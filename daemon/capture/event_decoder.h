@@ -19,10 +19,10 @@ struct DataEvent {
   const tg_event_header* header;  // kind == TG_EVENT_DATA
   const tg_tuple* tuple;
   Direction direction;
-  uint16_t flags;                 // enum tg_data_flags
+  uint16_t flags;  // enum tg_data_flags
   uint32_t syscall_bytes;
-  std::string_view data;          // header bytes; views into the record
-  std::string_view comm;          // NUL-trimmed
+  std::string_view data;  // header bytes; views into the record
+  std::string_view comm;  // NUL-trimmed
 };
 
 struct CloseEvent {
@@ -32,10 +32,10 @@ struct CloseEvent {
 
 enum class DecodeError : uint8_t {
   kNone,
-  kTooShort,      // smaller than its header
+  kTooShort,  // smaller than its header
   kUnknownKind,
   kBadDirection,
-  kBadLength,     // data_len disagrees with the record size, or exceeds TG_MAX_COPY
+  kBadLength,  // data_len disagrees with the record size, or exceeds TG_MAX_COPY
 };
 
 struct DecodedEvent {

@@ -14,11 +14,16 @@ using KernelDrops = std::array<uint64_t, TG_DROP_REASON_COUNT>;
 
 constexpr std::string_view KernelDropLabel(int reason) {
   switch (reason) {
-    case TG_DROP_RINGBUF_FULL: return "ringbuf_full";
-    case TG_DROP_READ_USER: return "read_user_failed";
-    case TG_DROP_CONN_MAP_FULL: return "conn_map_full";
-    case TG_DROP_STASH_FULL: return "stash_map_full";
-    case TG_DROP_IOV_LIMIT: return "iov_limit";
+    case TG_DROP_RINGBUF_FULL:
+      return "ringbuf_full";
+    case TG_DROP_READ_USER:
+      return "read_user_failed";
+    case TG_DROP_CONN_MAP_FULL:
+      return "conn_map_full";
+    case TG_DROP_STASH_FULL:
+      return "stash_map_full";
+    case TG_DROP_IOV_LIMIT:
+      return "iov_limit";
   }
   return "";
 }

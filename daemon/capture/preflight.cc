@@ -32,7 +32,9 @@ bool Exists(const std::string& path) {
 }
 
 // tracefs is usable if the syscall tracepoints we attach to are visible in it.
-bool TracefsReady(const std::string& root) { return Exists(root + "/events/syscalls/sys_enter_write/id"); }
+bool TracefsReady(const std::string& root) {
+  return Exists(root + "/events/syscalls/sys_enter_write/id");
+}
 
 }  // namespace
 
@@ -51,7 +53,8 @@ PreflightResult RunPreflight() {
   const bool bpf = HasEffectiveCapability(CAP_BPF);
   const bool perfmon = HasEffectiveCapability(CAP_PERFMON);
   if (!sys_admin && !(bpf && perfmon)) {
-    std::string missing = !bpf && !perfmon ? "CAP_BPF and CAP_PERFMON" : (!bpf ? "CAP_BPF" : "CAP_PERFMON");
+    std::string missing =
+        !bpf && !perfmon ? "CAP_BPF and CAP_PERFMON" : (!bpf ? "CAP_BPF" : "CAP_PERFMON");
     r.exit_code = kExitPrivileges;
     r.message = "missing privileges: " + missing +
                 " (or CAP_SYS_ADMIN) is needed to load and attach BPF programs; run tracegapd as "

@@ -14,12 +14,12 @@
 #include <thread>
 #include <vector>
 
+#include "capture/preflight.h"
+#include "capture/verifier_log.h"
 #include "errno_text.h"
 #include "log.h"
-#include "capture/preflight.h"
 #include "tracegap.skel.h"
 #include "tracegap_fast.skel.h"
-#include "capture/verifier_log.h"
 
 namespace tracegap {
 namespace {
@@ -67,13 +67,27 @@ struct Hook {
   const char* program;
 };
 
-#define TG_ENTER_HOOK(sc) Hook{"syscalls", "sys_enter_" #sc, "tracepoint__syscalls__sys_enter_" #sc}
-#define TG_EXIT_HOOK(sc) Hook{"syscalls", "sys_exit_" #sc, "tracepoint__syscalls__sys_exit"}
+#define TG_ENTER_HOOK(sc) \
+  Hook { "syscalls", "sys_enter_" #sc, "tracepoint__syscalls__sys_enter_" #sc }
+#define TG_EXIT_HOOK(sc) \
+  Hook { "syscalls", "sys_exit_" #sc, "tracepoint__syscalls__sys_exit" }
 const Hook kHooks[] = {
-    TG_ENTER_HOOK(write),    TG_EXIT_HOOK(write),    TG_ENTER_HOOK(sendto),  TG_EXIT_HOOK(sendto),
-    TG_ENTER_HOOK(writev),   TG_EXIT_HOOK(writev),   TG_ENTER_HOOK(sendmsg), TG_EXIT_HOOK(sendmsg),
-    TG_ENTER_HOOK(read),     TG_EXIT_HOOK(read),     TG_ENTER_HOOK(recvfrom), TG_EXIT_HOOK(recvfrom),
-    TG_ENTER_HOOK(readv),    TG_EXIT_HOOK(readv),    TG_ENTER_HOOK(recvmsg), TG_EXIT_HOOK(recvmsg),
+    TG_ENTER_HOOK(write),
+    TG_EXIT_HOOK(write),
+    TG_ENTER_HOOK(sendto),
+    TG_EXIT_HOOK(sendto),
+    TG_ENTER_HOOK(writev),
+    TG_EXIT_HOOK(writev),
+    TG_ENTER_HOOK(sendmsg),
+    TG_EXIT_HOOK(sendmsg),
+    TG_ENTER_HOOK(read),
+    TG_EXIT_HOOK(read),
+    TG_ENTER_HOOK(recvfrom),
+    TG_EXIT_HOOK(recvfrom),
+    TG_ENTER_HOOK(readv),
+    TG_EXIT_HOOK(readv),
+    TG_ENTER_HOOK(recvmsg),
+    TG_EXIT_HOOK(recvmsg),
     Hook{"sock", "inet_sock_set_state", "tracepoint__sock__inet_sock_set_state"},
 };
 #undef TG_ENTER_HOOK
@@ -154,7 +168,8 @@ Skel* OpenConfigured(const ProbeConfig& config, const CaptureVariant& variant, s
   s->rodata->tg_follow_http2 = variant.http2 ? 1 : 0;
   s->rodata->tg_test_overcomplex = variant.http2 && config.test_overcomplex_http2 ? 1 : 0;
   if (int e = bpf_map__set_max_entries(s->maps.tg_events, config.ring_buffer_bytes); e) {
-    *error = "size ring buffer to " + std::to_string(config.ring_buffer_bytes) + ": " + ErrnoTextWithNumber(e);
+    *error = "size ring buffer to " + std::to_string(config.ring_buffer_bytes) + ": " +
+             ErrnoTextWithNumber(e);
     SkelApi<Skel>::Destroy(s);
     return nullptr;
   }
@@ -239,23 +254,27 @@ bool Probes::Load(const ProbeConfig& config, const CaptureVariant& variant, Obje
     const std::string_view log(buf.data(), strnlen(buf.data(), buf.size()));
     if (log.empty()) continue;  // not verified (the load stopped before it)
     const VerifierStats stats = ParseVerifierStats(log);
-    ProgramCost cost{bpf_program__name(p), stats.processed_insns.value_or(0), stats.verification_us};
+    ProgramCost cost{bpf_program__name(p), stats.processed_insns.value_or(0),
+                     stats.verification_us};
     if (rc == 0 && !stats.processed_insns) {
       // No statistics line (an unusual kernel): the count the kernel keeps (Linux 5.16+).
       bpf_prog_info info{};
       uint32_t len = sizeof(info);
-      if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) == 0) cost.insns = info.verified_insns;
+      if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) == 0)
+        cost.insns = info.verified_insns;
     }
     attempt->programs.push_back(std::move(cost));
     if (rc != 0 && failed == nullptr && !IsStatsOnly(log)) {
       failed = bpf_program__name(p);
       attempt->verifier_lines = VerifierReason(log, kReasonLines);
       if (stats.processed_insns) {
-        attempt->verifier_lines.push_back("processed " + std::to_string(*stats.processed_insns) +
-                                          " insns (limit " + std::to_string(kVerifierInsnBudget) + ")" +
-                                          (stats.total_states ? ", total_states " + std::to_string(*stats.total_states) : "") +
-                                          (stats.peak_states ? ", peak_states " + std::to_string(*stats.peak_states) : "") +
-                                          (stats.verification_us ? ", " + std::to_string(*stats.verification_us / 1000) + " ms" : ""));
+        attempt->verifier_lines.push_back(
+            "processed " + std::to_string(*stats.processed_insns) + " insns (limit " +
+            std::to_string(kVerifierInsnBudget) + ")" +
+            (stats.total_states ? ", total_states " + std::to_string(*stats.total_states) : "") +
+            (stats.peak_states ? ", peak_states " + std::to_string(*stats.peak_states) : "") +
+            (stats.verification_us ? ", " + std::to_string(*stats.verification_us / 1000) + " ms"
+                                   : ""));
       }
     }
   }
@@ -370,7 +389,8 @@ std::vector<LoadAttempt> Probes::VerifyAll(const ProbeConfig& config) {
   return attempts;
 }
 
-std::unique_ptr<Probes> Probes::Start(const ProbeConfig& config, RecordHandler handler, ProbeError* err) {
+std::unique_ptr<Probes> Probes::Start(const ProbeConfig& config, RecordHandler handler,
+                                      ProbeError* err) {
   libbpf_set_print(LibbpfPrint);
   std::unique_ptr<Probes> p(new Probes());
   p->handler_ = std::move(handler);
@@ -397,7 +417,8 @@ std::unique_ptr<Probes> Probes::Start(const ProbeConfig& config, RecordHandler h
     std::string message = "no capture variant loads on this kernel:";
     for (const LoadAttempt& a : p->attempts_) {
       std::string d = a.Describe();
-      for (size_t at = 0; (at = d.find('\n', at)) != std::string::npos; at += 3) d.replace(at, 1, "\n  ");
+      for (size_t at = 0; (at = d.find('\n', at)) != std::string::npos; at += 3)
+        d.replace(at, 1, "\n  ");
       message += "\n  " + d;
     }
     *err = {kExitBpfLoad, message};
@@ -413,8 +434,8 @@ std::unique_ptr<Probes> Probes::Start(const ProbeConfig& config, RecordHandler h
     bpf_link* link = bpf_program__attach_tracepoint(prog, hook.category, hook.name);
     if (!link) {
       const int e = errno;
-      *err = {kExitAttach, std::string("attach tracepoint ") + hook.category + "/" + hook.name + ": " +
-                               ErrnoTextWithNumber(e) + LastLibbpfLines(3)};
+      *err = {kExitAttach, std::string("attach tracepoint ") + hook.category + "/" + hook.name +
+                               ": " + ErrnoTextWithNumber(e) + LastLibbpfLines(3)};
       return nullptr;
     }
     p->links_.emplace_back(link);
@@ -453,8 +474,8 @@ std::optional<std::unordered_set<uint64_t>> Probes::LiveConnectionIds() const {
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
   while (true) {
     uint32_t count = kBatch;
-    const int r = bpf_map_lookup_batch(fd, first ? nullptr : &cursor, &cursor, keys.data(), values.data(),
-                                       &count, &opts);
+    const int r = bpf_map_lookup_batch(fd, first ? nullptr : &cursor, &cursor, keys.data(),
+                                       values.data(), &count, &opts);
     const int e = r != 0 ? errno : 0;
     for (uint32_t i = 0; i < count && i < kBatch; ++i) {
       uint64_t id;

@@ -42,8 +42,8 @@ std::string VariantName(const CaptureVariant& v);  // e.g. "direct-reads+http2"
 // The verifier's cost of one program, from its statistics (log level 4).
 struct ProgramCost {
   std::string program;
-  uint64_t insns = 0;                  // instructions the verifier processed
-  std::optional<uint64_t> verify_us;   // verification time, where the kernel reports it
+  uint64_t insns = 0;                 // instructions the verifier processed
+  std::optional<uint64_t> verify_us;  // verification time, where the kernel reports it
 };
 
 // What happened when one variant was loaded.
@@ -51,18 +51,18 @@ struct LoadAttempt {
   enum class Result : uint8_t { kLoaded, kFailed, kSkipped };
   CaptureVariant variant;
   Result result = Result::kFailed;
-  std::string why;                           // skipped or failed: the cause, with its evidence
-  std::string failed_program;                // failed in the verifier: which program
-  int error = 0;                             // failed: the positive errno
-  std::vector<std::string> verifier_lines;   // failed: the verifier's last lines
-  std::vector<ProgramCost> programs;         // every program verified (the failed one last)
+  std::string why;                          // skipped or failed: the cause, with its evidence
+  std::string failed_program;               // failed in the verifier: which program
+  int error = 0;                            // failed: the positive errno
+  std::vector<std::string> verifier_lines;  // failed: the verifier's last lines
+  std::vector<ProgramCost> programs;        // every program verified (the failed one last)
   // One line (plus the verifier's lines, indented) for the log.
   std::string Describe() const;
 };
 
 struct ProbeConfig {
-  uint32_t self_tgid = 0;          // as seen in the daemon's own pid namespace
-  uint64_t self_pidns_dev = 0;     // that namespace, when it is not the host's (kernel dev_t)
+  uint32_t self_tgid = 0;       // as seen in the daemon's own pid namespace
+  uint64_t self_pidns_dev = 0;  // that namespace, when it is not the host's (kernel dev_t)
   uint64_t self_pidns_ino = 0;
   uint32_t max_header_bytes = TG_DEFAULT_MAX_HEADER_BYTES;
   uint64_t ring_buffer_bytes = 8u << 20;
@@ -79,7 +79,7 @@ struct ProbeConfig {
 };
 
 struct ProbeError {
-  int exit_code = 0;   // kExitBpfLoad or kExitAttach
+  int exit_code = 0;  // kExitBpfLoad or kExitAttach
   std::string message;
 };
 
@@ -93,7 +93,8 @@ class Probes final : public EventSource {
   static std::vector<CaptureVariant> Chain(const ProbeConfig& config);
   // Opens, configures and loads the first variant of the chain that the kernel accepts, and
   // attaches it. On failure (no variant loads, or attaching fails) returns nullptr and fills *err.
-  static std::unique_ptr<Probes> Start(const ProbeConfig& config, RecordHandler handler, ProbeError* err);
+  static std::unique_ptr<Probes> Start(const ProbeConfig& config, RecordHandler handler,
+                                       ProbeError* err);
   // Loads every variant of the chain (without attaching any) and reports each: for
   // `tracegapd --verify-only`.
   static std::vector<LoadAttempt> VerifyAll(const ProbeConfig& config);

@@ -18,32 +18,36 @@ int RunVerify(const std::vector<LoadAttempt>& attempts, const std::string& json_
   uname(&uts);
   std::string table = std::string("kernel ") + uts.release + " (" + uts.machine + ")\n";
   char line[256];
-  std::snprintf(line, sizeof(line), "%-24s %-8s %-40s %10s %7s %10s\n", "VARIANT", "RESULT", "PROGRAM",
-                "INSNS", "BUDGET", "VERIFY-MS");
+  std::snprintf(line, sizeof(line), "%-24s %-8s %-40s %10s %7s %10s\n", "VARIANT", "RESULT",
+                "PROGRAM", "INSNS", "BUDGET", "VERIFY-MS");
   table += line;
   bool any = false;
   for (const LoadAttempt& a : attempts) {
-    const char* result = a.result == LoadAttempt::Result::kLoaded   ? "loaded"
+    const char* result = a.result == LoadAttempt::Result::kLoaded    ? "loaded"
                          : a.result == LoadAttempt::Result::kSkipped ? "skipped"
                                                                      : "FAILED";
     any |= a.result == LoadAttempt::Result::kLoaded;
     if (a.programs.empty()) {
-      std::snprintf(line, sizeof(line), "%-24s %-8s %s\n", VariantName(a.variant).c_str(), result, a.why.c_str());
+      std::snprintf(line, sizeof(line), "%-24s %-8s %s\n", VariantName(a.variant).c_str(), result,
+                    a.why.c_str());
       table += line;
     }
     for (const ProgramCost& p : a.programs) {
       // A failed variant: the programs before the refused one were accepted.
-      const char* program_result =
-          a.result != LoadAttempt::Result::kFailed ? result : p.program == a.failed_program ? "REFUSED" : "ok";
+      const char* program_result = a.result != LoadAttempt::Result::kFailed ? result
+                                   : p.program == a.failed_program          ? "REFUSED"
+                                                                            : "ok";
       const std::string ms = p.verify_us ? std::to_string(*p.verify_us / 1000) + "." +
                                                std::to_string(*p.verify_us % 1000 / 100)
                                          : "-";
       std::snprintf(line, sizeof(line), "%-24s %-8s %-40s %10llu %6.1f%% %10s\n",
                     VariantName(a.variant).c_str(), program_result, p.program.c_str(),
-                    static_cast<unsigned long long>(p.insns), 100.0 * p.insns / kVerifierInsnBudget, ms.c_str());
+                    static_cast<unsigned long long>(p.insns), 100.0 * p.insns / kVerifierInsnBudget,
+                    ms.c_str());
       table += line;
     }
-    if (a.result == LoadAttempt::Result::kFailed && !a.programs.empty()) table += "  " + a.Describe() + "\n";
+    if (a.result == LoadAttempt::Result::kFailed && !a.programs.empty())
+      table += "  " + a.Describe() + "\n";
   }
   std::fputs(table.c_str(), stdout);
   if (!json_path.empty()) {
@@ -56,16 +60,16 @@ int RunVerify(const std::vector<LoadAttempt>& attempts, const std::string& json_
                                 {"insns", p.insns},
                                 {"verify_us", p.verify_us ? Json(*p.verify_us) : Json(nullptr)}});
       }
-      variants.push_back(Json{
-          {"name", VariantName(a.variant)},
-          {"build", a.variant.reads == KernelReads::kDirect ? "direct-reads" : "probe-reads"},
-          {"http2", a.variant.http2},
-          {"result", a.result == LoadAttempt::Result::kLoaded    ? "loaded"
-                     : a.result == LoadAttempt::Result::kSkipped ? "skipped"
-                                                                 : "failed"},
-          {"loaded", a.result == LoadAttempt::Result::kLoaded},
-          {"error", a.result == LoadAttempt::Result::kLoaded ? "" : a.Describe()},
-          {"programs", std::move(programs)}});
+      variants.push_back(
+          Json{{"name", VariantName(a.variant)},
+               {"build", a.variant.reads == KernelReads::kDirect ? "direct-reads" : "probe-reads"},
+               {"http2", a.variant.http2},
+               {"result", a.result == LoadAttempt::Result::kLoaded    ? "loaded"
+                          : a.result == LoadAttempt::Result::kSkipped ? "skipped"
+                                                                      : "failed"},
+               {"loaded", a.result == LoadAttempt::Result::kLoaded},
+               {"error", a.result == LoadAttempt::Result::kLoaded ? "" : a.Describe()},
+               {"programs", std::move(programs)}});
     }
     const Json report{{"kernel", uts.release},
                       {"machine", uts.machine},
@@ -75,7 +79,8 @@ int RunVerify(const std::vector<LoadAttempt>& attempts, const std::string& json_
     out += "\n";
     FILE* f = std::fopen(json_path.c_str(), "w");
     if (f == nullptr || std::fputs(out.c_str(), f) < 0 || std::fclose(f) != 0) {
-      TG_LOG(Error) << "--verify-json: cannot write '" << json_path << "': " << std::strerror(errno);
+      TG_LOG(Error) << "--verify-json: cannot write '" << json_path
+                    << "': " << std::strerror(errno);
       return 1;
     }
   }

@@ -50,8 +50,7 @@ po::options_description CommandOptions(const std::string& command) {
 
 // Decodes a document into T, or fails as a malformed answer.
 template <typename T, typename Decode>
-std::optional<T> DecodeOrReport(const Document& doc, Decode decode, std::ostream& err,
-                                int* code) {
+std::optional<T> DecodeOrReport(const Document& doc, Decode decode, std::ostream& err, int* code) {
   T value{};
   std::string error;
   if (decode(doc, &value, &error)) return value;
@@ -110,8 +109,7 @@ int Status(const Invocation& inv, std::ostream& out, std::ostream& err) {
   int code = kExitOk;
   auto status = DecodeOrReport<StatusInfo>(*q.document, DecodeStatus, err, &code);
   if (!status) return code;
-  out << (inv.vm["json"].as<bool>() ? PrintDocument(*q.document, 2) + "\n"
-                                    : FormatStatus(*status));
+  out << (inv.vm["json"].as<bool>() ? PrintDocument(*q.document, 2) + "\n" : FormatStatus(*status));
   return kExitOk;
 }
 

@@ -21,7 +21,6 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using boost::system::error_code;
 
-
 FetchResult Fail(ExitCode code, std::string message) {
   return FetchResult{std::nullopt, Failure{code, std::move(message)}};
 }
@@ -35,7 +34,8 @@ FetchResult ConnectFailure(const std::string& path, int err) {
       return Fail(kExitNotRunning,
                   "tracegapd is not running (no one accepts connections on " + path + ")");
     case EACCES:
-    case EPERM: return Fail(kExitPermission, "permission denied on " + path + ": run as root");
+    case EPERM:
+      return Fail(kExitPermission, "permission denied on " + path + ": run as root");
     case EAGAIN:
       return Fail(kExitNotRunning, "tracegapd at " + path + " is not accepting connections " +
                                        "(its backlog is full); try again");
@@ -127,8 +127,7 @@ FetchResult Fetch(const std::string& socket_path, std::string_view target,
   }
   http::response<http::string_body>& r = parser.get();
   return FetchResult{HttpResponse{static_cast<int>(r.result_int()),
-                                  std::string(r[http::field::content_type]),
-                                  std::move(r.body())},
+                                  std::string(r[http::field::content_type]), std::move(r.body())},
                      {}};
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// The CLI's side of the local query API: one HTTP/1.1 GET over the daemon's Unix socket (Boost.Beast
-// on Asio), and the mapping of every way that can fail to an exit code and a one-line message.
+// The CLI's side of the local query API: one HTTP/1.1 GET over the daemon's Unix socket
+// (Boost.Beast on Asio), and the mapping of every way that can fail to an exit code and a one-line
+// message.
 //
 // Thread safety: stateless functions; each call opens and closes its own connection.
 

@@ -109,14 +109,16 @@ std::string FormatProcessDetail(const ProcessDetail& detail) {
 
 std::string FormatStatus(const StatusInfo& status) {
   std::string out = "tracegapd " + SanitizeForTerminal(status.version) + "\n";
-  AppendAligned(out, {
-                         {"uptime", FormatDuration(status.uptime_seconds)},
-                         {"attach", SanitizeForTerminal(status.attach)},
-                         {"capture", SanitizeForTerminal(status.capture) +
-                                         (status.degraded ? " (degraded: better variants failed to load)" : "")},
-                         {"connections tracked", std::to_string(status.connections_tracked)},
-                         {"processes tracked", std::to_string(status.processes_tracked)},
-                     });
+  AppendAligned(
+      out,
+      {
+          {"uptime", FormatDuration(status.uptime_seconds)},
+          {"attach", SanitizeForTerminal(status.attach)},
+          {"capture", SanitizeForTerminal(status.capture) +
+                          (status.degraded ? " (degraded: better variants failed to load)" : "")},
+          {"connections tracked", std::to_string(status.connections_tracked)},
+          {"processes tracked", std::to_string(status.processes_tracked)},
+      });
   if (!status.load_failures.empty()) {
     out += "load failures (the kernel refused these variants; the verifier's words follow):\n";
     for (const std::string& f : status.load_failures) {

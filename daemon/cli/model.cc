@@ -12,16 +12,23 @@ using Type = nlohmann::json::value_t;
 // "a number" for every kind of number: the messages speak of the API's types, not the parser's.
 std::string_view TypeName(Type t) {
   switch (t) {
-    case Type::null: return "null";
-    case Type::boolean: return "a boolean";
+    case Type::null:
+      return "null";
+    case Type::boolean:
+      return "a boolean";
     case Type::number_integer:
     case Type::number_unsigned:
-    case Type::number_float: return "a number";
-    case Type::string: return "a string";
-    case Type::array: return "an array";
-    case Type::object: return "an object";
+    case Type::number_float:
+      return "a number";
+    case Type::string:
+      return "a string";
+    case Type::array:
+      return "an array";
+    case Type::object:
+      return "an object";
     case Type::binary:
-    case Type::discarded: break;
+    case Type::discarded:
+      break;
   }
   return "not a JSON value";
 }
@@ -49,8 +56,8 @@ class Fields {
     if (it == obj_.end()) return Fail(Path(key), "is missing");
     const Value& v = *it;
     if (v.type() != type && !(IsNumber(type) && v.is_number())) {
-      return Fail(Path(key), "is " + std::string(TypeName(v.type())) + ", not " +
-                                 std::string(TypeName(type)));
+      return Fail(Path(key),
+                  "is " + std::string(TypeName(v.type())) + ", not " + std::string(TypeName(type)));
     }
     return &v;
   }

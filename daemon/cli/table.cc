@@ -32,9 +32,15 @@ int Worse(const ProcessRow& a, const ProcessRow& b, SortKey key) {
   const int out = Compare(b.outbound_total(), a.outbound_total());
   std::array<int, 3> order{};
   switch (key) {
-    case SortKey::kGaps: order = {gaps, ratio, out}; break;
-    case SortKey::kGapRatio: order = {ratio, gaps, out}; break;
-    case SortKey::kOutbound: order = {out, gaps, ratio}; break;
+    case SortKey::kGaps:
+      order = {gaps, ratio, out};
+      break;
+    case SortKey::kGapRatio:
+      order = {ratio, gaps, out};
+      break;
+    case SortKey::kOutbound:
+      order = {out, gaps, ratio};
+      break;
   }
   for (int c : order) {
     if (c != 0) return c;

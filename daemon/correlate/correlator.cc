@@ -112,7 +112,8 @@ void Correlator::ForgetProcess(uint32_t tgid) {
   procs_.erase(it);
 }
 
-Outcome Correlator::Decide(const RequestSeen& out, const Proc* p, std::vector<const Inbound*>& deciders) const {
+Outcome Correlator::Decide(const RequestSeen& out, const Proc* p,
+                           std::vector<const Inbound*>& deciders) const {
   if (out.verdict == ContextVerdict::kUnknown) return Outcome::kUnknown;
   deciders.clear();
   if (p) {
@@ -151,14 +152,17 @@ Outcome Correlator::Decide(const RequestSeen& out, const Proc* p, std::vector<co
   }
   if (!any_valid) return any_unknown ? Outcome::kUnknown : Outcome::kUntracedUpstream;
   switch (out.verdict) {
-    case ContextVerdict::kMissing: return Outcome::kDropped;
-    case ContextVerdict::kMalformed: return Outcome::kMangled;
+    case ContextVerdict::kMissing:
+      return Outcome::kDropped;
+    case ContextVerdict::kMalformed:
+      return Outcome::kMangled;
     case ContextVerdict::kValid:
       if (exact_match) return Outcome::kPassthrough;
       if (trace_match) return Outcome::kPropagated;
       // The trace may be that of an inbound request whose headers were not fully read.
       return any_unknown ? Outcome::kUnknown : Outcome::kRestarted;
-    case ContextVerdict::kUnknown: break;
+    case ContextVerdict::kUnknown:
+      break;
   }
   return Outcome::kUnknown;
 }

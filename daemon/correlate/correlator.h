@@ -12,16 +12,16 @@
 // results go to the thread-safe ProcessTable.
 
 #include <chrono>
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <string>
 #include <unordered_map>
 
-#include "protocols/observation.h"
 #include "correlate/outcome.h"
 #include "correlate/process_table.h"
+#include "protocols/observation.h"
 
 namespace tracegap {
 
@@ -43,7 +43,8 @@ using WallClock = std::function<int64_t()>;  // unix milliseconds
 
 class Correlator {
  public:
-  Correlator(const CorrelatorConfig& config, ProcessTable& table, IdentityLookup identity, WallClock wall);
+  Correlator(const CorrelatorConfig& config, ProcessTable& table, IdentityLookup identity,
+             WallClock wall);
 
   void OnInbound(const RequestSeen& request);
   // Returns the outcome (also recorded in the table).
@@ -71,13 +72,15 @@ class Correlator {
   };
   struct Proc {
     ProcessKey key;
-    std::deque<Inbound> inbound;  // oldest first
+    std::deque<Inbound> inbound;                      // oldest first
     size_t arrivals_since_compaction = SIZE_MAX / 2;  // see Prune
   };
   bool Expired(const Inbound& in, uint64_t now_ns) const;
   void Prune(Proc& p, uint64_t now_ns) const;
-  Outcome Decide(const RequestSeen& out, const Proc* p, std::vector<const Inbound*>& deciders) const;
-  GapExample Example(const RequestSeen& out, Outcome outcome, const std::vector<const Inbound*>& deciders) const;
+  Outcome Decide(const RequestSeen& out, const Proc* p,
+                 std::vector<const Inbound*>& deciders) const;
+  GapExample Example(const RequestSeen& out, Outcome outcome,
+                     const std::vector<const Inbound*>& deciders) const;
 
   CorrelatorConfig config_;
   ProcessTable& table_;

@@ -50,7 +50,9 @@ constexpr uint64_t WithContext(const OutcomeCounts& outbound) {
 // Gaps / WithContext; 0 when nothing had context.
 constexpr double GapRatio(const OutcomeCounts& outbound) {
   const uint64_t with_context = WithContext(outbound);
-  return with_context == 0 ? 0.0 : static_cast<double>(Gaps(outbound)) / static_cast<double>(with_context);
+  return with_context == 0
+             ? 0.0
+             : static_cast<double>(Gaps(outbound)) / static_cast<double>(with_context);
 }
 
 }  // namespace tracegap

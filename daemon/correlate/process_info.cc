@@ -71,8 +71,10 @@ std::string UnitFromCgroup(std::string_view text) {
       std::string_view comp = path.substr(0, slash);
       path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1);
       if (comp.empty()) continue;
-      if (std::string_view id = ContainerId(comp); !id.empty()) found.container = id;
-      else if (EndsWith(comp, ".service") || EndsWith(comp, ".scope")) found.unit = comp;
+      if (std::string_view id = ContainerId(comp); !id.empty())
+        found.container = id;
+      else if (EndsWith(comp, ".service") || EndsWith(comp, ".scope"))
+        found.unit = comp;
     }
   }
   const Found& use = preferred.container.empty() && preferred.unit.empty() ? fallback : preferred;

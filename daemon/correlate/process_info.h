@@ -22,7 +22,7 @@ std::optional<uint64_t> StartTimeFromStat(std::string_view stat_line);
 struct ProcessInfo {
   uint64_t start_time = 0;  // clock ticks since boot; 0 if the process was gone when first seen
   std::string unit;
-  std::string exe;          // /proc/PID/exe target; "" if unreadable
+  std::string exe;  // /proc/PID/exe target; "" if unreadable
 };
 
 // Caches ProcessInfo by pid. Lookups re-read /proc only for a pid not seen before, or when the

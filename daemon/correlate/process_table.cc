@@ -44,8 +44,8 @@ void ProcessTable::CountInbound(const ProcessKey& key, const ProcessSnapshot& id
   e.snap.inbound[static_cast<size_t>(verdict) % kAllContextVerdicts.size()]++;
 }
 
-void ProcessTable::CountOutbound(const ProcessKey& key, const ProcessSnapshot& identity, Outcome outcome,
-                                 int64_t now_unix_ms, GapExample* example) {
+void ProcessTable::CountOutbound(const ProcessKey& key, const ProcessSnapshot& identity,
+                                 Outcome outcome, int64_t now_unix_ms, GapExample* example) {
   std::lock_guard lock(mu_);
   Entry& e = Touch(key, identity, now_unix_ms);
   e.snap.outbound[static_cast<size_t>(outcome) % kAllOutcomes.size()]++;
@@ -92,7 +92,8 @@ std::optional<ProcessSnapshot> ProcessTable::Find(uint32_t pid) const {
   const Entry* best = nullptr;
   // Keys order by (pid, start_time): the last match is the newest process with this pid, but a
   // live one wins over an exited one.
-  for (auto it = entries_.lower_bound(ProcessKey{pid, 0}); it != entries_.end() && it->first.pid == pid; ++it) {
+  for (auto it = entries_.lower_bound(ProcessKey{pid, 0});
+       it != entries_.end() && it->first.pid == pid; ++it) {
     if (!best || !it->second.snap.exited || best->snap.exited) best = &it->second;
   }
   if (!best) return std::nullopt;

@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "protocols/observation.h"
 #include "correlate/outcome.h"
+#include "protocols/observation.h"
 #include "protocols/trace_context/trace_context.h"
 #include "vocabulary.h"
 
@@ -34,10 +34,10 @@ struct GapExample {
   Protocol protocol = Protocol::kHttp1;
   std::string method;
   std::string authority;
-  std::string path;                         // never with the query string
-  std::string peer;                         // "addr:port" of the server called
+  std::string path;                            // never with the query string
+  std::string peer;                            // "addr:port" of the server called
   std::vector<std::string> inbound_trace_ids;  // of the inbound requests that decided, hex
-  std::string outbound_traceparent;         // as sent (valid or malformed), "" if none
+  std::string outbound_traceparent;            // as sent (valid or malformed), "" if none
 };
 
 struct ProcessSnapshot {
@@ -111,8 +111,8 @@ struct DaemonStatus {
   std::string version;
   double uptime_seconds = 0;
   std::string attach;
-  std::string capture;                     // the capture variant that runs, e.g. "direct-reads+http2"
-  bool http2 = false;                      // HTTP/2 frames are followed
+  std::string capture;  // the capture variant that runs, e.g. "direct-reads+http2"
+  bool http2 = false;   // HTTP/2 frames are followed
   std::vector<std::string> load_failures;  // better variants the kernel refused, each with why
   std::vector<std::pair<std::string, uint64_t>> kernel_drops;  // reason label -> total
   uint64_t connections_tracked = 0;

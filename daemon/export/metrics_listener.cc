@@ -37,10 +37,10 @@ std::string ShimDir() {
 // Debian 12's civetweb (1.15) loads OpenSSL at run time by name (dlopen("libssl.so") and
 // "libcrypto.so") and calls SSL_get_peer_certificate, which OpenSSL 3 no longer exports (it
 // became a macro): the first HTTPS request would jump to a null pointer (civetweb issue #1334).
-// So tracegap's stand-ins (daemon/export/tls_shim/) are loaded first, under those SONAMEs: civetweb's
-// dlopen then gets them, and through them the real OpenSSL 3 plus the missing function. Without
-// the stand-ins (an install that lacks them), the system's own libssl.so must do. Returns why
-// TLS cannot be served, or "".
+// So tracegap's stand-ins (daemon/export/tls_shim/) are loaded first, under those SONAMEs:
+// civetweb's dlopen then gets them, and through them the real OpenSSL 3 plus the missing function.
+// Without the stand-ins (an install that lacks them), the system's own libssl.so must do. Returns
+// why TLS cannot be served, or "".
 std::string PrepareCivetwebTls() {
   const std::string dir = ShimDir();
   std::string shim_error;
@@ -55,13 +55,16 @@ std::string PrepareCivetwebTls() {
   // What civetweb will get.
   void* ssl = dlopen("libssl.so", RTLD_NOW | RTLD_LOCAL);
   void* crypto = dlopen("libcrypto.so", RTLD_NOW | RTLD_LOCAL);
-  const bool usable = ssl != nullptr && crypto != nullptr && dlsym(ssl, "SSL_get_peer_certificate") != nullptr &&
+  const bool usable = ssl != nullptr && crypto != nullptr &&
+                      dlsym(ssl, "SSL_get_peer_certificate") != nullptr &&
                       dlsym(ssl, "SSL_CTX_new") != nullptr;
   if (crypto) dlclose(crypto);
   if (ssl) dlclose(ssl);
   if (usable) return {};
-  return "civetweb cannot serve TLS here: the libssl.so it would load lacks SSL_get_peer_certificate "
-         "(OpenSSL 3; civetweb issue #1334) or is missing, and tracegap's stand-in could not be used (" +
+  return "civetweb cannot serve TLS here: the libssl.so it would load lacks "
+         "SSL_get_peer_certificate "
+         "(OpenSSL 3; civetweb issue #1334) or is missing, and tracegap's stand-in could not be "
+         "used (" +
          (shim_error.empty() ? std::string("loaded, but did not take") : shim_error) + ")";
 }
 
@@ -96,16 +99,17 @@ bool LoadBasicAuth(const std::string& path, BasicAuthCredentials* out, std::stri
   return true;
 }
 
-std::unique_ptr<prometheus::Exposer> StartMetricsListener(const Options& opts,
-                                                          const std::shared_ptr<prometheus::Registry>& registry,
-                                                          std::string* error) {
+std::unique_ptr<prometheus::Exposer> StartMetricsListener(
+    const Options& opts, const std::shared_ptr<prometheus::Registry>& registry,
+    std::string* error) {
   BasicAuthCredentials creds;
   if (!opts.metrics_basic_auth.empty() && !LoadBasicAuth(opts.metrics_basic_auth, &creds, error)) {
     return nullptr;
   }
   // civetweb marks an HTTPS port with a trailing "s". It loads libssl.so and libcrypto.so at run
   // time: MetricsTlsProblem() has made sure that works (with tracegap's stand-ins if need be).
-  std::vector<std::string> civet = {"listening_ports", opts.listen + (opts.metrics_tls_cert.empty() ? "" : "s"),
+  std::vector<std::string> civet = {"listening_ports",
+                                    opts.listen + (opts.metrics_tls_cert.empty() ? "" : "s"),
                                     "num_threads", "2"};
   if (!opts.metrics_tls_cert.empty()) {
     civet.insert(civet.end(), {"ssl_certificate", opts.metrics_tls_cert});
@@ -124,7 +128,8 @@ std::unique_ptr<prometheus::Exposer> StartMetricsListener(const Options& opts,
   if (!opts.metrics_basic_auth.empty()) {
     exposer->RegisterAuth(
         [creds](const std::string& user, const std::string& password) {
-          return ConstantTimeEquals(user, creds.user) & ConstantTimeEquals(password, creds.password);
+          return ConstantTimeEquals(user, creds.user) &
+                 ConstantTimeEquals(password, creds.password);
         },
         "tracegap", "/metrics");
   }

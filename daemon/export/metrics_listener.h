@@ -25,8 +25,7 @@ bool LoadBasicAuth(const std::string& path, BasicAuthCredentials* out, std::stri
 std::string MetricsTlsProblem();
 
 // Opens the listener. Returns null and sets *error (naming the address) on failure.
-std::unique_ptr<prometheus::Exposer> StartMetricsListener(const Options& opts,
-                                                          const std::shared_ptr<prometheus::Registry>& registry,
-                                                          std::string* error);
+std::unique_ptr<prometheus::Exposer> StartMetricsListener(
+    const Options& opts, const std::shared_ptr<prometheus::Registry>& registry, std::string* error);
 
 }  // namespace tracegap

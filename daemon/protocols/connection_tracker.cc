@@ -14,7 +14,11 @@ class SinkForEvent final : public http1::MessageSink {
  public:
   SinkForEvent(Observer& observer, const Actor& actor, Direction direction, uint64_t conn_id,
                const tg_tuple* tuple)
-      : observer_(observer), actor_(actor), direction_(direction), conn_id_(conn_id), tuple_(tuple) {}
+      : observer_(observer),
+        actor_(actor),
+        direction_(direction),
+        conn_id_(conn_id),
+        tuple_(tuple) {}
 
   void OnMessage(const http1::Message& m) override {
     const bool received = direction_ == Direction::kIngress;
@@ -28,7 +32,8 @@ class SinkForEvent final : public http1::MessageSink {
       r.authority = m.authority;
       r.conn_id = conn_id_;
       r.tuple = tuple_;
-      ReportRequest(observer_, r, m.headers, m.complete ? HeadersRead::kComplete : HeadersRead::kPartly);
+      ReportRequest(observer_, r, m.headers,
+                    m.complete ? HeadersRead::kComplete : HeadersRead::kPartly);
     } else {
       ResponseSeen r;
       r.actor = actor_;
@@ -39,7 +44,8 @@ class SinkForEvent final : public http1::MessageSink {
       r.conn_id = conn_id_;
       observer_.OnResponse(r);
     }
-    if (!m.complete) observer_.OnParseError(Protocol::kHttp1, http1::ParseErrorLabel(m.incomplete_reason));
+    if (!m.complete)
+      observer_.OnParseError(Protocol::kHttp1, http1::ParseErrorLabel(m.incomplete_reason));
   }
 
   void OnError(http1::ParseError reason) override {
@@ -56,7 +62,8 @@ class SinkForEvent final : public http1::MessageSink {
 
 }  // namespace
 
-ConnectionTracker::ConnectionTracker(size_t max_connections, size_t max_header_bytes, Observer& observer)
+ConnectionTracker::ConnectionTracker(size_t max_connections, size_t max_header_bytes,
+                                     Observer& observer)
     : max_connections_(max_connections), max_header_bytes_(max_header_bytes), observer_(observer) {}
 
 ConnectionTracker::~ConnectionTracker() = default;
@@ -119,7 +126,8 @@ void ConnectionTracker::Flush(uint64_t conn_id, Connection& conn) {
   }
 }
 
-size_t ConnectionTracker::CloseUntracked(const std::unordered_set<uint64_t>& live, uint64_t idle_before_ns) {
+size_t ConnectionTracker::CloseUntracked(const std::unordered_set<uint64_t>& live,
+                                         uint64_t idle_before_ns) {
   std::vector<uint64_t> lost;
   for (const auto& [id, conn] : connections_) {
     if (!live.contains(id) && conn.last_actor.ts_ns < idle_before_ns) lost.push_back(id);

@@ -38,7 +38,8 @@ constexpr bool EqualsLower(std::string_view s, std::string_view lower) {
 
 // ASCII case-insensitive prefix test; `lower_prefix` must be lowercase.
 constexpr bool StartsWithLower(std::string_view s, std::string_view lower_prefix) {
-  return s.size() >= lower_prefix.size() && EqualsLower(s.substr(0, lower_prefix.size()), lower_prefix);
+  return s.size() >= lower_prefix.size() &&
+         EqualsLower(s.substr(0, lower_prefix.size()), lower_prefix);
 }
 
 }  // namespace tracegap

@@ -28,11 +28,11 @@ struct RequestSeen {
   ContextVerdict verdict = ContextVerdict::kUnknown;
   ContextResult context;
   std::string_view method;
-  std::string_view path;       // never with the query string
+  std::string_view path;  // never with the query string
   std::string_view authority;
   std::string_view traceparent;  // the first traceparent value as sent, "" if none
   uint64_t conn_id = 0;
-  uint64_t stream_id = 0;      // HTTP/2 stream; 0 for HTTP/1
+  uint64_t stream_id = 0;  // HTTP/2 stream; 0 for HTTP/1
   const tg_tuple* tuple = nullptr;
 };
 

@@ -15,7 +15,8 @@ void ReportRequest(Observer& observer, RequestSeen& request, std::span<const Hea
       }
     }
   }
-  request.verdict = read == HeadersRead::kComplete ? request.context.verdict : ContextVerdict::kUnknown;
+  request.verdict =
+      read == HeadersRead::kComplete ? request.context.verdict : ContextVerdict::kUnknown;
   observer.OnRequest(request);
 }
 

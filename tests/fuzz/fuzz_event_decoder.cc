@@ -29,22 +29,22 @@
 #include <unordered_set>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <prometheus/text_serializer.h>
+#include <nlohmann/json.hpp>
 
-#include "export/api/render.h"
-#include "protocols/connection_tracker.h"
 #include "capture/event_decoder.h"
+#include "capture/kernel_drops.h"
+#include "correlate/process_info.h"
+#include "correlate/process_table.h"
+#include "export/api/render.h"
 #include "fuzz_support.h"
+#include "metrics.h"
+#include "pipeline.h"
+#include "protocols/connection_tracker.h"
 #include "protocols/http1/message.h"
 #include "protocols/http2/connection.h"
 #include "protocols/http2/errors.h"
-#include "capture/kernel_drops.h"
-#include "metrics.h"
 #include "protocols/observation.h"
-#include "pipeline.h"
-#include "correlate/process_info.h"
-#include "correlate/process_table.h"
 #include "protocols/trace_context/trace_context.h"
 #include "tracegap.h"
 
@@ -200,7 +200,8 @@ class Housekeeping {
     const std::size_t before = pipeline.connections();
     const std::size_t closed = pipeline.CloseUntracked(live, idle_before);
     FUZZ_CHECK(pipeline.connections() == before - closed);
-    if (fuzz::Verbose()) std::fprintf(stderr, "housekeeping: let go of %zu of %zu\n", closed, before);
+    if (fuzz::Verbose())
+      std::fprintf(stderr, "housekeeping: let go of %zu of %zu\n", closed, before);
     const std::size_t tracker_before = tracker.size();
     const std::size_t tracker_closed = tracker.CloseUntracked(live, idle_before);
     FUZZ_CHECK(tracker.size() == tracker_before - tracker_closed);
@@ -239,7 +240,8 @@ void CheckJson(const std::string& text) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   using namespace tracegap;  // NOLINT: this file's own helpers
   static const std::array<std::string_view, TG_DROP_REASON_COUNT> kDropLabels = KernelDropLabels();
-  static const std::array<std::string_view, http2::kStates.size()> kH2States = Labels(http2::kStates);
+  static const std::array<std::string_view, http2::kStates.size()> kH2States =
+      Labels(http2::kStates);
 
   // Everything per input, so that one input's state never shapes the next one's run.
   Metrics metrics("fuzz", "fuzz", kDropLabels, http2::kErrorLabels, kH2States);

@@ -56,8 +56,8 @@ bool IsFieldValue(std::string_view v) {
     const auto u = static_cast<unsigned char>(c);
     if (u != '\t' && (u < 0x20 || u == 0x7f)) return false;
   }
-  return v.empty() || (v.front() != ' ' && v.front() != '\t' && v.back() != ' ' &&
-                       v.back() != '\t');
+  return v.empty() ||
+         (v.front() != ' ' && v.front() != '\t' && v.back() != ' ' && v.back() != '\t');
 }
 
 // Checks every message and error against what the parser promises, and logs them as text (the

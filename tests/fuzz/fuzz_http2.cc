@@ -63,7 +63,8 @@ Limits MakeProfile(int i) {
     case 3:  // default decoding, few streams (eviction, GOAWAY over many streams)
       l.max_streams = 4;
       break;
-    default: break;
+    default:
+      break;
   }
   return l;
 }
@@ -114,8 +115,8 @@ class CheckingSink final : public StreamSink {
     }
     for (const HeaderField& f : r.headers) {
       // HPACK names are lowercased by the decoder; the trace-context code relies on it.
-      FUZZ_CHECK(std::none_of(f.name.begin(), f.name.end(),
-                              [](char c) { return c >= 'A' && c <= 'Z'; }));
+      FUZZ_CHECK(
+          std::none_of(f.name.begin(), f.name.end(), [](char c) { return c >= 'A' && c <= 'Z'; }));
       s.append(" {").append(f.name).append("}={").append(f.value).append("}");
     }
     log.push_back(std::move(s));
@@ -139,8 +140,8 @@ class CheckingSink final : public StreamSink {
     FUZZ_CHECK(e.reason <= StreamEndReason::kClosed);
     FUZZ_CHECK(e.stream_id % 2 == 1);
     log.push_back("end " + std::string(kDirNames[Index(e.request_direction)]) + " " +
-                  std::to_string(e.stream_id) + " " +
-                  std::to_string(static_cast<int>(e.reason)) + (e.response_seen ? " resp" : ""));
+                  std::to_string(e.stream_id) + " " + std::to_string(static_cast<int>(e.reason)) +
+                  (e.response_seen ? " resp" : ""));
   }
 
   void OnError(std::string_view reason) override {

@@ -24,8 +24,8 @@
 
 // A failed invariant is a finding: print what broke and abort, which libFuzzer reports as a
 // crash and saves the input for.
-#define FUZZ_CHECK(cond)                                                               \
-  do {                                                                                 \
+#define FUZZ_CHECK(cond)                                                              \
+  do {                                                                                \
     if (!(cond)) ::tracegap::fuzz::Fail(__FILE__, __LINE__, "FUZZ_CHECK(" #cond ")"); \
   } while (0)
 
@@ -41,8 +41,7 @@ namespace tracegap::fuzz {
 // bytes unnoticed).
 class ExactBytes {
  public:
-  explicit ExactBytes(std::string_view bytes)
-      : size_(bytes.size()), data_(new char[bytes.size()]) {
+  explicit ExactBytes(std::string_view bytes) : size_(bytes.size()), data_(new char[bytes.size()]) {
     if (size_ != 0) std::memcpy(data_.get(), bytes.data(), size_);
   }
   std::string_view view() const { return {data_.get(), size_}; }

@@ -3,9 +3,9 @@
 #include <cmath>
 #include <limits>
 
-#include "export/api/render.h"
 #include "cli/document.h"
 #include "cli/model.h"
+#include "export/api/render.h"
 
 namespace tracegap::api {
 namespace {

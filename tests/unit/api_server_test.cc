@@ -8,9 +8,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include "export/api/server.h"
 #include "api_test_util.h"
 #include "cli/document.h"
+#include "export/api/server.h"
 
 namespace tracegap::api {
 namespace {

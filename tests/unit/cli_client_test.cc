@@ -9,10 +9,10 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "export/api/server.h"
 #include "api_test_util.h"
 #include "cli/app.h"
 #include "cli/client.h"
+#include "export/api/server.h"
 
 namespace tracegap::cli {
 namespace {
@@ -100,8 +100,9 @@ TEST_F(CliTest, HostileJsonIsMalformed) {
   FakeDaemon fake(path_, Http(200, std::string(100'000, '[') + std::string(100'000, ']')));
   CliRun r = Cli({"--socket", path_, "processes", "--json"});
   EXPECT_EQ(r.code, kExitMalformed);
-  EXPECT_EQ(r.err, "tracegap: malformed response from tracegapd: invalid JSON: nesting deeper "
-                   "than 64 levels\n");
+  EXPECT_EQ(r.err,
+            "tracegap: malformed response from tracegapd: invalid JSON: nesting deeper "
+            "than 64 levels\n");
   EXPECT_EQ(r.out, "");
 }
 

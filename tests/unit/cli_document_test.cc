@@ -30,8 +30,8 @@ Document MustParse(std::string_view text) {
 }
 
 TEST(CliDocumentTest, KeepsOrderAndExactIntegers) {
-  const Document v = MustParse(
-      R"({"b":1,"a":[18446744073709551615,-5,1.0,1e2,"\u00e9\ud83d\ude00\n"],"z":null})");
+  const Document v =
+      MustParse(R"({"b":1,"a":[18446744073709551615,-5,1.0,1e2,"\u00e9\ud83d\ude00\n"],"z":null})");
   EXPECT_EQ(v.begin().key(), "b");
   EXPECT_EQ(v["a"][0].get<uint64_t>(), std::numeric_limits<uint64_t>::max());
   EXPECT_TRUE(v["a"][1].is_number_integer() && !v["a"][1].is_number_unsigned());
@@ -74,21 +74,63 @@ TEST(CliDocumentTest, MessagesSayWhere) {
 }
 
 TEST(CliDocumentTest, RejectsEverythingOutsideTheGrammar) {
-  for (std::string_view bad :
-       {"", " ", "{", "}", "[", "[1,]", "{\"a\":1,}", "[1,,2]", "1.", ".5", "-", "1e", "1e+",
-        "+1", "-01", "01", "tru", "nul", "nulll", "True", "NaN", "Infinity", "-Infinity", "'a'",
-        "\"\\x\"", "\"\\u12g4\"", "\"\\u12\"", "\"\\ud800\"", "\"\\ud800\\u0041\"", "\"\\udc00\"",
-        "\"a\tb\"", "\"\xff\"", "\"\xc0\x80\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "// c\n1",
-        "/* */1", "1e999", "-1e999", "[1]]", "{}}", "[1]x", "\"\\", "\"ab", "{1:2}", "\x01"}) {
+  for (std::string_view bad : {"",
+                               " ",
+                               "{",
+                               "}",
+                               "[",
+                               "[1,]",
+                               "{\"a\":1,}",
+                               "[1,,2]",
+                               "1.",
+                               ".5",
+                               "-",
+                               "1e",
+                               "1e+",
+                               "+1",
+                               "-01",
+                               "01",
+                               "tru",
+                               "nul",
+                               "nulll",
+                               "True",
+                               "NaN",
+                               "Infinity",
+                               "-Infinity",
+                               "'a'",
+                               "\"\\x\"",
+                               "\"\\u12g4\"",
+                               "\"\\u12\"",
+                               "\"\\ud800\"",
+                               "\"\\ud800\\u0041\"",
+                               "\"\\udc00\"",
+                               "\"a\tb\"",
+                               "\"\xff\"",
+                               "\"\xc0\x80\"",
+                               "\"\xed\xa0\x80\"",
+                               "\"\xf4\x90\x80\x80\"",
+                               "// c\n1",
+                               "/* */1",
+                               "1e999",
+                               "-1e999",
+                               "[1]]",
+                               "{}}",
+                               "[1]x",
+                               "\"\\",
+                               "\"ab",
+                               "{1:2}",
+                               "\x01"}) {
     ParseError(bad);
   }
 }
 
 TEST(CliDocumentTest, InvalidUtf8InBuiltDocumentsPrintsAsReplacement) {
-  Document v = {{"comm", "a\xff"
-                         "b"}};
-  EXPECT_EQ(PrintDocument(v, -1), "{\"comm\":\"a\xef\xbf\xbd"
-                                  "b\"}");
+  Document v = {{"comm",
+                 "a\xff"
+                 "b"}};
+  EXPECT_EQ(PrintDocument(v, -1),
+            "{\"comm\":\"a\xef\xbf\xbd"
+            "b\"}");
 }
 
 // Decoding a hostile but well-formed document: each mismatch names the field.
@@ -98,8 +140,7 @@ TEST(CliDocumentTest, DecodersNameTheField) {
   EXPECT_FALSE(DecodeProcessDetail(MustParse("7"), &detail, &error));
   EXPECT_EQ(error, "process is a number, not an object");
   StatusInfo status;
-  EXPECT_FALSE(DecodeStatus(MustParse(R"({"version":"1","uptime_seconds":"x"})"), &status,
-                            &error));
+  EXPECT_FALSE(DecodeStatus(MustParse(R"({"version":"1","uptime_seconds":"x"})"), &status, &error));
   EXPECT_EQ(error, "status.uptime_seconds is a string, not a number");
   const std::string base =
       R"({"version":"1","uptime_seconds":1,"attach":"a","capture":"c","http2":true,)"
@@ -133,9 +174,14 @@ TEST(CliDocumentTest, SurvivesGarbageAndMutations) {
       for (int j = 0; j < edits; ++j) {
         const size_t pos = rng() % text.size();
         switch (rng() % 3) {
-          case 0: text[pos] = static_cast<char>(rng()); break;
-          case 1: text.erase(pos, 1 + rng() % 3); break;
-          default: text.insert(pos, 1, alphabet[rng() % alphabet.size()]);
+          case 0:
+            text[pos] = static_cast<char>(rng());
+            break;
+          case 1:
+            text.erase(pos, 1 + rng() % 3);
+            break;
+          default:
+            text.insert(pos, 1, alphabet[rng() % alphabet.size()]);
         }
         if (text.empty()) text = "x";
       }

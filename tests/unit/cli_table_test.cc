@@ -194,23 +194,25 @@ TEST(CliFormatTest, Status) {
   s.attach = "tracepoints";
   s.capture = "probe-reads+http1-only";
   s.degraded = true;
-  s.load_failures = {"capture variant probe-reads+http2 failed to load: E2BIG\n    verifier: too \x1b[1mlarge"};
+  s.load_failures = {
+      "capture variant probe-reads+http2 failed to load: E2BIG\n    verifier: too \x1b[1mlarge"};
   s.kernel_drops = {{"ringbuf_full", 3}, {"iov_limit", 1}};
   s.connections_tracked = 12;
   s.processes_tracked = 4;
-  EXPECT_EQ(FormatStatus(s),
-            "tracegapd 0.1.0\n"
-            "  uptime               1h 02m 03s\n"
-            "  attach               tracepoints\n"
-            "  capture              probe-reads+http1-only (degraded: better variants failed to load)\n"
-            "  connections tracked  12\n"
-            "  processes tracked    4\n"
-            "load failures (the kernel refused these variants; the verifier's words follow):\n"
-            "  capture variant probe-reads+http2 failed to load: E2BIG\n"
-            "      verifier: too ?[1mlarge\n"
-            "kernel drops: 4\n"
-            "  ringbuf_full  3\n"
-            "  iov_limit     1\n");
+  EXPECT_EQ(
+      FormatStatus(s),
+      "tracegapd 0.1.0\n"
+      "  uptime               1h 02m 03s\n"
+      "  attach               tracepoints\n"
+      "  capture              probe-reads+http1-only (degraded: better variants failed to load)\n"
+      "  connections tracked  12\n"
+      "  processes tracked    4\n"
+      "load failures (the kernel refused these variants; the verifier's words follow):\n"
+      "  capture variant probe-reads+http2 failed to load: E2BIG\n"
+      "      verifier: too ?[1mlarge\n"
+      "kernel drops: 4\n"
+      "  ringbuf_full  3\n"
+      "  iov_limit     1\n");
 }
 
 TEST(CliFormatTest, Durations) {

@@ -20,14 +20,15 @@ class CorrelatorTest : public ::testing::Test {
  protected:
   CorrelatorTest()
       : table_(100, std::chrono::minutes(10)),
-        correlator_(CorrelatorConfig{}, table_,
-                    [this](uint32_t tgid, std::string_view comm) {
-                      ProcessIdentity who;
-                      who.key = ProcessKey{tgid, start_times_[tgid]};
-                      who.identity.comm = std::string(comm);
-                      return who;
-                    },
-                    [this] { return wall_ms_; }) {}
+        correlator_(
+            CorrelatorConfig{}, table_,
+            [this](uint32_t tgid, std::string_view comm) {
+              ProcessIdentity who;
+              who.key = ProcessKey{tgid, start_times_[tgid]};
+              who.identity.comm = std::string(comm);
+              return who;
+            },
+            [this] { return wall_ms_; }) {}
 
   // A request whose context comes from an optional traceparent value.
   RequestSeen Request(uint32_t tgid, uint32_t tid, uint64_t ts_ns, uint64_t conn, const char* tp,
@@ -44,7 +45,8 @@ class CorrelatorTest : public ::testing::Test {
     r.conn_id = conn;
     return r;
   }
-  void In(uint32_t tgid, uint32_t tid, uint64_t ts, uint64_t conn, const char* tp, bool complete = true) {
+  void In(uint32_t tgid, uint32_t tid, uint64_t ts, uint64_t conn, const char* tp,
+          bool complete = true) {
     RequestSeen r = Request(tgid, tid, ts, conn, tp, complete);
     r.inbound = true;
     correlator_.OnInbound(r);
@@ -68,7 +70,9 @@ class CorrelatorTest : public ::testing::Test {
   Correlator correlator_;
 };
 
-TEST_F(CorrelatorTest, OriginWithoutInbound) { EXPECT_EQ(Out(1, 1, 10 * kMs, kT1), Outcome::kOrigin); }
+TEST_F(CorrelatorTest, OriginWithoutInbound) {
+  EXPECT_EQ(Out(1, 1, 10 * kMs, kT1), Outcome::kOrigin);
+}
 
 TEST_F(CorrelatorTest, UntracedUpstreamWhenInboundHadNoContext) {
   In(1, 1, 1 * kMs, 7, nullptr);
@@ -172,11 +176,12 @@ TEST_F(CorrelatorTest, UnansweredRequestExpires) {
 // Requests are pruned from the front of the list only; an answered request behind a long-running
 // one has expired all the same and must not decide.
 TEST_F(CorrelatorTest, ExpiredRequestBehindALongRunningOneDoesNotDecide) {
-  In(1, 1, 0, 7, nullptr);   // long-running, no context: stays active
+  In(1, 1, 0, 7, nullptr);  // long-running, no context: stays active
   In(1, 2, 1 * kMs, 8, kT1);
-  Respond(1, 2 * kMs, 8);    // answered: lingers until 252 ms
+  Respond(1, 2 * kMs, 8);  // answered: lingers until 252 ms
   EXPECT_EQ(Out(1, 3, 100 * kMs, nullptr), Outcome::kDropped) << "kT1's request still lingers";
-  EXPECT_EQ(Out(1, 3, 1000 * kMs, nullptr), Outcome::kUntracedUpstream) << "only the context-less one is left";
+  EXPECT_EQ(Out(1, 3, 1000 * kMs, nullptr), Outcome::kUntracedUpstream)
+      << "only the context-less one is left";
 }
 
 // The response search runs from the newest request back to the connection's last answered one.
@@ -190,7 +195,8 @@ TEST_F(CorrelatorTest, ResponsesOnInterleavedConnectionsEndTheirOwnRequests) {
     EXPECT_EQ(Out(1, 2, 400 * kMs, nullptr), Outcome::kDropped) << c;
     Respond(1, 400 * kMs, 100 + c);
   }
-  EXPECT_EQ(Out(1, 2, 651 * kMs, nullptr), Outcome::kOrigin) << "every request answered and expired";
+  EXPECT_EQ(Out(1, 2, 651 * kMs, nullptr), Outcome::kOrigin)
+      << "every request answered and expired";
 }
 
 // A process serving more requests at once than the cap keeps working: the oldest are let go.

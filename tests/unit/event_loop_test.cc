@@ -26,7 +26,9 @@ constexpr uint64_t kNsPerSecond = 1'000'000'000ull;
 // One time line for both clocks, starting far from zero (as the real ones do).
 struct FakeClock {
   steady_clock::duration elapsed{};
-  steady_clock::time_point Steady() const { return steady_clock::time_point(seconds(1000)) + elapsed; }
+  steady_clock::time_point Steady() const {
+    return steady_clock::time_point(seconds(1000)) + elapsed;
+  }
   uint64_t MonotonicNs() const {
     return 1000 * kNsPerSecond + static_cast<uint64_t>(std::chrono::nanoseconds(elapsed).count());
   }
@@ -63,7 +65,8 @@ class FakeSource final : public EventSource {
 class FakePipeline final : public PipelineControl {
  public:
   void OnEventsLost(uint64_t now_ns) override { lost_at.push_back(now_ns); }
-  size_t CloseUntracked(const std::unordered_set<uint64_t>& live, uint64_t idle_before_ns) override {
+  size_t CloseUntracked(const std::unordered_set<uint64_t>& live,
+                        uint64_t idle_before_ns) override {
     close_calls.emplace_back(live, idle_before_ns);
     const size_t closed = std::min(closes_per_call, conns);
     conns -= closed;
@@ -132,7 +135,8 @@ TEST_F(EventLoopTest, HousekeepingRunsOnTheFirstStepThenEveryTwoSeconds) {
   const std::vector<std::pair<milliseconds, int>> steps = {
       {milliseconds(0), 1},    {milliseconds(500), 1},  {milliseconds(1999), 1},
       {milliseconds(2000), 2}, {milliseconds(3900), 2}, {milliseconds(4100), 3},
-      {milliseconds(6000), 3}, {milliseconds(6100), 4},  // due 2 s after the last run, not on a grid
+      {milliseconds(6000), 3}, {milliseconds(6100), 4},  // due 2 s after the last run, not on a
+                                                         // grid
   };
   for (const auto& [at, reaps] : steps) {
     ASSERT_TRUE(StepAt(at));
@@ -162,7 +166,8 @@ TEST_F(EventLoopTest, PassesDropCountersToMetricsAndStatusEveryStep) {
 }
 
 TEST_F(EventLoopTest, NoLossNoCheck) {
-  StepEverySecond(0, 130, [&](int t) { source_.drops[TG_DROP_READ_USER] = static_cast<uint64_t>(t); });
+  StepEverySecond(0, 130,
+                  [&](int t) { source_.drops[TG_DROP_READ_USER] = static_cast<uint64_t>(t); });
   EXPECT_TRUE(pipeline_.lost_at.empty());
   EXPECT_EQ(source_.live_reads, 0);
   EXPECT_TRUE(pipeline_.close_calls.empty());

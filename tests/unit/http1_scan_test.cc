@@ -28,9 +28,9 @@ struct Result {
 };
 
 std::ostream& operator<<(std::ostream& os, const Result& r) {
-  return os << "{pos " << r.pos << ", emit " << r.emit << ", block_bytes " << r.block_bytes << ", in_headers "
-            << int(r.in_headers) << ", match " << int(r.match) << ", truncated " << int(r.truncated)
-            << ", switch_h2 " << int(r.switch_h2) << "}";
+  return os << "{pos " << r.pos << ", emit " << r.emit << ", block_bytes " << r.block_bytes
+            << ", in_headers " << int(r.in_headers) << ", match " << int(r.match) << ", truncated "
+            << int(r.truncated) << ", switch_h2 " << int(r.switch_h2) << "}";
 }
 
 // Runs the kernel scanner the way capture.h does: fresh per-syscall fields, the direction's
@@ -108,8 +108,8 @@ Result ReferenceScan(const std::string& bytes, const Start& st) {
 
 void ExpectSame(const std::string& bytes, const Start& st) {
   EXPECT_EQ(KernelScan(bytes, st), ReferenceScan(bytes, st))
-      << "input (" << bytes.size() << " bytes, in_headers " << st.in_headers << ", match " << int(st.match)
-      << ", max_block " << st.max_block << "): " << testing::PrintToString(bytes);
+      << "input (" << bytes.size() << " bytes, in_headers " << st.in_headers << ", match "
+      << int(st.match) << ", max_block " << st.max_block << "): " << testing::PrintToString(bytes);
 }
 
 TEST(Http1Scan, RequestInOneBuffer) {
@@ -138,7 +138,8 @@ TEST(Http1Scan, EndSplitAcrossSyscallsUsesTheCarriedMatch) {
     st.match = carried;
     st.block_bytes = 40;
     const Result r = KernelScan(rest, st);
-    EXPECT_EQ(r.emit, rest.size()) << int(carried);  // the end, then a pipelined request's first line
+    EXPECT_EQ(r.emit, rest.size())
+        << int(carried);  // the end, then a pipelined request's first line
     EXPECT_EQ(r.in_headers, 1) << int(carried);
     ExpectSame(rest, st);
   }
@@ -172,9 +173,23 @@ TEST(Http1Scan, NotHttpStopsAtOnce) {
 // Random buffers built from the pieces that matter (CR, LF, message starts, header-ish text),
 // with random carried state: the two scanners must agree everywhere.
 TEST(Http1Scan, AgreesWithTheReferenceOnRandomInput) {
-  const std::vector<std::string> pieces = {"\r", "\n", "\r\n", "\r\n\r\n", "GET / HTTP/1.1", "POST /x HTTP/1.0",
-                                           "HTTP/1.1 200 OK", "HTTP/1.1 101 Switching", "Host: a", "x", "yz",
-                                           ": ", std::string(1, '\0'), "\xff", "abcdefgh", "PUT ", "HTT"};
+  const std::vector<std::string> pieces = {"\r",
+                                           "\n",
+                                           "\r\n",
+                                           "\r\n\r\n",
+                                           "GET / HTTP/1.1",
+                                           "POST /x HTTP/1.0",
+                                           "HTTP/1.1 200 OK",
+                                           "HTTP/1.1 101 Switching",
+                                           "Host: a",
+                                           "x",
+                                           "yz",
+                                           ": ",
+                                           std::string(1, '\0'),
+                                           "\xff",
+                                           "abcdefgh",
+                                           "PUT ",
+                                           "HTT"};
   std::mt19937 rng(20261124);
   for (int iter = 0; iter < 200000; ++iter) {
     std::string b;
@@ -188,8 +203,9 @@ TEST(Http1Scan, AgreesWithTheReferenceOnRandomInput) {
     st.block_bytes = st.in_headers ? rng() % 100 : 0;
     st.max_block = (rng() % 4 == 0) ? 16 + rng() % 120 : 4096;
     const Result k = KernelScan(b, st), ref = ReferenceScan(b, st);
-    ASSERT_EQ(k, ref) << "iteration " << iter << " input " << testing::PrintToString(b) << " in_headers "
-                      << st.in_headers << " match " << int(st.match) << " max_block " << st.max_block;
+    ASSERT_EQ(k, ref) << "iteration " << iter << " input " << testing::PrintToString(b)
+                      << " in_headers " << st.in_headers << " match " << int(st.match)
+                      << " max_block " << st.max_block;
   }
 }
 

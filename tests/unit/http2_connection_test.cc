@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "protocols/http2/connection.h"
-#include "support/http2_frames.h"
 #include "protocols/trace_context/trace_context.h"
+#include "support/http2_frames.h"
 #include "tracegap.h"
 
 namespace tracegap::http2 {

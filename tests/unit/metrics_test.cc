@@ -36,14 +36,17 @@ std::map<std::string, double> RequestsByComm(const Metrics& m) {
 
 TEST(MetricsLabels, LabelValueKeepsPrintableUtf8AndReplacesTheRest) {
   EXPECT_EQ(Metrics::LabelValue("nginx"), "nginx");
-  EXPECT_EQ(Metrics::LabelValue("caf\xc3\xa9"), "caf\xc3\xa9");          // é
-  EXPECT_EQ(Metrics::LabelValue("\xe2\x82\xac" "1"), "\xe2\x82\xac" "1");  // €
+  EXPECT_EQ(Metrics::LabelValue("caf\xc3\xa9"), "caf\xc3\xa9");  // é
+  EXPECT_EQ(Metrics::LabelValue("\xe2\x82\xac"
+                                "1"),
+            "\xe2\x82\xac"
+            "1");  // €
   EXPECT_EQ(Metrics::LabelValue("a\nb\tc\x7f"), "a?b?c?");
   EXPECT_EQ(Metrics::LabelValue("\xff\xfe"), "??");
-  EXPECT_EQ(Metrics::LabelValue("x\xc3"), "x?");                  // truncated sequence
-  EXPECT_EQ(Metrics::LabelValue("\xc0\xaf"), "??");               // overlong '/'
-  EXPECT_EQ(Metrics::LabelValue("\xed\xa0\x80"), "???");          // UTF-16 surrogate
-  EXPECT_EQ(Metrics::LabelValue("\xf4\x90\x80\x80"), "????");     // above U+10FFFF
+  EXPECT_EQ(Metrics::LabelValue("x\xc3"), "x?");               // truncated sequence
+  EXPECT_EQ(Metrics::LabelValue("\xc0\xaf"), "??");            // overlong '/'
+  EXPECT_EQ(Metrics::LabelValue("\xed\xa0\x80"), "???");       // UTF-16 surrogate
+  EXPECT_EQ(Metrics::LabelValue("\xf4\x90\x80\x80"), "????");  // above U+10FFFF
   EXPECT_EQ(Metrics::LabelValue(std::string_view("a\0b", 3)), "a?b");
 }
 
@@ -79,8 +82,12 @@ TEST(MetricsLabels, IdentitiesBeyondTheCapAreCountedAsOther) {
 TEST(MetricsLabels, NoCommOrUnitCanAliasAnother) {
   Metrics m = MakeMetrics(10);
   m.CountRequest("inbound", "http1", "valid", "a\x1f", "b");
-  m.CountRequest("inbound", "http1", "valid", "a", "\x1f" "b");
-  m.CountRequest("inbound", "http1", "valid", "a", "\x1f" "b");
+  m.CountRequest("inbound", "http1", "valid", "a",
+                 "\x1f"
+                 "b");
+  m.CountRequest("inbound", "http1", "valid", "a",
+                 "\x1f"
+                 "b");
   EXPECT_EQ(m.identities(), 2u);
   const auto by = RequestsByComm(m);
   EXPECT_EQ(by.at("a?"), 1);

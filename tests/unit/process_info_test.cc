@@ -64,13 +64,15 @@ TEST(UnitFromCgroupTest, DockerCgroupfsDriver) {
 TEST(UnitFromCgroupTest, KubepodsContainerd) {
   EXPECT_EQ(UnitFromCgroup("0::/kubepods.slice/kubepods-burstable.slice/"
                            "kubepods-burstable-pod3f1c9a2e_5b7d_4c1e_9f00_112233445566.slice/"
-                           "cri-containerd-" + kId + ".scope\n"),
+                           "cri-containerd-" +
+                           kId + ".scope\n"),
             kShortId);
 }
 
 TEST(UnitFromCgroupTest, KubepodsCrio) {
   EXPECT_EQ(UnitFromCgroup("0::/kubepods.slice/kubepods-besteffort.slice/"
-                           "kubepods-besteffort-pod0a1b2c3d.slice/crio-" + kId + ".scope\n"),
+                           "kubepods-besteffort-pod0a1b2c3d.slice/crio-" +
+                           kId + ".scope\n"),
             kShortId);
 }
 
@@ -101,19 +103,24 @@ TEST(UnitFromCgroupTest, CgroupV1UsesNameSystemdLine) {
 }
 
 TEST(UnitFromCgroupTest, CgroupV1Docker) {
-  const std::string file =
-      "12:pids:/docker/" + kId + "\n"
-      "4:memory:/docker/" + kId + "\n"
-      "1:name=systemd:/docker/" + kId + "\n";
+  const std::string file = "12:pids:/docker/" + kId +
+                           "\n"
+                           "4:memory:/docker/" +
+                           kId +
+                           "\n"
+                           "1:name=systemd:/docker/" +
+                           kId + "\n";
   EXPECT_EQ(UnitFromCgroup(file), kShortId);
 }
 
 TEST(UnitFromCgroupTest, CgroupV1WithoutSystemdLineUsesControllerLines) {
   // A cgroup v1 host without systemd (docker with the cgroupfs driver): no name=systemd line.
-  const std::string file =
-      "12:pids:/docker/" + kId + "\n"
-      "4:memory:/docker/" + kId + "\n"
-      "1:cpuset:/\n";
+  const std::string file = "12:pids:/docker/" + kId +
+                           "\n"
+                           "4:memory:/docker/" +
+                           kId +
+                           "\n"
+                           "1:cpuset:/\n";
   EXPECT_EQ(UnitFromCgroup(file), kShortId);
   // Hybrid hierarchy whose v2 line says nothing.
   EXPECT_EQ(UnitFromCgroup("4:memory:/docker/" + kId + "\n0::/\n"), kShortId);
@@ -300,8 +307,8 @@ TEST_F(ProcessInfoCacheTest, GarbageStat) {
 
 TEST_F(ProcessInfoCacheTest, StaysBounded) {
   for (uint32_t pid = 1; pid <= 5; ++pid) {
-    WriteProcess(pid, std::to_string(pid * 10), "0::/system.slice/s" + std::to_string(pid) +
-                                                    ".service\n");
+    WriteProcess(pid, std::to_string(pid * 10),
+                 "0::/system.slice/s" + std::to_string(pid) + ".service\n");
   }
   ProcessInfoCache cache(root_.string(), 2);
   for (uint32_t pid = 1; pid <= 5; ++pid) {

@@ -11,7 +11,8 @@ namespace {
 constexpr const char* kAccepted =
     "verification time 200025 usec\n"
     "stack depth 96+0\n"
-    "processed 24626 insns (limit 1000000) max_states_per_insn 11 total_states 1253 peak_states 1499 "
+    "processed 24626 insns (limit 1000000) max_states_per_insn 11 total_states 1253 peak_states "
+    "1499 "
     "mark_read 0\n";
 
 // Linux 6.18, log level 4, over the budget.
@@ -19,7 +20,8 @@ constexpr const char* kTooLarge =
     "BPF program is too large. Processed 1000001 insn\n"
     "verification time 428912 usec\n"
     "stack depth 96+0\n"
-    "processed 1000001 insns (limit 1000000) max_states_per_insn 28 total_states 52620 peak_states 344 "
+    "processed 1000001 insns (limit 1000000) max_states_per_insn 28 total_states 52620 peak_states "
+    "344 "
     "mark_read 0\n";
 
 // Linux 6.1 (the report), level 1: the failing instruction, its source line, the reason.
@@ -52,15 +54,18 @@ TEST(VerifierLogTest, ReasonIsTheLastLinesWithoutStats) {
             (std::vector<std::string>{
                 "; if (bpf_ringbuf_output(&tg_events, ev, sizeof(*ev) + len, wake)) { @ emit.h:40",
                 "R3 unbounded memory access, use 'var &= const' or 'if (var < const)'"}));
-  EXPECT_EQ(ParseVerifierStats(kUnbounded).verification_us, std::nullopt) << "6.1 at level 1: no time";
+  EXPECT_EQ(ParseVerifierStats(kUnbounded).verification_us, std::nullopt)
+      << "6.1 at level 1: no time";
   EXPECT_EQ(ParseVerifierStats(kUnbounded).processed_insns, 5317u);
 }
 
 TEST(VerifierLogTest, HostileAndEmptyLogs) {
   EXPECT_FALSE(ParseVerifierStats("").processed_insns.has_value());
   EXPECT_FALSE(ParseVerifierStats("processed lots of insns\n").processed_insns.has_value());
-  EXPECT_FALSE(ParseVerifierStats("processed 99999999999999999999999 insns\n").processed_insns.has_value());
-  EXPECT_TRUE(VerifierReason(std::string(5, '\0'), 3).empty()) << "a NUL-filled buffer has no lines";
+  EXPECT_FALSE(
+      ParseVerifierStats("processed 99999999999999999999999 insns\n").processed_insns.has_value());
+  EXPECT_TRUE(VerifierReason(std::string(5, '\0'), 3).empty())
+      << "a NUL-filled buffer has no lines";
   EXPECT_EQ(VerifierReason("a\r\n\n\nb  \n", 5), (std::vector<std::string>{"a", "b"}));
 }
 

@@ -35,8 +35,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Start() {
     Arm(kReadTimeout, Phase::kReading);
-    http::async_read_header(socket_, buffer_, parser_,
-                            [self = shared_from_this()](error_code ec, size_t) { self->OnRead(ec); });
+    http::async_read_header(
+        socket_, buffer_, parser_,
+        [self = shared_from_this()](error_code ec, size_t) { self->OnRead(ec); });
   }
 
  private:
@@ -61,8 +62,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnRead(const error_code& ec) {
     if (phase_ != Phase::kReading) return;
     if (timed_out_) {
-      Respond(ErrorResponse(408, "request head not received within " +
-                                     std::to_string(kReadTimeout.count()) + " ms"));
+      Respond(ErrorResponse(
+          408, "request head not received within " + std::to_string(kReadTimeout.count()) + " ms"));
     } else if (ec == http::error::end_of_stream) {
       Close();  // connected and left without a word (a liveness probe): nothing to answer
     } else if (!peer_allowed_ && (!ec || IsHttpError(ec))) {

@@ -24,7 +24,9 @@ constexpr double kSecondsScale = 1e3;
 
 // Names, paths and units come from other users' processes: bytes that are not UTF-8 become
 // U+FFFD instead of failing the whole answer.
-std::string Dump(const Json& doc) { return doc.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string Dump(const Json& doc) {
+  return doc.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 Json Process(const ProcessSnapshot& p) {
   Json inbound = Json::object();
@@ -32,7 +34,8 @@ Json Process(const ProcessSnapshot& p) {
     inbound[std::string(Label(v))] = p.inbound[static_cast<size_t>(v)];
   }
   Json outbound = Json::object();
-  for (Outcome o : kAllOutcomes) outbound[std::string(Label(o))] = p.outbound[static_cast<size_t>(o)];
+  for (Outcome o : kAllOutcomes)
+    outbound[std::string(Label(o))] = p.outbound[static_cast<size_t>(o)];
   return Json{{"pid", p.pid},
               {"start_time", p.start_time},
               {"comm", p.comm},

@@ -45,7 +45,6 @@ class UniqueFd {
   int fd_;
 };
 
-
 bool Fail(std::string* error, std::string message) {
   *error = std::move(message);
   return false;

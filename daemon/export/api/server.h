@@ -19,8 +19,8 @@
 #include <string>
 #include <thread>
 
-#include "export/api/router.h"
 #include "correlate/process_table.h"
+#include "export/api/router.h"
 
 namespace tracegap::api {
 

@@ -43,24 +43,42 @@ inline constexpr std::size_t kParseErrorCount = static_cast<std::size_t>(ParseEr
 
 constexpr std::string_view ParseErrorLabel(ParseError e) {
   switch (e) {
-    case ParseError::kOk: return "ok";
-    case ParseError::kBadStartLine: return "bad_start_line";
-    case ParseError::kBadTarget: return "bad_target";
-    case ParseError::kBadVersion: return "bad_version";
-    case ParseError::kBadStatus: return "bad_status";
-    case ParseError::kBadHeaderName: return "bad_header_name";
-    case ParseError::kBadHeaderLine: return "bad_header_line";
-    case ParseError::kBadHeaderValue: return "bad_header_value";
-    case ParseError::kObsFold: return "obs_fold";
-    case ParseError::kBareLf: return "bare_lf";
-    case ParseError::kNotHttp1: return "not_http1";
-    case ParseError::kUnsynced: return "unsynced";
-    case ParseError::kAbandoned: return "abandoned";
-    case ParseError::kTruncated: return "truncated";
-    case ParseError::kLost: return "lost";
-    case ParseError::kTooLarge: return "too_large";
-    case ParseError::kClosed: return "closed";
-    case ParseError::kCount: break;
+    case ParseError::kOk:
+      return "ok";
+    case ParseError::kBadStartLine:
+      return "bad_start_line";
+    case ParseError::kBadTarget:
+      return "bad_target";
+    case ParseError::kBadVersion:
+      return "bad_version";
+    case ParseError::kBadStatus:
+      return "bad_status";
+    case ParseError::kBadHeaderName:
+      return "bad_header_name";
+    case ParseError::kBadHeaderLine:
+      return "bad_header_line";
+    case ParseError::kBadHeaderValue:
+      return "bad_header_value";
+    case ParseError::kObsFold:
+      return "obs_fold";
+    case ParseError::kBareLf:
+      return "bare_lf";
+    case ParseError::kNotHttp1:
+      return "not_http1";
+    case ParseError::kUnsynced:
+      return "unsynced";
+    case ParseError::kAbandoned:
+      return "abandoned";
+    case ParseError::kTruncated:
+      return "truncated";
+    case ParseError::kLost:
+      return "lost";
+    case ParseError::kTooLarge:
+      return "too_large";
+    case ParseError::kClosed:
+      return "closed";
+    case ParseError::kCount:
+      break;
   }
   return "invalid";
 }

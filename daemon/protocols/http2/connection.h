@@ -64,9 +64,12 @@ inline constexpr std::array kStates = {State::kSynced, State::kUnsynced, State::
 // The value of tracegap_http2_connections{state}.
 constexpr std::string_view Label(State s) {
   switch (s) {
-    case State::kSynced: return "synced";
-    case State::kUnsynced: return "unsynced";
-    case State::kBroken: return "broken";
+    case State::kSynced:
+      return "synced";
+    case State::kUnsynced:
+      return "unsynced";
+    case State::kBroken:
+      return "broken";
   }
   return "invalid";
 }

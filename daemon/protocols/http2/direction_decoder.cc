@@ -105,11 +105,14 @@ bool DirectionDecoder::OnFrame(const Frame& frame) {
   switch (h.type) {
     case TG_H2_HEADERS:
     case TG_H2_PUSH_PROMISE:
-    case TG_H2_CONTINUATION: return OnBlockFrame(frame);
+    case TG_H2_CONTINUATION:
+      return OnBlockFrame(frame);
     case TG_H2_DATA:
       if ((h.flags & kFlagEndStream) != 0) sink_->OnEndStream(dir_, h.stream_id);
       return true;
-    case TG_H2_RST_STREAM: sink_->OnReset(dir_, h.stream_id); return true;
+    case TG_H2_RST_STREAM:
+      sink_->OnReset(dir_, h.stream_id);
+      return true;
     case TG_H2_GOAWAY:
       if (frame.error != Error::kNone) {
         Report(frame.error);  // debug data too long to buffer: the frame is lost, nothing else
@@ -127,7 +130,8 @@ bool DirectionDecoder::OnFrame(const Frame& frame) {
       if (frame.error != Error::kNone) Report(frame.error);
       sink_->OnSettings(dir_, frame);
       return true;
-    default: return true;
+    default:
+      return true;
   }
 }
 

@@ -25,8 +25,8 @@ struct Limits {
   // Per copied frame payload; keep it above hpack.max_block_bytes + 261 (padding and priority)
   // so that a block within its limit always fits in one frame.
   std::size_t max_payload = FrameParser::kDefaultMaxPayload;
-  std::size_t max_continuations = 128;                        // per header block
-  std::size_t max_streams = 1024;                             // tracked per connection
+  std::size_t max_continuations = 128;  // per header block
+  std::size_t max_streams = 1024;       // tracked per connection
 };
 
 enum class Mode : uint8_t {

@@ -48,24 +48,42 @@ inline constexpr std::size_t kErrorCount = static_cast<std::size_t>(Error::kCoun
 
 constexpr std::string_view Label(Error e) {
   switch (e) {
-    case Error::kNone: return "none";
-    case Error::kLost: return "lost";
-    case Error::kBadFrameLength: return "bad_frame_length";
-    case Error::kBadPadding: return "bad_padding";
-    case Error::kBadStreamId: return "bad_stream_id";
-    case Error::kFrameSizeExceeded: return "frame_size_exceeded";
-    case Error::kOrphanContinuation: return "orphan_continuation";
-    case Error::kContinuationExpected: return "continuation_expected";
-    case Error::kContinuationFlood: return "continuation_flood";
-    case Error::kHpackInvalid: return "hpack_invalid";
-    case Error::kHeaderBlockTooLarge: return "header_block_too_large";
-    case Error::kFrameTooLarge: return "frame_too_large";
-    case Error::kDecodedTooLarge: return "decoded_too_large";
-    case Error::kSettingsFlood: return "settings_flood";
-    case Error::kTooManyStreams: return "too_many_streams";
-    case Error::kResponseWithoutRequest: return "response_without_request";
-    case Error::kTruncated: return "truncated";
-    case Error::kCount: break;
+    case Error::kNone:
+      return "none";
+    case Error::kLost:
+      return "lost";
+    case Error::kBadFrameLength:
+      return "bad_frame_length";
+    case Error::kBadPadding:
+      return "bad_padding";
+    case Error::kBadStreamId:
+      return "bad_stream_id";
+    case Error::kFrameSizeExceeded:
+      return "frame_size_exceeded";
+    case Error::kOrphanContinuation:
+      return "orphan_continuation";
+    case Error::kContinuationExpected:
+      return "continuation_expected";
+    case Error::kContinuationFlood:
+      return "continuation_flood";
+    case Error::kHpackInvalid:
+      return "hpack_invalid";
+    case Error::kHeaderBlockTooLarge:
+      return "header_block_too_large";
+    case Error::kFrameTooLarge:
+      return "frame_too_large";
+    case Error::kDecodedTooLarge:
+      return "decoded_too_large";
+    case Error::kSettingsFlood:
+      return "settings_flood";
+    case Error::kTooManyStreams:
+      return "too_many_streams";
+    case Error::kResponseWithoutRequest:
+      return "response_without_request";
+    case Error::kTruncated:
+      return "truncated";
+    case Error::kCount:
+      break;
   }
   return "invalid";
 }

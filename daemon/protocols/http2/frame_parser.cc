@@ -24,7 +24,8 @@ Error CheckHeader(const FrameHeader& h) {
     case TG_H2_DATA:
     case TG_H2_HEADERS:
     case TG_H2_PUSH_PROMISE:
-    case TG_H2_CONTINUATION: return stream0 ? Error::kBadStreamId : Error::kNone;
+    case TG_H2_CONTINUATION:
+      return stream0 ? Error::kBadStreamId : Error::kNone;
     case TG_H2_PRIORITY:
       if (stream0) return Error::kBadStreamId;
       return h.length == kPriorityLen ? Error::kNone : Error::kBadFrameLength;
@@ -41,8 +42,10 @@ Error CheckHeader(const FrameHeader& h) {
     case TG_H2_GOAWAY:
       if (!stream0) return Error::kBadStreamId;
       return h.length >= 8 ? Error::kNone : Error::kBadFrameLength;
-    case TG_H2_WINDOW_UPDATE: return h.length == 4 ? Error::kNone : Error::kBadFrameLength;
-    default: return Error::kNone;  // unknown types are ignored (RFC 9113 section 4.1)
+    case TG_H2_WINDOW_UPDATE:
+      return h.length == 4 ? Error::kNone : Error::kBadFrameLength;
+    default:
+      return Error::kNone;  // unknown types are ignored (RFC 9113 section 4.1)
   }
 }
 
@@ -89,14 +92,20 @@ Error DecodePayload(std::string_view payload, Frame& f) {
       f.fragment = payload.substr(4);
       return Error::kNone;
     }
-    case TG_H2_CONTINUATION: f.fragment = payload; return Error::kNone;
-    case TG_H2_RST_STREAM: f.error_code = Be32(payload); return Error::kNone;
+    case TG_H2_CONTINUATION:
+      f.fragment = payload;
+      return Error::kNone;
+    case TG_H2_RST_STREAM:
+      f.error_code = Be32(payload);
+      return Error::kNone;
     case TG_H2_GOAWAY:
       f.last_stream_id = Be32(payload) & 0x7fffffffu;
       f.error_code = Be32(payload.substr(4));
       return Error::kNone;
-    case TG_H2_SETTINGS: return DecodeSettings(payload, f);
-    default: return Error::kNone;
+    case TG_H2_SETTINGS:
+      return DecodeSettings(payload, f);
+    default:
+      return Error::kNone;
   }
 }
 

@@ -44,6 +44,8 @@ void Http2Reporter::OnStreamEnd(const http2::StreamEnd& end) {
   observer_.OnResponse(r);
 }
 
-void Http2Reporter::OnError(std::string_view reason) { observer_.OnParseError(Protocol::kHttp2, reason); }
+void Http2Reporter::OnError(std::string_view reason) {
+  observer_.OnParseError(Protocol::kHttp2, reason);
+}
 
 }  // namespace tracegap

@@ -249,40 +249,62 @@ constexpr LegacyHeader kLegacyHeaders[] = {
 
 std::string_view Label(TraceparentError error) noexcept {
   switch (error) {
-    case TraceparentError::kNone: return "none";
-    case TraceparentError::kDuplicate: return "duplicate";
-    case TraceparentError::kLength: return "length";
-    case TraceparentError::kDelimiter: return "delimiter";
-    case TraceparentError::kVersion: return "version";
-    case TraceparentError::kNonHex: return "non_hex";
-    case TraceparentError::kZeroTraceId: return "zero_trace_id";
-    case TraceparentError::kZeroParentId: return "zero_parent_id";
-    case TraceparentError::kUppercaseHex: return "uppercase_hex";
+    case TraceparentError::kNone:
+      return "none";
+    case TraceparentError::kDuplicate:
+      return "duplicate";
+    case TraceparentError::kLength:
+      return "length";
+    case TraceparentError::kDelimiter:
+      return "delimiter";
+    case TraceparentError::kVersion:
+      return "version";
+    case TraceparentError::kNonHex:
+      return "non_hex";
+    case TraceparentError::kZeroTraceId:
+      return "zero_trace_id";
+    case TraceparentError::kZeroParentId:
+      return "zero_parent_id";
+    case TraceparentError::kUppercaseHex:
+      return "uppercase_hex";
   }
   return "invalid";
 }
 
 std::string_view Label(TracestateError error) noexcept {
   switch (error) {
-    case TracestateError::kNone: return "none";
-    case TracestateError::kOrphan: return "orphan";
-    case TracestateError::kMember: return "member";
-    case TracestateError::kKey: return "key";
-    case TracestateError::kValue: return "value";
-    case TracestateError::kTooManyMembers: return "too_many_members";
-    case TracestateError::kDuplicateKey: return "duplicate_key";
+    case TracestateError::kNone:
+      return "none";
+    case TracestateError::kOrphan:
+      return "orphan";
+    case TracestateError::kMember:
+      return "member";
+    case TracestateError::kKey:
+      return "key";
+    case TracestateError::kValue:
+      return "value";
+    case TracestateError::kTooManyMembers:
+      return "too_many_members";
+    case TracestateError::kDuplicateKey:
+      return "duplicate_key";
   }
   return "invalid";
 }
 
 std::string_view Label(LegacyFormat format) noexcept {
   switch (format) {
-    case LegacyFormat::kNone: return "none";
-    case LegacyFormat::kB3: return "b3";
-    case LegacyFormat::kJaeger: return "jaeger";
-    case LegacyFormat::kXRay: return "xray";
-    case LegacyFormat::kGrpcTraceBin: return "grpc_trace_bin";
-    case LegacyFormat::kSkyWalking: return "sw8";
+    case LegacyFormat::kNone:
+      return "none";
+    case LegacyFormat::kB3:
+      return "b3";
+    case LegacyFormat::kJaeger:
+      return "jaeger";
+    case LegacyFormat::kXRay:
+      return "xray";
+    case LegacyFormat::kGrpcTraceBin:
+      return "grpc_trace_bin";
+    case LegacyFormat::kSkyWalking:
+      return "sw8";
   }
   return "invalid";
 }
