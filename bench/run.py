@@ -259,7 +259,7 @@ class Config:
                         raise ToolError("tracegapd did not serve /metrics within 30 s:\n" + self.log_tail())
                     time.sleep(0.1)
         if self.name == "tracegapd" and "_bpf_build" not in self.ctx.results:
-            m = re.search(r"tracepoints attached \(([^)]*)\)", self.log_tail())
+            m = re.search(r"capture variant (\S+) \(", self.log_tail())
             self.ctx.results["_bpf_build"] = m.group(1) if m else "?"
         if self.proc is not None:
             self.pid = self.proc.pid
@@ -1308,7 +1308,7 @@ def write_report(ctx, path, started, finished, cmdline):
         ["OS", mi["os"]], ["load average (1/5/15 min) at start", r["_load"]["start"]],
         ["load average at end", r["_load"]["end"]], ["tracegap commit", mi["commit"]],
         ["return-stack mitigation (spec_rstack_overflow)", mi.get("srso", "?")],
-        ["tracegapd's BPF build", r.get("_bpf_build", "?")],
+        ["tracegapd's capture variant", r.get("_bpf_build", "?")],
         *[[k, v] for k, v in mi["tools"].items()]]))
     out.append("")
     out.append("Placement: the machine has 2 CPUs and no third. Servers (nginx worker, nghttpd, the gRPC server, "
