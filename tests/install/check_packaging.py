@@ -44,18 +44,26 @@ def run(cmd, **kw):
 _OPT = re.compile(r"^  (?:-(\w) \[ )?--([a-z][a-z0-9-]*)(?: \])?(?: ([A-Z][A-Z:]*))?(?: \(=([^)]*)\))?")
 
 
-def daemon_options(tracegapd):
-    """{name: default or None} for every option in `tracegapd --help`, and the exit codes."""
-    out = run([tracegapd, "--help"])
-    if out.returncode != 0:
-        raise SystemExit(f"FAIL: {tracegapd} --help exited {out.returncode}: {out.stderr}")
+def settable_options(help_text):
+    """{name: default or None} for every option of `tracegapd --help` that a config file may set
+    (the one-shot checks after "Checks (command line only)" may not; the man page has them)."""
     opts = {}
-    for line in out.stdout.splitlines():
+    for line in help_text.splitlines():
         if line.startswith("Checks (command line only)"):
-            break  # one-shot checks: not settable in the config file (the man page has them)
+            break
         m = _OPT.match(line)
         if m:
             opts[m.group(2)] = m.group(4)
+    return opts
+
+
+def daemon_options(tracegapd):
+    """{name: default or None} for every settable option in `tracegapd --help`, and the exit
+    codes."""
+    out = run([tracegapd, "--help"])
+    if out.returncode != 0:
+        raise SystemExit(f"FAIL: {tracegapd} --help exited {out.returncode}: {out.stderr}")
+    opts = settable_options(out.stdout)
     codes = set()
     m = re.search(r"Exit codes: (.*)", out.stdout, re.S)
     if m:

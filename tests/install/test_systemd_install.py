@@ -322,12 +322,7 @@ def check_files(c, version):
            f"system user tracegap (uid {user[2] if len(user) > 2 else '?'}, home /nonexistent, no login shell)")
     expect(c.run("getent group tracegap", check=False).returncode == 0, "group tracegap exists")
     # The config file shows every option of the installed daemon's --help with its default.
-    help_text = c.out("tracegapd --help")
-    opts = {}
-    for line in help_text.splitlines():
-        m = check_packaging._OPT.match(line)
-        if m:
-            opts[m.group(2)] = m.group(4)
+    opts = check_packaging.settable_options(c.out("tracegapd --help"))
     conf = c.out("cat /etc/tracegap/tracegapd.conf")
     for name, default in opts.items():
         if name in ("help", "version", "config"):
