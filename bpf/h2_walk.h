@@ -107,8 +107,8 @@ static long tg_h2_step(__u32 index, struct tg_scan_ctx *ctx) {
   return 0;
 }
 
-/* Test-only (tg_test_overcomplex): 2^30 paths, each with its own offset, which the verifier must
- * all walk: over its 1M-instruction budget (E2BIG) on every kernel. */
+/* Test-only (tg_test_refuse_http2 == 1): 2^30 paths, each with its own offset, which the verifier
+ * must all walk: over its 1M-instruction budget (E2BIG) on every kernel. */
 static __always_inline void tg_overcomplex(struct tg_scratch *scr) {
   __u32 x = 0;
 #pragma unroll
@@ -148,7 +148,10 @@ static __always_inline void tg_h2_walk(struct tg_scratch *scr, struct tg_conn *c
   w->announced = conn->announced;
   w->base_flags = TG_DATA_HTTP2 | (h->from_start ? TG_DATA_H2_FROM_START : 0);
   struct tg_scan_ctx ctx = {.scr = scr};
-  if (tg_test_overcomplex) tg_overcomplex(scr);
+  if (tg_test_refuse_http2 == 1) tg_overcomplex(scr);
+  /* Test-only (tg_test_refuse_http2 == 2): an offset with no bound, which every verifier refuses
+   * (EACCES), to test that the refusal is reported with its source line. */
+  if (tg_test_refuse_http2 == 2) scr->raw[w->left] = 0;
   bpf_loop(TG_H2_MAX_STEPS, tg_h2_step, &ctx, 0);
   if (w->left > 0 && !w->failed) w->failed = 1; /* ran out of steps */
   if (w->out > 0) tg_h2_flush(scr);

@@ -21,9 +21,10 @@ const volatile __u64 tg_wakeup_bytes = 256 * 1024; /* wake the reader once this 
 /* 0: HTTP/2 is not followed (the daemon's fallback variant when a kernel rejects the programs
  * with it). The verifier knows read-only values, so with 0 the HTTP/2 code is never verified. */
 const volatile __u8 tg_follow_http2 = 1;
-/* Test-only (TRACEGAP_TEST_OVERCOMPLEX_HTTP2=1 in the daemon's environment): makes the HTTP/2
- * code too complex for any verifier, to test the daemon's fallback to HTTP/1 only. */
-const volatile __u8 tg_test_overcomplex = 0;
+/* Test-only (TRACEGAP_TEST_REFUSE_HTTP2 in the daemon's environment), to test the daemon's
+ * fallback to HTTP/1 only and its diagnostics: 1 makes the HTTP/2 code too complex for any
+ * verifier (E2BIG), 2 makes it read out of bounds (EACCES). */
+const volatile __u8 tg_test_refuse_http2 = 0;
 
 /* Header bytes and connection closes, to the daemon. Size: --ring-buffer-bytes. */
 struct {

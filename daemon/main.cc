@@ -148,12 +148,17 @@ ProbeConfig MakeProbeConfig(const Options& opts) {
   pc.max_connections = opts.max_connections;
   pc.wakeup_bytes = opts.ring_buffer_bytes / 4;
   pc.direct_kernel_reads = opts.kernel_reads == "auto";
-  const char* overcomplex = std::getenv("TRACEGAP_TEST_OVERCOMPLEX_HTTP2");
-  pc.test_overcomplex_http2 = overcomplex != nullptr && std::string_view(overcomplex) == "1";
-  if (pc.test_overcomplex_http2) {
-    TG_LOG(Warning)
-        << "TRACEGAP_TEST_OVERCOMPLEX_HTTP2=1: the HTTP/2 variants are made too complex "
-           "for the verifier on purpose (a test of the fallback)";
+  // Test-only: make the kernel refuse the HTTP/2 variants (complex: E2BIG; unsafe: EACCES).
+  if (const char* refuse = std::getenv("TRACEGAP_TEST_REFUSE_HTTP2"); refuse != nullptr) {
+    const std::string_view how(refuse);
+    pc.test_refuse_http2 = how == "complex"  ? ProbeConfig::TestRefusal::kComplex
+                           : how == "unsafe" ? ProbeConfig::TestRefusal::kUnsafe
+                                             : ProbeConfig::TestRefusal::kNone;
+    TG_LOG(Warning) << "TRACEGAP_TEST_REFUSE_HTTP2=" << how
+                    << (pc.test_refuse_http2 == ProbeConfig::TestRefusal::kNone
+                            ? ": not complex or unsafe, ignored"
+                            : ": the HTTP/2 variants are made unloadable on purpose (a test of the "
+                              "fallback)");
   }
   return pc;
 }

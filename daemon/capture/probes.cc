@@ -166,7 +166,7 @@ Skel* OpenConfigured(const ProbeConfig& config, const CaptureVariant& variant, s
   s->rodata->tg_max_header_bytes = config.max_header_bytes;
   s->rodata->tg_wakeup_bytes = config.wakeup_bytes;
   s->rodata->tg_follow_http2 = variant.http2 ? 1 : 0;
-  s->rodata->tg_test_overcomplex = variant.http2 && config.test_overcomplex_http2 ? 1 : 0;
+  s->rodata->tg_test_refuse_http2 = variant.http2 ? static_cast<uint8_t>(config.test_refuse_http2) : 0;
   if (int e = bpf_map__set_max_entries(s->maps.tg_events, config.ring_buffer_bytes); e) {
     *error = "size ring buffer to " + std::to_string(config.ring_buffer_bytes) + ": " +
              ErrnoTextWithNumber(e);
@@ -301,7 +301,8 @@ bool Probes::Load(const ProbeConfig& config, const CaptureVariant& variant, Obje
     if (Skel* again = OpenConfigured<Skel>(config, variant, &ignored)) {
       std::vector<char> trace(kTraceLogBytes, '\0');
       bpf_object__for_each_program(prog, again->obj) {
-        if (std::string_view(bpf_program__name(prog)) == failed) {
+        // (`failed` pointed into the object just destroyed: compare with the copy.)
+        if (attempt->failed_program == bpf_program__name(prog)) {
           bpf_program__set_log_buf(prog, trace.data(), trace.size());
           bpf_program__set_log_level(prog, 1);
         }

@@ -73,9 +73,10 @@ struct ProbeConfig {
   bool direct_kernel_reads = true;
   // Try variants that follow HTTP/2 (false: HTTP/1 only, whatever the kernel accepts).
   bool http2 = true;
-  // Test-only: make the HTTP/2 variants too complex for the verifier (bpf/maps.h), to test the
-  // fallback. Set by TRACEGAP_TEST_OVERCOMPLEX_HTTP2=1 in the environment.
-  bool test_overcomplex_http2 = false;
+  // Test-only: make the kernel refuse the HTTP/2 variants (bpf/maps.h), to test the fallback and
+  // its diagnostics. Set by TRACEGAP_TEST_REFUSE_HTTP2=complex|unsafe in the environment.
+  enum class TestRefusal : uint8_t { kNone = 0, kComplex = 1, kUnsafe = 2 };
+  TestRefusal test_refuse_http2 = TestRefusal::kNone;
 };
 
 struct ProbeError {
