@@ -166,7 +166,8 @@ Skel* OpenConfigured(const ProbeConfig& config, const CaptureVariant& variant, s
   s->rodata->tg_max_header_bytes = config.max_header_bytes;
   s->rodata->tg_wakeup_bytes = config.wakeup_bytes;
   s->rodata->tg_follow_http2 = variant.http2 ? 1 : 0;
-  s->rodata->tg_test_refuse_http2 = variant.http2 ? static_cast<uint8_t>(config.test_refuse_http2) : 0;
+  s->rodata->tg_test_refuse_http2 =
+      variant.http2 ? static_cast<uint8_t>(config.test_refuse_http2) : 0;
   if (int e = bpf_map__set_max_entries(s->maps.tg_events, config.ring_buffer_bytes); e) {
     *error = "size ring buffer to " + std::to_string(config.ring_buffer_bytes) + ": " +
              ErrnoTextWithNumber(e);
@@ -182,41 +183,6 @@ Skel* OpenConfigured(const ProbeConfig& config, const CaptureVariant& variant, s
 }
 
 }  // namespace
-
-std::string_view Label(KernelReads reads) {
-  return reads == KernelReads::kDirect ? "direct" : "probe-read";
-}
-
-std::string VariantName(const CaptureVariant& v) {
-  return std::string(v.reads == KernelReads::kDirect ? "direct-reads" : "probe-reads") +
-         (v.http2 ? "+http2" : "+http1-only");
-}
-
-std::string LoadAttempt::Describe() const {
-  std::string out = "capture variant " + VariantName(variant);
-  switch (result) {
-    case Result::kLoaded: {
-      out += " loaded";
-      uint64_t most = 0;
-      std::string which;
-      for (const ProgramCost& p : programs) {
-        if (p.insns > most) most = p.insns, which = p.program;
-      }
-      if (!which.empty()) {
-        out += " (costliest program " + which + ": " + std::to_string(most) + " insns verified, " +
-               std::to_string(most * 100 / kVerifierInsnBudget) + "% of the verifier's budget)";
-      }
-      return out;
-    }
-    case Result::kSkipped:
-      return out + " skipped: " + why;
-    case Result::kFailed:
-      out += " failed to load: " + why;
-      for (const std::string& line : verifier_lines) out += "\n    verifier: " + line;
-      return out;
-  }
-  return out;
-}
 
 // Loads one build with `variant`'s settings into *out; fills *attempt either way.
 template <class Skel>

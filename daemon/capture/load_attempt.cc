@@ -1,0 +1,42 @@
+#include "capture/load_attempt.h"
+
+#include "capture/verifier_log.h"
+
+namespace tracegap {
+
+std::string_view Label(KernelReads reads) {
+  return reads == KernelReads::kDirect ? "direct" : "probe-read";
+}
+
+std::string VariantName(const CaptureVariant& v) {
+  return std::string(v.reads == KernelReads::kDirect ? "direct-reads" : "probe-reads") +
+         (v.http2 ? "+http2" : "+http1-only");
+}
+
+std::string LoadAttempt::Describe() const {
+  std::string out = "capture variant " + VariantName(variant);
+  switch (result) {
+    case Result::kLoaded: {
+      out += " loaded";
+      uint64_t most = 0;
+      std::string which;
+      for (const ProgramCost& p : programs) {
+        if (p.insns > most) most = p.insns, which = p.program;
+      }
+      if (!which.empty()) {
+        out += " (costliest program " + which + ": " + std::to_string(most) + " insns verified, " +
+               std::to_string(most * 100 / kVerifierInsnBudget) + "% of the verifier's budget)";
+      }
+      return out;
+    }
+    case Result::kSkipped:
+      return out + " skipped: " + why;
+    case Result::kFailed:
+      out += " failed to load: " + why;
+      for (const std::string& line : verifier_lines) out += "\n    verifier: " + line;
+      return out;
+  }
+  return out;
+}
+
+}  // namespace tracegap
