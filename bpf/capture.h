@@ -1,14 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The enter/exit stash pattern shared by every hooked syscall.
- *
- * sys_enter: resolve the fd to a TCP socket (sock_lookup.h; nothing else is stashed, so files,
- * pipes and UNIX sockets cost one fd walk) and save the buffer arguments in the thread's task
- * storage. For sends, a buffer that starts like nothing tracegap follows, on a connection in no
- * known state, is passed over here already, with no stash.
- * sys_exit: take the stash; for a successful call, classify its first bytes (user_data.h), then
- * either follow HTTP/2 frames (h2_walk.h) or find HTTP/1 header bytes (http1_scan.h), and emit
- * only those (emit.h).
+ * What every capture path does with the bytes of one call on a TCP socket, once it knows the call
+ * (struct tg_stash) and what it returned: classify its first bytes (user_data.h), then either
+ * follow HTTP/2 frames (h2_walk.h) or find HTTP/1 header bytes (http1_scan.h), and emit only
+ * those (emit.h). The syscall path (stash.h) calls it at sys_exit, the socket-layer path
+ * (tracegap_sock.bpf.c) at the end of the socket's sendmsg/recvmsg.
  */
 #ifndef TRACEGAP_BPF_CAPTURE_H
 #define TRACEGAP_BPF_CAPTURE_H
@@ -16,6 +12,7 @@
 #include "kernel_types.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
+#include "conn_store.h"
 #include "emit.h"
 #include "h2_follow.h"
 #include "h2_walk.h"
@@ -75,60 +72,9 @@ static __always_inline __u8 tg_other_protocol(const struct tg_conn *conn, __u8 d
   return 1 << (dir & 1);
 }
 
-static __always_inline int tg_enter(__s64 fd, __u64 buf, __u64 count, __u8 shape, __u8 dir,
-                                    long nr) {
-  __u64 id = bpf_get_current_pid_tgid();
-  __u64 sk = tg_tcp_sock_of_fd(fd);
-  if (!sk || tg_is_self(id)) return 0;
-  __u8 start = TG_START_NONE;
-  if (dir == TG_DIR_EGRESS) {
-    struct tg_conn *conn = bpf_map_lookup_elem(&tg_conns, &sk);
-    if (conn && (conn->other & (1 << TG_DIR_EGRESS))) return 0;
-    int known = conn && (conn->dir[TG_DIR_EGRESS].in_headers || conn->h2[TG_DIR_EGRESS].active ||
-                         (conn->fresh && !conn->seen[TG_DIR_EGRESS]));
-    if (!known) {
-      __u8 b[TG_PEEK];
-      __u64 total = shape == TG_SHAPE_FLAT ? count : ~0ULL;
-      __u32 avail = tg_peek(shape, buf, total, b);
-      start = tg_classify_start(conn, TG_DIR_EGRESS, b, avail, total);
-      if (start == TG_START_NONE) return 0;
-    }
-  }
-  struct tg_stash *st = bpf_task_storage_get(&tg_stash_map, bpf_get_current_task_btf(), 0,
-                                             BPF_LOCAL_STORAGE_GET_F_CREATE);
-  if (!st) {
-    tg_count_drop(TG_DROP_STASH_FULL);
-    return 0;
-  }
-  st->sk = sk;
-  st->buf = buf;
-  st->count = count;
-  st->shape = shape;
-  st->direction = dir;
-  st->start = start;
-  st->nr = (__u32)nr;
-  st->armed = 1;
-  return 0;
-}
-
 static long tg_scan_step(__u32 index, struct tg_scan_ctx *ctx) {
   struct tg_scratch *scr = ctx->scr;
   return tg_scan_words(&scr->scan, scr->raw + sizeof(struct tg_data_event));
-}
-
-static __always_inline struct tg_conn *tg_conn_get_or_create(__u64 sk, __u8 fresh) {
-  struct tg_conn *conn = bpf_map_lookup_elem(&tg_conns, &sk);
-  if (conn) return conn;
-  /* A socket already closed (a write that drew a reset) must not get an entry: its TCP_CLOSE has
-   * passed, so nothing would remove it, and the next socket at this address would inherit it. */
-  if (tg_sock_state(sk) == TG_TCP_CLOSE) return 0;
-  struct tg_conn init = {.conn_id = __sync_fetch_and_add(&tg_next_conn_id, 1) + 1, .fresh = fresh};
-  if (bpf_map_update_elem(&tg_conns, &sk, &init, BPF_NOEXIST) &&
-      !bpf_map_lookup_elem(&tg_conns, &sk)) {
-    tg_count_drop(TG_DROP_CONN_MAP_FULL);
-    return 0;
-  }
-  return bpf_map_lookup_elem(&tg_conns, &sk);
 }
 
 /* Finds and emits the HTTP/1 header bytes of this syscall. Returns the byte offset where HTTP/2
@@ -193,18 +139,11 @@ __noinline int tg_http1_block(struct tg_scratch *scr, struct tg_conn *conn) {
   return tg_http1(scr, conn, scr->dir & 1, &scr->st, scr->ret, scr->have);
 }
 
-static __always_inline int tg_exit(long ret, long nr) {
-  struct tg_stash *stp = bpf_task_storage_get(&tg_stash_map, bpf_get_current_task_btf(), 0, 0);
-  if (!stp || !stp->armed) return 0;
-  stp->armed = 0;
-  /* Only the exit of the syscall that stashed: while probes are being attached or detached, an
-   * enter can run without its exit, and its stash must not be taken for another call's. */
-  if (stp->nr != (__u32)nr) return 0;
-  if (ret <= 0) return 0;
-  struct tg_stash st = *stp;
+/* The bytes of one successful call (`ret` > 0) on TCP socket `sk`, described by `st`. */
+static __always_inline int tg_capture(struct tg_stash st, long ret, tg_sk_t sk) {
   __u8 dir = st.direction & 1;
 
-  struct tg_conn *conn = bpf_map_lookup_elem(&tg_conns, &st.sk);
+  struct tg_conn *conn = tg_conn_find(sk);
   if (conn && (conn->other & (1 << dir))) return 0;
   __u32 zero = 0;
   struct tg_scratch *scr = bpf_map_lookup_elem(&tg_scratch_map, &zero);
@@ -239,8 +178,9 @@ static __always_inline int tg_exit(long ret, long nr) {
       }
     }
   }
-  if (!conn) conn = tg_conn_get_or_create(st.sk, 0);
+  if (!conn) conn = tg_conn_get_or_create(sk, 0);
   if (!conn) return 0;
+  const __u8 announced = conn->announced;
   tg_fill_event((struct tg_data_event *)scr->raw, conn, dir, bpf_get_current_pid_tgid(), st.sk,
                 ret);
 
@@ -260,12 +200,14 @@ static __always_inline int tg_exit(long ret, long nr) {
     skip = tg_http1_block(scr, conn);
     if (skip == 0 || !tg_follow_http2) {
       conn->seen[dir] = 1;
+      if (!announced && conn->announced) tg_conn_announced(conn);
       return 0;
     }
     tg_h2_begin(conn, dir, 1); /* after "101 Switching Protocols" */
   }
   conn->seen[dir] = 1;
   if (tg_follow_http2) tg_h2_walk(scr, conn, dir, &st, ret, skip);
+  if (!announced && conn->announced) tg_conn_announced(conn);
   return 0;
 }
 

@@ -3,8 +3,8 @@
  * The few kernel types tracegap's BPF programs read, declared for CO-RE.
  *
  * Why not a full vmlinux.h: the programs touch a dozen fields. Declaring just those, with
- * preserve_access_index, keeps the build independent of the build host's kernel and of the
- * architecture (no pt_regs is used), and keeps the header reviewable. libbpf relocates every
+ * preserve_access_index, keeps the build independent of the build host's kernel, and keeps the
+ * header reviewable (pt_regs, which differs by architecture, is declared for x86-64 and arm64). libbpf relocates every
  * field offset against the running kernel's BTF at load time, matching types and fields by name
  * (anonymous unions and structs in the kernel's definitions are searched through).
  *
@@ -38,13 +38,19 @@ struct sock_common {
   struct in6_addr skc_v6_rcv_saddr;
 };
 
+struct socket;
+
 struct sock {
   struct sock_common __sk_common;
   __u16 sk_protocol;
+  struct socket *sk_socket;
 };
+
+struct file;
 
 struct socket {
   short type;
+  struct file *file;
   struct sock *sk;
 };
 
@@ -67,10 +73,28 @@ struct files_struct {
 };
 
 struct task_struct {
+  unsigned int flags; /* PF_* */
   struct files_struct *files;
   struct task_struct *group_leader;
   char comm[16];
 };
+
+/* The user registers saved at syscall entry (bpf_task_pt_regs): the syscall's number and
+ * arguments, which the socket-layer programs read (bpf/syscall_args.h). */
+#if defined(__TARGET_ARCH_x86)
+struct pt_regs {
+  unsigned long di; /* arguments 1-3 */
+  unsigned long si;
+  unsigned long dx;
+  unsigned long orig_ax; /* the syscall number */
+};
+#elif defined(__TARGET_ARCH_arm64)
+struct pt_regs {
+  __u64 regs[31];
+  __u64 orig_x0; /* argument 1 (regs[0] is the return value once set) */
+  __s32 syscallno;
+};
+#endif
 
 /* Tracepoint contexts. The kernel's BTF has these types too, so libbpf relocates the offsets. */
 struct trace_entry {
@@ -129,5 +153,9 @@ struct tg_user_msghdr {
 #define TG_TCP_CLOSE 7
 #define TG_S_IFMT 00170000
 #define TG_S_IFSOCK 0140000
+#define TG_MSG_PEEK 0x2
+#define TG_MSG_TRUNC 0x20
+#define TG_PF_IO_WORKER 0x00000010
+#define TG_PF_KTHREAD 0x00200000
 
 #endif /* TRACEGAP_BPF_KERNEL_TYPES_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Settings, maps and the kernel-side failure counters. Sizes are documented in docs/internals.md;
- * the daemon may resize tg_events and tg_conns before load. */
+ * the daemon may resize tg_events and tg_conns (conn_store.h) before load. */
 #ifndef TRACEGAP_BPF_MAPS_H
 #define TRACEGAP_BPF_MAPS_H
 
@@ -32,11 +32,10 @@ struct {
   __uint(max_entries, 8 * 1024 * 1024);
 } tg_events SEC(".maps");
 
-/* Syscall arguments saved at sys_enter for sys_exit, in the calling thread's task storage: one
- * slot per thread, created by its first stash, freed by the kernel when the thread exits (so
- * nothing can leak, and there is no table to fill). `armed` says the slot holds a pending call.
- * Why not a hash keyed by pid_tgid: every stash was an LRU insert and every exit a lookup plus a
- * delete, with the LRU's locks; task storage is a pointer held by the task (bench/BENCHMARKS). */
+/* What a capture program knows of the call that moved the bytes: the socket, and the user
+ * memory the data is in (as the syscall took it). The syscall build saves it at sys_enter in the
+ * thread's task storage for sys_exit (stash.h); the socket-layer build reads it from the
+ * syscall's saved registers (syscall_args.h). */
 struct tg_stash {
   __u64 sk;    /* struct sock * of the fd, resolved at enter */
   __u64 buf;   /* user buffer, iovec array or msghdr, as the syscall took it */
@@ -55,17 +54,9 @@ enum tg_buf_shape {
   TG_SHAPE_MSGHDR = 2, /* recvmsg, sendmsg */
 };
 
-struct {
-  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, int);
-  __type(value, struct tg_stash);
-} tg_stash_map SEC(".maps");
-
-/* Per-connection capture state, keyed by struct sock *. Created when a connection is established
- * (so that HTTP/2 can be followed from its first frame) or first shows an HTTP message start,
- * removed when it reaches TCP_CLOSE. LRU: an evicted connection simply starts
- * over (the daemon sees a new conn_id and resynchronises). Size: --max-connections. */
+/* Per-connection capture state (stored per socket: conn_store.h). Created when a connection is
+ * established (so that HTTP/2 can be followed from its first frame) or first shows an HTTP message
+ * start, removed when it reaches TCP_CLOSE. */
 struct tg_dir_state {
   __u32 block_bytes; /* bytes of the current header block seen so far */
   __u8 in_headers;   /* inside a header block not yet ended by CRLFCRLF */
@@ -95,13 +86,6 @@ struct tg_conn {
   struct tg_dir_state dir[2]; /* HTTP/1 scan state, by enum tg_direction */
   struct tg_h2_dir h2[2];
 };
-
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 65536);
-  __type(key, __u64);
-  __type(value, struct tg_conn);
-} tg_conns SEC(".maps");
 
 /* Kernel-side failures, per reason (enum tg_drop_reason). Exported as
  * tracegap_kernel_drops_total{reason}. */

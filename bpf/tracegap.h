@@ -88,10 +88,14 @@ enum tg_data_flags {
 enum tg_drop_reason {
   TG_DROP_RINGBUF_FULL = 0,  /* bpf_ringbuf_output failed: an event was lost */
   TG_DROP_READ_USER = 1,     /* bpf_probe_read_user of the syscall buffer failed */
-  TG_DROP_CONN_MAP_FULL = 2, /* could not insert a connection into tg_conns */
+  TG_DROP_CONN_MAP_FULL = 2, /* could not store a connection's state (conn_store.h) */
   TG_DROP_STASH_FULL = 3,    /* could not stash syscall arguments at sys_enter */
   TG_DROP_IOV_LIMIT = 4,     /* a vectored call had more than TG_MAX_IOV entries to copy */
-  TG_DROP_REASON_COUNT = 5,
+  /* Socket-layer capture: data moved on a connection that carries HTTP by a call whose buffers
+   * it does not read (io_uring, sendmmsg/recvmmsg, a 32-bit process); sendfile/splice (bodies)
+   * are not counted. */
+  TG_DROP_UNREAD_CALL = 5,
+  TG_DROP_REASON_COUNT = 6,
 };
 
 /* Connection endpoints as the observed process sees them. Ports in host byte order; addresses

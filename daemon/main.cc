@@ -148,6 +148,8 @@ ProbeConfig MakeProbeConfig(const Options& opts) {
   pc.max_connections = opts.max_connections;
   pc.wakeup_bytes = opts.ring_buffer_bytes / 4;
   pc.direct_kernel_reads = opts.kernel_reads == "auto";
+  pc.socket_hooks = opts.capture != "syscall";
+  pc.syscall_hooks = opts.capture != "socket";
   // Test-only: make the kernel refuse the HTTP/2 variants (complex: E2BIG; unsafe: EACCES).
   if (const char* refuse = std::getenv("TRACEGAP_TEST_REFUSE_HTTP2"); refuse != nullptr) {
     const std::string_view how(refuse);
@@ -161,6 +163,15 @@ ProbeConfig MakeProbeConfig(const Options& opts) {
                               "fallback)");
   }
   return pc;
+}
+
+// Which hooks capture, and how they read the kernel, in words (start-up line, `tracegap status`).
+std::string HooksDescription(const Probes& probes) {
+  if (probes.hooks() == CaptureHooks::kSocket)
+    return "socket-layer hooks: sock_send_length/sock_recv_length";
+  return std::string("syscall hooks, ") + (probes.direct_kernel_reads()
+                                               ? "direct kernel reads"
+                                               : "kernel reads by bpf_probe_read_kernel");
 }
 
 int Run(int argc, const char* const* argv, Options opts) {
@@ -212,7 +223,8 @@ int Run(int argc, const char* const* argv, Options opts) {
     return perr.exit_code;
   }
   const std::string capture = VariantName(probes->variant());
-  metrics.SetCaptureInfo(probes->direct_kernel_reads() ? "direct-reads" : "probe-reads",
+  metrics.SetCaptureInfo(Label(probes->hooks()),
+                         probes->direct_kernel_reads() ? "direct-reads" : "probe-reads",
                          probes->variant().http2, probes->degraded());
   std::vector<std::string> load_failures;
   for (const LoadAttempt& a : probes->attempts()) {
@@ -244,9 +256,7 @@ int Run(int argc, const char* const* argv, Options opts) {
     s.version = kVersion;
     s.uptime_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    s.attach =
-        std::string(Probes::kAttachMechanism) +
-        (probes->direct_kernel_reads() ? " (direct kernel reads)" : " (bpf_probe_read_kernel)");
+    s.attach = HooksDescription(*probes);
     s.capture = capture;
     s.http2 = probes->variant().http2;
     s.load_failures = load_failures;
@@ -268,10 +278,9 @@ int Run(int argc, const char* const* argv, Options opts) {
 
   TG_LOG(Info) << "tracegapd " << kVersion << " capturing: " << probes->attached()
                << " tracepoints attached; capture variant " << capture << " ("
-               << (probes->direct_kernel_reads() ? "direct kernel reads"
-                                                 : "kernel reads by bpf_probe_read_kernel")
-               << ", HTTP/2 " << (probes->variant().http2 ? "followed" : "NOT followed")
-               << "); metrics at http://" << opts.listen << "/metrics; API at " << opts.api_socket;
+               << HooksDescription(*probes) << ", HTTP/2 "
+               << (probes->variant().http2 ? "followed" : "NOT followed") << "); metrics at http://"
+               << opts.listen << "/metrics; API at " << opts.api_socket;
 
   sd_notify(0, "READY=1");
   const int code = loop.Run(g_stop, g_reload, [&] {

@@ -54,7 +54,11 @@ po::options_description Describe(Options& o, std::string& log_level) {
       "later ones are counted under comm=\"_other\", unit=\"_other\"")(
       "kernel-reads", po::value(&o.kernel_reads)->default_value(o.kernel_reads)->value_name("MODE"),
       "how the BPF programs read kernel structures: auto (plain loads where the kernel allows, "
-      "Linux 6.2+, else bpf_probe_read_kernel) or probe-read (always bpf_probe_read_kernel)");
+      "Linux 6.2+, else bpf_probe_read_kernel) or probe-read (always bpf_probe_read_kernel)")(
+      "capture", po::value(&o.capture)->default_value(o.capture)->value_name("HOOKS"),
+      "where the BPF programs capture: auto (the socket layer where the kernel has its "
+      "tracepoints, Linux 6.3+, else syscall tracepoints), socket (the socket layer only: fail "
+      "without it) or syscall (syscall tracepoints only)");
   return desc;
 }
 
@@ -107,6 +111,8 @@ std::string Validate(const Options& o) {
     err << "--max-metric-processes: " << o.max_metric_processes << " is out of range (1..100000)";
   } else if (o.kernel_reads != "auto" && o.kernel_reads != "probe-read") {
     err << "--kernel-reads: '" << o.kernel_reads << "' is not auto or probe-read";
+  } else if (o.capture != "auto" && o.capture != "socket" && o.capture != "syscall") {
+    err << "--capture: '" << o.capture << "' is not auto, socket or syscall";
   } else if (!HasPort(o.listen)) {
     err << "--listen: '" << o.listen << "' is not ADDR:PORT (PORT a number from 0 to 65535)";
   }

@@ -65,15 +65,19 @@ Metrics::Metrics(std::string_view version, std::string_view attach,
   max_identities_ = max_identities;
 }
 
-void Metrics::SetCaptureInfo(std::string_view build, bool http2, bool degraded) {
+void Metrics::SetCaptureInfo(std::string_view hooks, std::string_view build, bool http2,
+                             bool degraded) {
   prometheus::BuildGauge()
       .Name("tracegap_capture_info")
       .Help(
-          "Always 1; labels give the capture variant that runs: build (direct-reads: plain kernel "
-          "loads, Linux 6.2+; probe-reads: bpf_probe_read_kernel) and http2 (on: HTTP/2 frames "
-          "followed; off: HTTP/1 only)")
+          "Always 1; labels give the capture variant that runs: hooks (socket: the socket layer's "
+          "tracepoints, Linux 6.3+; syscall: syscall tracepoints), build (direct-reads: plain "
+          "kernel loads, Linux 6.2+; probe-reads: bpf_probe_read_kernel) and http2 (on: HTTP/2 "
+          "frames followed; off: HTTP/1 only)")
       .Register(*registry_)
-      .Add({{"build", std::string(build)}, {"http2", http2 ? "on" : "off"}})
+      .Add({{"hooks", std::string(hooks)},
+            {"build", std::string(build)},
+            {"http2", http2 ? "on" : "off"}})
       .Set(1);
   prometheus::BuildGauge()
       .Name("tracegap_capture_degraded")

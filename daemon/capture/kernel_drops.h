@@ -24,6 +24,8 @@ constexpr std::string_view KernelDropLabel(int reason) {
       return "stash_map_full";
     case TG_DROP_IOV_LIMIT:
       return "iov_limit";
+    case TG_DROP_UNREAD_CALL:
+      return "unread_call";
   }
   return "";
 }

@@ -8,9 +8,15 @@ std::string_view Label(KernelReads reads) {
   return reads == KernelReads::kDirect ? "direct" : "probe-read";
 }
 
+std::string_view Label(CaptureHooks hooks) {
+  return hooks == CaptureHooks::kSocket ? "socket" : "syscall";
+}
+
 std::string VariantName(const CaptureVariant& v) {
-  return std::string(v.reads == KernelReads::kDirect ? "direct-reads" : "probe-reads") +
-         (v.http2 ? "+http2" : "+http1-only");
+  std::string name(Label(v.hooks));
+  if (v.hooks == CaptureHooks::kSyscall)
+    name += v.reads == KernelReads::kDirect ? "+direct-reads" : "+probe-reads";
+  return name + (v.http2 ? "+http2" : "+http1-only");
 }
 
 std::string LoadAttempt::Describe() const {

@@ -16,12 +16,22 @@ namespace tracegap {
 enum class KernelReads : uint8_t { kDirect, kProbeRead };
 std::string_view Label(KernelReads reads);  // "direct", "probe-read"
 
+// Where the programs capture: at the end of a socket's sendmsg/recvmsg (BTF tracepoints
+// sock_send_length/sock_recv_length, Linux 6.3+; bpf/tracegap_sock.bpf.c), or at the entry and exit
+// of eight read/write syscalls (any kernel; bpf/tracegap.bpf.c).
+enum class CaptureHooks : uint8_t { kSocket, kSyscall };
+std::string_view Label(CaptureHooks hooks);  // "socket", "syscall"
+
 // One way to capture, of those the daemon tries in turn, best first (Probes::Chain).
 struct CaptureVariant {
+  CaptureHooks hooks = CaptureHooks::kSocket;
+  // Syscall hooks: how kernel structures are read. (The socket-layer build reads the socket the
+  // tracepoint hands over with plain loads, and the connection's addresses with probe reads.)
   KernelReads reads = KernelReads::kDirect;
   bool http2 = true;  // HTTP/2 frames followed (false: HTTP/1 only)
 };
-std::string VariantName(const CaptureVariant& v);  // e.g. "direct-reads+http2"
+// "socket+http2", "syscall+direct-reads+http2", "syscall+probe-reads+http1-only", ...
+std::string VariantName(const CaptureVariant& v);
 
 // The verifier's cost of one program, from its statistics (log level 4).
 struct ProgramCost {

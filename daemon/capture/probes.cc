@@ -20,6 +20,7 @@
 #include "log.h"
 #include "tracegap.skel.h"
 #include "tracegap_fast.skel.h"
+#include "tracegap_sock.skel.h"
 
 namespace tracegap {
 namespace {
@@ -60,7 +61,8 @@ std::string LastLibbpfLines(size_t n) {
   return out;
 }
 
-// Every tracepoint tracegap hooks, with the program that serves it. The exit program is shared.
+// Every tracepoint the syscall build hooks, with the program that serves it (the exit program is
+// shared). The socket-layer build's programs attach where their sections say (tp_btf/...).
 struct Hook {
   const char* category;
   const char* name;
@@ -93,7 +95,8 @@ const Hook kHooks[] = {
 #undef TG_ENTER_HOOK
 #undef TG_EXIT_HOOK
 
-// The two builds of the programs (bpf/CMakeLists.txt): same maps, programs and settings.
+// The three builds of the programs (bpf/CMakeLists.txt): the same settings, event maps and
+// counters; the socket-layer build has programs of its own.
 template <class Skel>
 struct SkelApi;
 template <>
@@ -108,6 +111,18 @@ struct SkelApi<tracegap_fast_bpf> {
   static int Load(tracegap_fast_bpf* s) { return tracegap_fast_bpf__load(s); }
   static void Destroy(void* s) { tracegap_fast_bpf__destroy(static_cast<tracegap_fast_bpf*>(s)); }
 };
+template <>
+struct SkelApi<tracegap_sock_bpf> {
+  static tracegap_sock_bpf* Open() { return tracegap_sock_bpf__open(); }
+  static int Load(tracegap_sock_bpf* s) { return tracegap_sock_bpf__load(s); }
+  static void Destroy(void* s) { tracegap_sock_bpf__destroy(static_cast<tracegap_sock_bpf*>(s)); }
+};
+
+// Whether the kernel's BTF has a type of this name and kind (read once per process).
+bool KernelBtfHas(const char* name, int kind) {
+  static btf* vmlinux = btf__load_vmlinux_btf();
+  return vmlinux != nullptr && btf__find_by_name_kind(vmlinux, name, kind) >= 0;
+}
 
 int OnRecord(void* ctx, void* data, size_t size) {
   auto* handler = static_cast<RecordHandler*>(ctx);
@@ -291,17 +306,22 @@ bool Probes::Load(const ProbeConfig& config, const CaptureVariant& variant, Obje
 bool Probes::LoadVariant(const ProbeConfig& config, const CaptureVariant& variant, Object* out,
                          LoadAttempt* attempt) {
   attempt->variant = variant;
+  // What a build needs of the kernel is looked up in its BTF, rather than inferred from a failed
+  // load: a missing feature is a skipped variant, not a failure.
+  if (variant.hooks == CaptureHooks::kSocket) {
+    // A BTF tracepoint is attached through its btf_trace_<name> type (libbpf looks it up so).
+    for (const char* tp : {"btf_trace_sock_send_length", "btf_trace_sock_recv_length"}) {
+      if (!KernelBtfHas(tp, BTF_KIND_TYPEDEF)) {
+        attempt->result = LoadAttempt::Result::kSkipped;
+        attempt->why = std::string("the kernel has no sock/") + (tp + 10) +
+                       " tracepoint (added in Linux 6.3): its BTF has no " + tp;
+        return false;
+      }
+    }
+    return Load<tracegap_sock_bpf>(config, variant, out, attempt);
+  }
   if (variant.reads == KernelReads::kDirect) {
-    // The direct-reads build calls the bpf_rdonly_cast kfunc: look for it in the kernel's BTF
-    // rather than infer its absence from a failed load.
-    static const bool has_kfunc = [] {
-      btf* vmlinux = btf__load_vmlinux_btf();
-      if (vmlinux == nullptr) return false;
-      const bool found = btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC) >= 0;
-      btf__free(vmlinux);
-      return found;
-    }();
-    if (!has_kfunc) {
+    if (!KernelBtfHas("bpf_rdonly_cast", BTF_KIND_FUNC)) {
       attempt->result = LoadAttempt::Result::kSkipped;
       attempt->why = "the kernel's BTF has no bpf_rdonly_cast kfunc (added in Linux 6.2)";
       return false;
@@ -331,8 +351,11 @@ std::vector<CaptureVariant> Probes::Chain(const ProbeConfig& config) {
   std::vector<CaptureVariant> chain;
   for (bool http2 : {true, false}) {
     if (http2 && !config.http2) continue;
-    if (config.direct_kernel_reads) chain.push_back({KernelReads::kDirect, http2});
-    chain.push_back({KernelReads::kProbeRead, http2});
+    if (config.socket_hooks) chain.push_back({CaptureHooks::kSocket, KernelReads::kProbeRead, http2});
+    if (!config.syscall_hooks) continue;
+    if (config.direct_kernel_reads)
+      chain.push_back({CaptureHooks::kSyscall, KernelReads::kDirect, http2});
+    chain.push_back({CaptureHooks::kSyscall, KernelReads::kProbeRead, http2});
   }
   return chain;
 }
@@ -392,20 +415,34 @@ std::unique_ptr<Probes> Probes::Start(const ProbeConfig& config, RecordHandler h
     return nullptr;
   }
   // attach
-  for (const Hook& hook : kHooks) {
-    bpf_program* prog = bpf_object__find_program_by_name(p->object_.obj, hook.program);
-    if (prog == nullptr) {
-      *err = {kExitAttach, std::string("no BPF program ") + hook.program + " in the object"};
-      return nullptr;
+  if (p->variant_.hooks == CaptureHooks::kSocket) {
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, p->object_.obj) {
+      bpf_link* link = bpf_program__attach(prog);
+      if (!link) {
+        const int e = errno;
+        *err = {kExitAttach, std::string("attach ") + bpf_program__section_name(prog) + ": " +
+                                 ErrnoTextWithNumber(e) + LastLibbpfLines(3)};
+        return nullptr;
+      }
+      p->links_.emplace_back(link);
     }
-    bpf_link* link = bpf_program__attach_tracepoint(prog, hook.category, hook.name);
-    if (!link) {
-      const int e = errno;
-      *err = {kExitAttach, std::string("attach tracepoint ") + hook.category + "/" + hook.name +
-                               ": " + ErrnoTextWithNumber(e) + LastLibbpfLines(3)};
-      return nullptr;
+  } else {
+    for (const Hook& hook : kHooks) {
+      bpf_program* prog = bpf_object__find_program_by_name(p->object_.obj, hook.program);
+      if (prog == nullptr) {
+        *err = {kExitAttach, std::string("no BPF program ") + hook.program + " in the object"};
+        return nullptr;
+      }
+      bpf_link* link = bpf_program__attach_tracepoint(prog, hook.category, hook.name);
+      if (!link) {
+        const int e = errno;
+        *err = {kExitAttach, std::string("attach tracepoint ") + hook.category + "/" + hook.name +
+                                 ": " + ErrnoTextWithNumber(e) + LastLibbpfLines(3)};
+        return nullptr;
+      }
+      p->links_.emplace_back(link);
     }
-    p->links_.emplace_back(link);
   }
   // The ring buffer consumer gets a pointer to handler_, which lives as long as *p.
   p->ring_.reset(ring_buffer__new(bpf_map__fd(p->object_.events), OnRecord, &p->handler_, nullptr));

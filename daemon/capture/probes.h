@@ -41,6 +41,9 @@ struct ProbeConfig {
   bool direct_kernel_reads = true;
   // Try variants that follow HTTP/2 (false: HTTP/1 only, whatever the kernel accepts).
   bool http2 = true;
+  // Which hooks to try (--capture): the socket layer's (tried first), the syscalls' (fallback).
+  bool socket_hooks = true;
+  bool syscall_hooks = true;
   // Test-only: make the kernel refuse the HTTP/2 variants (bpf/maps.h), to test the fallback and
   // its diagnostics. Set by TRACEGAP_TEST_REFUSE_HTTP2=complex|unsafe in the environment.
   enum class TestRefusal : uint8_t { kNone = 0, kComplex = 1, kUnsafe = 2 };
@@ -57,8 +60,9 @@ using RecordHandler = std::function<void(std::span<const uint8_t>)>;
 
 class Probes final : public EventSource {
  public:
-  // The variants to try, best first: direct reads before probe reads (where wanted), HTTP/2
-  // before HTTP/1 only (a kernel that refuses the HTTP/2 follower still gets HTTP/1 capture).
+  // The variants to try, best first: HTTP/2 before HTTP/1 only (a kernel that refuses the HTTP/2
+  // follower still gets HTTP/1 capture), then socket-layer hooks before syscall hooks, direct
+  // reads before probe reads (where wanted).
   static std::vector<CaptureVariant> Chain(const ProbeConfig& config);
   // Opens, configures and loads the first variant of the chain that the kernel accepts, and
   // attaches it. On failure (no variant loads, or attaching fails) returns nullptr and fills *err.
@@ -82,6 +86,7 @@ class Probes final : public EventSource {
   std::optional<std::unordered_set<uint64_t>> LiveConnectionIds() const override;
   // Number of tracepoints attached.
   int attached() const { return static_cast<int>(links_.size()); }
+  CaptureHooks hooks() const { return variant_.hooks; }
   // Whether the loaded programs read kernel structures with plain loads (see ProbeConfig).
   bool direct_kernel_reads() const { return variant_.reads == KernelReads::kDirect; }
   // The variant that runs, and every attempt made to get it (in chain order).

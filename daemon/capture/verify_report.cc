@@ -18,7 +18,7 @@ int RunVerify(const std::vector<LoadAttempt>& attempts, const std::string& json_
   uname(&uts);
   std::string table = std::string("kernel ") + uts.release + " (" + uts.machine + ")\n";
   char line[256];
-  std::snprintf(line, sizeof(line), "%-24s %-8s %-40s %10s %7s %10s\n", "VARIANT", "RESULT",
+  std::snprintf(line, sizeof(line), "%-31s %-8s %-40s %10s %7s %10s\n", "VARIANT", "RESULT",
                 "PROGRAM", "INSNS", "BUDGET", "VERIFY-MS");
   table += line;
   bool any = false;
@@ -28,7 +28,7 @@ int RunVerify(const std::vector<LoadAttempt>& attempts, const std::string& json_
                                                                      : "FAILED";
     any |= a.result == LoadAttempt::Result::kLoaded;
     if (a.programs.empty()) {
-      std::snprintf(line, sizeof(line), "%-24s %-8s %s\n", VariantName(a.variant).c_str(), result,
+      std::snprintf(line, sizeof(line), "%-31s %-8s %s\n", VariantName(a.variant).c_str(), result,
                     a.why.c_str());
       table += line;
     }
@@ -40,7 +40,7 @@ int RunVerify(const std::vector<LoadAttempt>& attempts, const std::string& json_
       const std::string ms = p.verify_us ? std::to_string(*p.verify_us / 1000) + "." +
                                                std::to_string(*p.verify_us % 1000 / 100)
                                          : "-";
-      std::snprintf(line, sizeof(line), "%-24s %-8s %-40s %10llu %6.1f%% %10s\n",
+      std::snprintf(line, sizeof(line), "%-31s %-8s %-40s %10llu %6.1f%% %10s\n",
                     VariantName(a.variant).c_str(), program_result, p.program.c_str(),
                     static_cast<unsigned long long>(p.insns), 100.0 * p.insns / kVerifierInsnBudget,
                     ms.c_str());
@@ -62,6 +62,7 @@ int RunVerify(const std::vector<LoadAttempt>& attempts, const std::string& json_
       }
       variants.push_back(
           Json{{"name", VariantName(a.variant)},
+               {"hooks", Label(a.variant.hooks)},
                {"build", a.variant.reads == KernelReads::kDirect ? "direct-reads" : "probe-reads"},
                {"http2", a.variant.http2},
                {"result", a.result == LoadAttempt::Result::kLoaded    ? "loaded"

@@ -1,8 +1,9 @@
-"""End to end: both builds of the BPF programs capture the same traffic (the direct-reads build
-that the daemon prefers on Linux 6.2+, and the bpf_probe_read_kernel build every other kernel
-runs); the load chain falls back to HTTP/1 only, and says why, when the kernel refuses the HTTP/2
-programs; every program of every variant loads far from the verifier's budget; and a connection
-that starts with a PROXY protocol header still has its HTTP captured."""
+"""End to end: every build of the BPF programs captures the same traffic (the socket-layer build
+the daemon prefers on Linux 6.3+, the syscall build with direct reads on 6.2+, and the
+bpf_probe_read_kernel build every other kernel runs); the load chain falls back to HTTP/1 only,
+and says why, when the kernel refuses the HTTP/2 programs; every program of every variant loads
+far from the verifier's budget; and a connection that starts with a PROXY protocol header still
+has its HTTP captured. Like every e2e test, run once per capture path (tglib.CAPTURE)."""
 import json
 import os
 import subprocess
@@ -31,9 +32,11 @@ while s.recv(4096):
 """
 
 
-def kernel_has_rdonly_cast():
-    with open("/sys/kernel/btf/vmlinux", "rb") as f:
-        return b"\0bpf_rdonly_cast\0" in f.read()
+def hooks_and_build(variant):
+    """("socket", "probe-reads") for "socket+http2"; ("syscall", "direct-reads") for
+    "syscall+direct-reads+http2": the labels of tracegap_capture_info."""
+    parts = variant.split("+")
+    return (parts[0], parts[1] if parts[0] == "syscall" else "probe-reads")
 
 
 class CaptureBuilds(unittest.TestCase):
@@ -52,24 +55,45 @@ class CaptureBuilds(unittest.TestCase):
         self.assertEqual(counts(after, "curl", "outbound"), want)
 
     def test_probe_read_build(self):
-        with tglib.Daemon("--kernel-reads", "probe-read") as d, tglib.Nginx() as ng:
-            self.assertIn("kernel reads by bpf_probe_read_kernel", d.output())
+        with tglib.Daemon("--capture", "syscall", "--kernel-reads", "probe-read") as d, tglib.Nginx() as ng:
+            self.assertIn("capture variant syscall+probe-reads+http2 (syscall hooks, kernel reads by "
+                          "bpf_probe_read_kernel", d.output())
             self.capture_ipv4_and_ipv6(d, ng)
 
     def test_default_build(self):
         with tglib.Daemon() as d, tglib.Nginx() as ng:
-            build = "direct-reads" if kernel_has_rdonly_cast() else "probe-reads"
-            self.assertIn(f"capture variant {build}+http2 (", d.output())
-            if build == "probe-reads":
+            variant = tglib.expected_variant()
+            hooks, build = hooks_and_build(variant)
+            self.assertIn(f"capture variant {variant} (", d.output())
+            if hooks == "socket":
+                self.assertIn("(socket-layer hooks: sock_send_length/sock_recv_length", d.output())
+            elif tglib.CAPTURE != "syscall":
+                self.assertIn("capture variant socket+http2 skipped: the kernel has no "
+                              "sock/sock_send_length tracepoint (added in Linux 6.3)", d.output())
+            if build == "probe-reads" and hooks == "syscall":
                 self.assertIn("skipped: the kernel's BTF has no bpf_rdonly_cast kfunc", d.output())
             self.assertNotIn("degraded", d.output())
             m = d.scrape()
-            self.assertEqual(m.get("tracegap_capture_info", build=build, http2="on"), 1)
+            self.assertEqual(m.get("tracegap_capture_info", hooks=hooks, build=build, http2="on"), 1)
             self.assertEqual(m.get("tracegap_capture_degraded"), 0)
             status = d.status()
             self.assertEqual((status["capture"], status["http2"], status["degraded"], status["load_failures"]),
-                             (f"{build}+http2", True, False, []))
+                             (variant, True, False, []))
             self.capture_ipv4_and_ipv6(d, ng)
+
+    def test_socket_only_capture_fails_clearly_without_the_tracepoints(self):
+        """--capture socket on a kernel without the socket-layer tracepoints: exit 6 and the reason;
+        with them: socket-layer capture."""
+        if tglib.kernel_has_socket_hooks():
+            with tglib.Daemon("--capture", "socket") as d, tglib.Nginx() as ng:
+                self.assertIn("capture variant socket+http2 (", d.output())
+                self.capture_ipv4_and_ipv6(d, ng)
+            return
+        with self.assertRaises(RuntimeError) as caught:
+            with tglib.Daemon("--capture", "socket"):
+                pass
+        self.assertIn("exited with 6", str(caught.exception))
+        self.assertIn("no sock/sock_send_length tracepoint", str(caught.exception))
 
     def degraded_start(self, how, reason, verifier_line):
         """TRACEGAP_TEST_REFUSE_HTTP2 makes the kernel refuse the HTTP/2 programs: the daemon must
@@ -77,18 +101,19 @@ class CaptureBuilds(unittest.TestCase):
         words, in its log, its status and its metrics."""
         with tglib.Daemon(env={"TRACEGAP_TEST_REFUSE_HTTP2": how}) as d, tglib.Nginx() as ng:
             out = d.output()
-            build = "direct-reads" if kernel_has_rdonly_cast() else "probe-reads"
-            self.assertIn(f"capture variant {build}+http2 failed to load: program "
-                          f"tracepoint__syscalls__sys_exit: {reason}", out)
+            best, fallback = tglib.expected_variant(http2=True), tglib.expected_variant(http2=False)
+            program = "tp_btf__sock_send_length" if best.startswith("socket") else "tracepoint__syscalls__sys_exit"
+            self.assertIn(f"capture variant {best} failed to load: program {program}: {reason}", out)
             self.assertRegex(out, verifier_line)
-            self.assertIn("degraded capture: running " + build + "+http1-only (HTTP/2 is not followed)", out)
+            self.assertIn("degraded capture: running " + fallback + " (HTTP/2 is not followed)", out)
             self.assertIn("HTTP/2 NOT followed", out)
+            hooks, build = hooks_and_build(fallback)
             m = d.scrape()
-            self.assertEqual(m.get("tracegap_capture_info", build=build, http2="off"), 1)
+            self.assertEqual(m.get("tracegap_capture_info", hooks=hooks, build=build, http2="off"), 1)
             self.assertEqual(m.get("tracegap_capture_degraded"), 1)
             status = d.status()
             self.assertEqual((status["capture"], status["http2"], status["degraded"]),
-                             (f"{build}+http1-only", False, True))
+                             (fallback, False, True))
             self.assertTrue(any(reason in f for f in status["load_failures"]), status["load_failures"])
             text = subprocess.run([tglib.TRACEGAP, "--socket", d.api_socket, "status"],
                                   capture_output=True, text=True, timeout=10).stdout
@@ -116,14 +141,20 @@ class CaptureBuilds(unittest.TestCase):
         with open(out_json) as f:
             report = json.load(f)
         names = [v["name"] for v in report["variants"]]
-        self.assertEqual(names, ["direct-reads+http2", "probe-reads+http2",
-                                 "direct-reads+http1-only", "probe-reads+http1-only"])
+        self.assertEqual(names, ["socket+http2", "syscall+direct-reads+http2", "syscall+probe-reads+http2",
+                                 "socket+http1-only", "syscall+direct-reads+http1-only",
+                                 "syscall+probe-reads+http1-only"])
         for v in report["variants"]:
-            if v["build"] == "direct-reads" and not kernel_has_rdonly_cast():
+            if v["hooks"] == "socket" and not tglib.kernel_has_socket_hooks():
+                self.assertEqual(v["result"], "skipped", v)
+                continue
+            if v["hooks"] == "syscall" and v["build"] == "direct-reads" and not tglib.kernel_has_rdonly_cast():
                 self.assertEqual(v["result"], "skipped", v)
                 continue
             self.assertEqual(v["result"], "loaded", v["error"])
-            self.assertEqual(len(v["programs"]), 10, v["programs"])
+            # The socket build: send, receive, state change; the syscall build: 8 enters, the
+            # shared exit, state change.
+            self.assertEqual(len(v["programs"]), 3 if v["hooks"] == "socket" else 10, v["programs"])
             for p in v["programs"]:
                 self.assertLessEqual(p["insns"], HEADROOM_INSNS, f"{v['name']} {p['name']}")
                 self.assertGreater(p["insns"], 0, f"{v['name']} {p['name']}")

@@ -319,7 +319,7 @@ class KillAndRestart(unittest.TestCase):
                 self.assertEqual(len(links), attached)
                 loaded = bpftool_ids("prog")
                 self.assertTrue(progs and progs <= set(loaded), "bpftool must list the daemon's programs")
-                self.assertTrue(all(loaded[p]["name"].startswith("tracepoint__") for p in progs),
+                self.assertTrue(all(loaded[p]["name"].startswith(("tracepoint__", "tp_btf__")) for p in progs),
                                 [loaded[p]["name"] for p in progs])
                 self.assertLessEqual(links, set(bpftool_ids("link")))
                 self.assertLessEqual(maps, set(bpftool_ids("map")))

@@ -60,6 +60,35 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 """
 
+# One connection, served with a peek first (MSG_PEEK: the bytes are read again, and counted once),
+# then recvmsg; the answer goes out with sendmsg of two iovecs. Prints "ok" when done.
+PEEKING_SERVER = r"""
+import socket, sys
+srv = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+print("ready", flush=True)
+conn, _ = srv.accept()
+import time
+while b"\r\n\r\n" not in conn.recv(65536, socket.MSG_PEEK):  # the whole request, peeked
+    time.sleep(0.01)
+data = b""
+while b"\r\n\r\n" not in data:
+    data += conn.recvmsg(65536)[0]
+conn.sendmsg([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", b"Connection: close\r\n\r\nok"])
+conn.close()
+print("ok", flush=True)
+"""
+
+# The client side: the request in one sendmsg of three iovecs.
+IOVEC_CLIENT = r"""
+import socket, sys
+port, tp = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port))
+s.sendmsg([b"GET /iov HTTP/1.1\r\nHost: localhost\r\n", b"traceparent: " + tp.encode() + b"\r\n",
+           b"Connection: close\r\n\r\n"])
+while s.recv(4096):
+    pass
+"""
+
 
 class Http1Capture(unittest.TestCase):
     @classmethod
@@ -138,6 +167,27 @@ class Http1Capture(unittest.TestCase):
         finally:
             server.terminate()
             server.wait()
+
+    def test_peek_then_recvmsg_and_sendmsg_iovecs(self):
+        """A peeked request is counted once (when it is read), and requests and responses moved by
+        sendmsg/recvmsg with several iovecs are read whole."""
+        port = tglib.free_port()
+        server = subprocess.Popen([tglib.PYTHON, "-c", PEEKING_SERVER, str(port)],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(server.stdout.readline().strip(), "ready")
+            before = self.daemon.scrape()
+            run_python(IOVEC_CLIENT, port, VALID_TP)
+            self.assertEqual(server.stdout.readline().strip(), "ok")
+            want = {"valid": 1, "missing": 0, "malformed": 0, "unknown": 0}
+            after = self.daemon.wait_for(lambda m: self.counts(before, m, "python3", "inbound") == want
+                                         and self.counts(before, m, "python3", "outbound") == want)
+            self.assertEqual(self.counts(before, after, "python3", "inbound"), want)
+            self.assertEqual(self.counts(before, after, "python3", "outbound"), want)
+        finally:
+            server.kill()
+            server.wait()
+            server.stdout.close()
 
     def test_legacy_and_tracestate(self):
         before = self.daemon.scrape()

@@ -38,11 +38,11 @@ FAMILIES = {
     "tracegap_hpack_errors_total": {"reason"},
     "tracegap_http2_connections": {"state"},
     "tracegap_build_info": {"version", "attach"},
-    "tracegap_capture_info": {"build", "http2"},
+    "tracegap_capture_info": {"hooks", "build", "http2"},
     "tracegap_capture_degraded": set(),
 }
 ALLOWED_LABELS = {"direction", "protocol", "context", "comm", "unit", "header", "reason", "format",
-                  "outcome", "state", "version", "attach", "build", "http2"}
+                  "outcome", "state", "version", "attach", "hooks", "build", "http2"}
 # Labels whose values come from fixed sets.
 ENUMS = {
     "direction": {"inbound", "outbound"},
@@ -53,6 +53,7 @@ ENUMS = {
     "header": {"traceparent", "tracestate"},
     "format": {"b3", "jaeger", "xray", "grpc_trace_bin", "sw8"},
     "state": {"synced", "unsynced", "broken"},
+    "hooks": {"socket", "syscall"},
     "build": {"direct-reads", "probe-reads"},
     "http2": {"on", "off"},
 }
@@ -308,7 +309,7 @@ class Privacy(unittest.TestCase):
         # Every kernel-side failure reason is there from the start, so that alerts see it.
         reasons = {labels["reason"] for name, labels in samples(text) if name == "tracegap_kernel_drops_total"}
         self.assertEqual(reasons, {"ringbuf_full", "read_user_failed", "conn_map_full", "stash_map_full",
-                                   "iov_limit"})
+                                   "iov_limit", "unread_call"})
 
     def test_api_refuses_other_users(self):
         sock = self.daemon.api_socket

@@ -21,6 +21,35 @@ import urllib.request
 SKIP = 77
 TRACEGAPD = os.environ.get("TRACEGAPD", "build/bin/tracegapd")
 TRACEGAP = os.environ.get("TRACEGAP", "build/bin/tracegap")
+# Which capture hooks every Daemon of this run uses (tracegapd --capture), unless a test names its
+# own: the e2e tier runs once as the daemon chooses (auto) and once more with "syscall", so that
+# both capture paths pass the same tests (tests/CMakeLists.txt).
+CAPTURE = os.environ.get("TRACEGAP_TEST_CAPTURE", "auto")
+
+
+def kernel_btf_has(name):
+    """Whether the running kernel's BTF names `name` (a function, type or typedef)."""
+    with open("/sys/kernel/btf/vmlinux", "rb") as f:
+        return b"\0" + name.encode() + b"\0" in f.read()
+
+
+def kernel_has_socket_hooks():
+    """The socket-layer tracepoints (Linux 6.3+), as the daemon looks for them."""
+    return kernel_btf_has("btf_trace_sock_send_length") and kernel_btf_has("btf_trace_sock_recv_length")
+
+
+def kernel_has_rdonly_cast():
+    return kernel_btf_has("bpf_rdonly_cast")
+
+
+def expected_variant(http2=True, capture=None):
+    """The capture variant a daemon started with --capture `capture` (default: this run's) runs
+    when the kernel refuses nothing, e.g. "socket+http2" or "syscall+probe-reads+http1-only"."""
+    capture = capture or CAPTURE
+    tail = "+http2" if http2 else "+http1-only"
+    if capture != "syscall" and kernel_has_socket_hooks():
+        return "socket" + tail
+    return "syscall+" + ("direct-reads" if kernel_has_rdonly_cast() else "probe-reads") + tail
 PYTHON = "/usr/bin/python3"
 
 VALID_TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -186,6 +215,8 @@ class Daemon:
     def __init__(self, *args, start_timeout=30.0, env=None):
         self.port = free_port()
         self.args = list(args)
+        if CAPTURE != "auto" and not any(a == "--capture" or a.startswith("--capture=") for a in self.args):
+            self.args += ["--capture", CAPTURE]
         self.env = None if env is None else {**os.environ, **env}
         self.start_timeout = start_timeout
         self.log_path = tempfile.mktemp(prefix="tracegapd-", suffix=".log")

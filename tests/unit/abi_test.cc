@@ -189,6 +189,7 @@ TEST(KernelDropsTest, LabelsAreStable) {
   EXPECT_EQ(KernelDropLabel(TG_DROP_CONN_MAP_FULL), "conn_map_full");
   EXPECT_EQ(KernelDropLabel(TG_DROP_STASH_FULL), "stash_map_full");
   EXPECT_EQ(KernelDropLabel(TG_DROP_IOV_LIMIT), "iov_limit");
+  EXPECT_EQ(KernelDropLabel(TG_DROP_UNREAD_CALL), "unread_call");
 }
 
 TEST(KernelDropsTest, OutOfRangeReasonHasNoLabel) {

@@ -88,6 +88,14 @@ TEST(OptionsTest, KernelReads) {
   ExpectUsageError(Parse({"--kernel-reads", ""}), "--kernel-reads");
 }
 
+TEST(OptionsTest, CaptureHooks) {
+  EXPECT_EQ(Parse({}).options->capture, "auto");
+  EXPECT_EQ(Parse({"--capture", "socket"}).options->capture, "socket");
+  EXPECT_EQ(Parse({"--capture=syscall"}).options->capture, "syscall");
+  ExpectUsageError(Parse({"--capture", "kprobe"}), "--capture: 'kprobe' is not auto, socket or syscall");
+  ExpectUsageError(Parse({"--capture", ""}), "--capture");
+}
+
 TEST(OptionsTest, LogLevels) {
   EXPECT_EQ(Parse({"--log-level", "info"}).options->log_level, LogLevel::kInfo);
   EXPECT_EQ(Parse({"--log-level", "warning"}).options->log_level, LogLevel::kWarning);
