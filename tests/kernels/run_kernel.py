@@ -2,6 +2,7 @@
 """The kernels tier (ctest -L kernels): tracegapd on other kernels.
 
     run_kernel.py host            guest_check.py run directly on the host, for the host's kernel
+    run_kernel.py debian12-6.12   Debian 12's 6.12 kernel (linux-image-6.12-amd64): the socket path
     run_kernel.py debian12-6.1    Debian 12's stock kernel (the package linux-image-amd64 depends
                                   on), fetched and unpacked into BUILD/kernels by fetch_kernel.sh,
                                   booted under qemu (TCG: no KVM needed) with the host's root file
@@ -43,6 +44,9 @@ QEMU = "qemu-system-x86_64"
 # Kernels booted under qemu: name -> Debian (meta) package whose dependency is the kernel.
 KERNELS = {
     "debian12-6.1": "linux-image-amd64",
+    # Debian 12's 6.12 (bookworm-security): a second kernel build with the socket-layer tracepoints,
+    # so that the socket path is not proven on the host's kernel alone.
+    "debian12-6.12": "linux-image-6.12-amd64",
 }
 
 TRACEGAPD = os.path.abspath(os.environ.get("TRACEGAPD", "build/bin/tracegapd"))
