@@ -181,8 +181,7 @@ static __always_inline int tg_capture(struct tg_stash st, long ret, tg_sk_t sk) 
   if (!conn) conn = tg_conn_get_or_create(sk, 0);
   if (!conn) return 0;
   const __u8 announced = conn->announced;
-  tg_fill_event((struct tg_data_event *)scr->raw, conn, dir, bpf_get_current_pid_tgid(), st.sk,
-                ret);
+  tg_fill_event((struct tg_data_event *)scr->raw, conn, dir, bpf_get_current_pid_tgid(), sk, ret);
 
   __u32 skip = 0;
   if (start == TG_START_H2_PREFACE) {

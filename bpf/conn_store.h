@@ -26,9 +26,6 @@
 
 #ifdef TG_SOCK_LAYER
 
-/* The socket as the tracepoints give it (trusted by the verifier). */
-typedef struct sock *tg_sk_t;
-
 struct {
   __uint(type, BPF_MAP_TYPE_SK_STORAGE);
   __uint(map_flags, BPF_F_NO_PREALLOC);
@@ -64,9 +61,6 @@ static __always_inline void tg_conn_announced(struct tg_conn *conn) {
 
 #else
 
-/* The socket's kernel address, found through the fd table (sock_lookup.h). */
-typedef __u64 tg_sk_t;
-
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 65536);
@@ -93,8 +87,6 @@ static __always_inline void tg_conn_announced(struct tg_conn *conn) {}
 
 #endif
 
-static __always_inline __u64 tg_sk_addr(tg_sk_t sk) { return (__u64)sk; }
-
 /* The connection's state, created if it has none. Null if the socket has closed already, or the
  * state cannot be stored (counted). */
 static __always_inline struct tg_conn *tg_conn_get_or_create(tg_sk_t sk, __u8 fresh) {
@@ -102,7 +94,7 @@ static __always_inline struct tg_conn *tg_conn_get_or_create(tg_sk_t sk, __u8 fr
   if (conn) return conn;
   /* A socket already closed (a write that drew a reset) must not get an entry: its TCP_CLOSE has
    * passed, so nothing would remove it, and the next socket at this address would inherit it. */
-  if (tg_sock_state(tg_sk_addr(sk)) == TG_TCP_CLOSE) return 0;
+  if (tg_sock_state(sk) == TG_TCP_CLOSE) return 0;
   struct tg_conn init = {.conn_id = __sync_fetch_and_add(&tg_next_conn_id, 1) + 1, .fresh = fresh};
   conn = tg_conn_insert(sk, &init);
   if (!conn) tg_count_drop(TG_DROP_CONN_MAP_FULL);

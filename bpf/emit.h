@@ -12,7 +12,7 @@
 
 /* Fills the parts of an event header that are the same for every event of this syscall. */
 static __always_inline void tg_fill_event(struct tg_data_event *ev, const struct tg_conn *conn,
-                                          __u8 dir, __u64 id, __u64 sk, long ret) {
+                                          __u8 dir, __u64 id, tg_sk_t sk, long ret) {
   ev->hdr.kind = TG_EVENT_DATA;
   ev->hdr.direction = dir;
   ev->hdr.flags = 0;

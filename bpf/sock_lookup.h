@@ -79,9 +79,22 @@ static __always_inline __u64 tg_tcp_sock_of_fd(__s64 fd) {
   return file ? tg_tcp_sock_of_file(file) : 0;
 }
 
+/* The socket as the capture code holds it: on the socket path the tracepoint's own pointer,
+ * which the verifier trusts (plain loads, and sk storage); on the syscall path its address, found
+ * through the fd table. */
+#ifdef TG_SOCK_LAYER
+typedef struct sock *tg_sk_t;
+#define TG_SOCK(skp) (skp)
+#else
+typedef __u64 tg_sk_t;
 #ifdef TG_FAST_CAST
-static __always_inline void tg_read_tuple(__u64 skp, struct tg_tuple *t) {
-  struct sock *sk = TG_CAST(struct sock, skp);
+#define TG_SOCK(skp) TG_CAST(struct sock, skp)
+#endif
+#endif
+
+#ifdef TG_SOCK
+static __always_inline void tg_read_tuple(tg_sk_t skp, struct tg_tuple *t) {
+  struct sock *sk = TG_SOCK(skp);
   t->family = sk->__sk_common.skc_family;
   t->local_port = sk->__sk_common.skc_num;
   t->remote_port = bpf_ntohs(sk->__sk_common.skc_dport);
@@ -101,11 +114,11 @@ static __always_inline void tg_read_tuple(__u64 skp, struct tg_tuple *t) {
   }
 }
 
-static __always_inline __u8 tg_sock_state(__u64 skp) {
-  return TG_CAST(struct sock, skp)->__sk_common.skc_state;
+static __always_inline __u8 tg_sock_state(tg_sk_t skp) {
+  return TG_SOCK(skp)->__sk_common.skc_state;
 }
 #else
-static __always_inline void tg_read_tuple(__u64 skp, struct tg_tuple *t) {
+static __always_inline void tg_read_tuple(tg_sk_t skp, struct tg_tuple *t) {
   struct sock *sk = (struct sock *)skp;
   t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
   t->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
@@ -121,7 +134,7 @@ static __always_inline void tg_read_tuple(__u64 skp, struct tg_tuple *t) {
   }
 }
 
-static __always_inline __u8 tg_sock_state(__u64 skp) {
+static __always_inline __u8 tg_sock_state(tg_sk_t skp) {
   return BPF_CORE_READ((struct sock *)skp, __sk_common.skc_state);
 }
 #endif

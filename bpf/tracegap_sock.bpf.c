@@ -47,7 +47,7 @@ static __always_inline int tg_sock_io(struct sock *sk, int ret, __u8 dir) {
     }
     return 0;
   }
-  st.sk = tg_sk_addr(sk);
+  st.sk = (__u64)sk;
   return tg_capture(st, ret, sk);
 }
 
