@@ -25,8 +25,8 @@ std::string_view Label(CaptureHooks hooks);  // "socket", "syscall"
 // One way to capture, of those the daemon tries in turn, best first (Probes::Chain).
 struct CaptureVariant {
   CaptureHooks hooks = CaptureHooks::kSocket;
-  // Syscall hooks: how kernel structures are read. (The socket-layer build reads the socket the
-  // tracepoint hands over with plain loads, and the connection's addresses with probe reads.)
+  // How kernel structures are read. The socket-layer build always reads with plain loads (the
+  // socket the tracepoint hands over is a pointer the verifier trusts): kDirect.
   KernelReads reads = KernelReads::kDirect;
   bool http2 = true;  // HTTP/2 frames followed (false: HTTP/1 only)
 };

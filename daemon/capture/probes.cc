@@ -351,7 +351,7 @@ std::vector<CaptureVariant> Probes::Chain(const ProbeConfig& config) {
   std::vector<CaptureVariant> chain;
   for (bool http2 : {true, false}) {
     if (http2 && !config.http2) continue;
-    if (config.socket_hooks) chain.push_back({CaptureHooks::kSocket, KernelReads::kProbeRead, http2});
+    if (config.socket_hooks) chain.push_back({CaptureHooks::kSocket, KernelReads::kDirect, http2});
     if (!config.syscall_hooks) continue;
     if (config.direct_kernel_reads)
       chain.push_back({CaptureHooks::kSyscall, KernelReads::kDirect, http2});

@@ -33,10 +33,10 @@ while s.recv(4096):
 
 
 def hooks_and_build(variant):
-    """("socket", "probe-reads") for "socket+http2"; ("syscall", "direct-reads") for
-    "syscall+direct-reads+http2": the labels of tracegap_capture_info."""
+    """("socket", "direct-reads") for "socket+http2" (plain loads through the tracepoint's socket);
+    ("syscall", "probe-reads") for "syscall+probe-reads+http2": the labels of tracegap_capture_info."""
     parts = variant.split("+")
-    return (parts[0], parts[1] if parts[0] == "syscall" else "probe-reads")
+    return (parts[0], parts[1] if parts[0] == "syscall" else "direct-reads")
 
 
 class CaptureBuilds(unittest.TestCase):
