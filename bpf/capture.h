@@ -139,11 +139,11 @@ __noinline int tg_http1_block(struct tg_scratch *scr, struct tg_conn *conn) {
   return tg_http1(scr, conn, scr->dir & 1, &scr->st, scr->ret, scr->have);
 }
 
-/* The bytes of one successful call (`ret` > 0) on TCP socket `sk`, described by `st`. */
-static __always_inline int tg_capture(struct tg_stash st, long ret, tg_sk_t sk) {
+/* The bytes of one successful call (`ret` > 0) on TCP socket `sk`, described by `st`; `conn` is
+ * the socket's state (tg_conn_find), null if it has none yet. */
+static __always_inline int tg_capture(struct tg_stash st, long ret, tg_sk_t sk,
+                                      struct tg_conn *conn) {
   __u8 dir = st.direction & 1;
-
-  struct tg_conn *conn = tg_conn_find(sk);
   if (conn && (conn->other & (1 << dir))) return 0;
   __u32 zero = 0;
   struct tg_scratch *scr = bpf_map_lookup_elem(&tg_scratch_map, &zero);

@@ -77,7 +77,7 @@ static __always_inline int tg_exit(long ret, long nr) {
   if (stp->nr != (__u32)nr) return 0;
   if (ret <= 0) return 0;
   struct tg_stash st = *stp;
-  return tg_capture(st, ret, st.sk);
+  return tg_capture(st, ret, st.sk, tg_conn_find(st.sk));
 }
 
 #endif /* TRACEGAP_BPF_STASH_H */

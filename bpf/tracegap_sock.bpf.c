@@ -37,18 +37,19 @@ static __always_inline int tg_sock_io(struct sock *sk, int ret, __u8 dir) {
   struct socket *sock = sk->sk_socket;
   if (!sock || !sock->file) return 0;
   if (tg_is_self(bpf_get_current_pid_tgid())) return 0;
+  /* A connection known to carry another protocol in this direction leaves here. */
+  struct tg_conn *conn = tg_conn_find(sk);
+  if (conn && (conn->other & (1 << dir))) return 0;
   struct tg_stash st;
   int how = (task->flags & TG_PF_IO_WORKER) ? TG_CALL_UNREAD : tg_syscall_args(task, dir, &st);
   if (how != TG_CALL_READ) {
-    if (how == TG_CALL_UNREAD) {
-      /* Counted where it matters: on a connection that carries HTTP. */
-      struct tg_conn *conn = tg_conn_find(sk);
-      if (conn && (conn->http1 || conn->h2[dir & 1].active)) tg_count_drop(TG_DROP_UNREAD_CALL);
-    }
+    /* Counted where it matters: on a connection that carries HTTP. */
+    if (how == TG_CALL_UNREAD && conn && (conn->http1 || conn->h2[dir & 1].active))
+      tg_count_drop(TG_DROP_UNREAD_CALL);
     return 0;
   }
   st.sk = (__u64)sk;
-  return tg_capture(st, ret, sk);
+  return tg_capture(st, ret, sk, conn);
 }
 
 SEC("tp_btf/sock_send_length")
