@@ -74,7 +74,8 @@ static __always_inline struct tg_conn *tg_conn_find(tg_sk_t sk) {
 
 static __always_inline struct tg_conn *tg_conn_insert(tg_sk_t sk, struct tg_conn *init) {
   /* Another CPU may have inserted it in between: then take that one. */
-  if (bpf_map_update_elem(&tg_conns, &sk, init, BPF_NOEXIST) && !bpf_map_lookup_elem(&tg_conns, &sk))
+  if (bpf_map_update_elem(&tg_conns, &sk, init, BPF_NOEXIST) &&
+      !bpf_map_lookup_elem(&tg_conns, &sk))
     return 0;
   return bpf_map_lookup_elem(&tg_conns, &sk);
 }
@@ -108,8 +109,8 @@ static __always_inline struct tg_conn *tg_conn_get_or_create(tg_sk_t sk, __u8 fr
  * TCP_CLOSE on its way out, whichever side or path closes it (tcp_set_state). */
 static __always_inline void tg_conn_state_change(tg_sk_t sk, int newstate) {
   if (newstate != TG_TCP_ESTABLISHED && newstate != TG_TCP_CLOSE) return;
-  /* At ESTABLISHED an entry can only be a leftover of an earlier socket at the same address (or,
-   * in sk storage, of an earlier connection of the same socket): close it too, then start afresh. */
+  /* At ESTABLISHED an entry can only be a leftover of an earlier socket at the same address
+   * (or, in sk storage, of an earlier connection of the same socket): close it, start afresh. */
   struct tg_conn *conn = tg_conn_find(sk);
   if (conn) {
     if (conn->announced) {

@@ -4,9 +4,10 @@
  *
  * Why not a full vmlinux.h: the programs touch a dozen fields. Declaring just those, with
  * preserve_access_index, keeps the build independent of the build host's kernel, and keeps the
- * header reviewable (pt_regs, which differs by architecture, is declared for x86-64 and arm64). libbpf relocates every
- * field offset against the running kernel's BTF at load time, matching types and fields by name
- * (anonymous unions and structs in the kernel's definitions are searched through).
+ * header reviewable (pt_regs, which differs by architecture, is declared for x86-64 and arm64).
+ * libbpf relocates every field offset against the running kernel's BTF at load time, matching types
+ * and fields by name (anonymous unions and structs in the kernel's definitions are searched
+ * through).
  *
  * Only fields that exist in every kernel tracegap supports (6.1+, booted by the kernels test tier)
  * are listed. sk_protocol became a plain u16 in 5.6 (commit bf9765145b85, "sock: Make sk_protocol a

@@ -53,9 +53,9 @@
 #endif
 
 enum tg_call_read {
-  TG_CALL_READ = 0,     /* st describes the call's buffers */
-  TG_CALL_BODIES = 1,   /* sendfile/splice: kernel pages, bodies only; nothing to read */
-  TG_CALL_UNREAD = 2,   /* a call whose buffers are not read here (see above) */
+  TG_CALL_READ = 0,   /* st describes the call's buffers */
+  TG_CALL_BODIES = 1, /* sendfile/splice: kernel pages, bodies only; nothing to read */
+  TG_CALL_UNREAD = 2, /* a call whose buffers are not read here (see above) */
 };
 
 /* Describes in `st` the data of the current thread's interrupted syscall, which moved bytes in

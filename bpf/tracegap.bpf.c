@@ -7,8 +7,8 @@
  * Why syscall tracepoints: they exist on every kernel with BPF, need neither kprobes nor fentry
  * (both missing on some hardened or virtualised kernels), and see plaintext at the boundary
  * where a process hands it to the kernel. Their cost: every read and write of every process
- * (files, pipes too) runs a program at entry and at exit. sendmmsg/recvmmsg are not hooked: they batch datagrams,
- * and no HTTP/1 or HTTP/2 client or server in common use sends TCP through them.
+ * (files, pipes too) runs a program at entry and at exit. sendmmsg/recvmmsg are not hooked: they
+ * batch datagrams, and no HTTP/1 or HTTP/2 client or server in common use sends TCP through them.
  * sendfile/splice carry bodies only; io_uring bypasses these tracepoints (see docs/internals.md).
  */
 #include "kernel_types.h"

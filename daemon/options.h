@@ -28,7 +28,8 @@ struct Options {
       1000;  // --max-metric-processes: (comm, unit) pairs with series of their own
   std::string kernel_reads =
       "auto";  // --kernel-reads: auto (direct where the kernel allows) | probe-read
-  std::string capture = "auto";  // --capture: auto (socket where the kernel has it) | socket | syscall
+  std::string capture =
+      "auto";  // --capture: auto (socket where the kernel has it) | socket | syscall
   // Command line only (not in --config): a check that loads the BPF programs and exits.
   bool verify_only = false;  // --verify-only: load every capture variant, print the verifier's cost
   std::string verify_json;   // --verify-json: also write that report as JSON to this file

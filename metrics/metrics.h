@@ -54,8 +54,8 @@ class Metrics {
   void CountHpackError(std::string_view reason);
   // HTTP/2 connections per state, in the order of `http2_states` given at construction.
   void SetHttp2Connections(std::span<const size_t> per_state);
-  // Which capture variant runs (set once, after load): tracegap_capture_info{hooks,build,http2} = 1,
-  // and tracegap_capture_degraded = 1 when the kernel refused a better one.
+  // Which capture variant runs (set once, after load): tracegap_capture_info{hooks,build,http2} =
+  // 1, and tracegap_capture_degraded = 1 when the kernel refused a better one.
   void SetCaptureInfo(std::string_view hooks, std::string_view build, bool http2, bool degraded);
   // Distinct (comm, unit) pairs that have series of their own so far.
   size_t identities() const { return identities_.size(); }

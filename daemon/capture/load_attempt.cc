@@ -19,6 +19,19 @@ std::string VariantName(const CaptureVariant& v) {
   return name + (v.http2 ? "+http2" : "+http1-only");
 }
 
+std::vector<CaptureVariant> CaptureChain(const ChainChoice& choice) {
+  std::vector<CaptureVariant> chain;
+  for (bool http2 : {true, false}) {
+    if (http2 && !choice.http2) continue;
+    if (choice.socket_hooks) chain.push_back({CaptureHooks::kSocket, KernelReads::kDirect, http2});
+    if (!choice.syscall_hooks) continue;
+    if (choice.direct_kernel_reads)
+      chain.push_back({CaptureHooks::kSyscall, KernelReads::kDirect, http2});
+    chain.push_back({CaptureHooks::kSyscall, KernelReads::kProbeRead, http2});
+  }
+  return chain;
+}
+
 std::string LoadAttempt::Describe() const {
   std::string out = "capture variant " + VariantName(variant);
   switch (result) {

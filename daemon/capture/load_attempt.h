@@ -33,6 +33,18 @@ struct CaptureVariant {
 // "socket+http2", "syscall+direct-reads+http2", "syscall+probe-reads+http1-only", ...
 std::string VariantName(const CaptureVariant& v);
 
+// What the options leave to try (--capture, --kernel-reads, and whether HTTP/2 is wanted).
+struct ChainChoice {
+  bool socket_hooks = true;
+  bool syscall_hooks = true;
+  bool direct_kernel_reads = true;
+  bool http2 = true;
+};
+// The variants to try, best first: HTTP/2 before HTTP/1 only (a kernel that refuses the HTTP/2
+// follower still gets HTTP/1 capture), then socket-layer hooks before syscall hooks, direct
+// reads before probe reads.
+std::vector<CaptureVariant> CaptureChain(const ChainChoice& choice);
+
 // The verifier's cost of one program, from its statistics (log level 4).
 struct ProgramCost {
   std::string program;

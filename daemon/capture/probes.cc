@@ -348,16 +348,10 @@ Probes::~Probes() {
 }
 
 std::vector<CaptureVariant> Probes::Chain(const ProbeConfig& config) {
-  std::vector<CaptureVariant> chain;
-  for (bool http2 : {true, false}) {
-    if (http2 && !config.http2) continue;
-    if (config.socket_hooks) chain.push_back({CaptureHooks::kSocket, KernelReads::kDirect, http2});
-    if (!config.syscall_hooks) continue;
-    if (config.direct_kernel_reads)
-      chain.push_back({CaptureHooks::kSyscall, KernelReads::kDirect, http2});
-    chain.push_back({CaptureHooks::kSyscall, KernelReads::kProbeRead, http2});
-  }
-  return chain;
+  return CaptureChain({.socket_hooks = config.socket_hooks,
+                       .syscall_hooks = config.syscall_hooks,
+                       .direct_kernel_reads = config.direct_kernel_reads,
+                       .http2 = config.http2});
 }
 
 bool Probes::degraded() const {

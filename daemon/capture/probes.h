@@ -60,9 +60,7 @@ using RecordHandler = std::function<void(std::span<const uint8_t>)>;
 
 class Probes final : public EventSource {
  public:
-  // The variants to try, best first: HTTP/2 before HTTP/1 only (a kernel that refuses the HTTP/2
-  // follower still gets HTTP/1 capture), then socket-layer hooks before syscall hooks, direct
-  // reads before probe reads (where wanted).
+  // The variants to try, best first (CaptureChain).
   static std::vector<CaptureVariant> Chain(const ProbeConfig& config);
   // Opens, configures and loads the first variant of the chain that the kernel accepts, and
   // attaches it. On failure (no variant loads, or attaching fails) returns nullptr and fills *err.

@@ -155,7 +155,8 @@ TEST(AbiTest, DropReasons) {
   EXPECT_EQ(TG_DROP_CONN_MAP_FULL, 2);
   EXPECT_EQ(TG_DROP_STASH_FULL, 3);
   EXPECT_EQ(TG_DROP_IOV_LIMIT, 4);
-  EXPECT_EQ(TG_DROP_REASON_COUNT, 5);
+  EXPECT_EQ(TG_DROP_UNREAD_CALL, 5);
+  EXPECT_EQ(TG_DROP_REASON_COUNT, 6);
 }
 
 // ---------------------------------------------------------------------------------------------
