@@ -156,6 +156,10 @@ struct tg_user_msghdr {
 #define TG_S_IFSOCK 0140000
 #define TG_MSG_PEEK 0x2
 #define TG_MSG_TRUNC 0x20
+#define TG_MSG_ERRQUEUE 0x2000
+/* Receives whose bytes are not the stream's next bytes: a peek (read again later), MSG_TRUNC on
+ * TCP (discarded unread), the error queue (timestamps, zero-copy notices). */
+#define TG_MSG_NOT_STREAM (TG_MSG_PEEK | TG_MSG_TRUNC | TG_MSG_ERRQUEUE)
 #define TG_PF_IO_WORKER 0x00000010
 #define TG_PF_KTHREAD 0x00200000
 

@@ -20,12 +20,12 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* `flags`: the receive flags (recvfrom, recvmsg): a peek leaves the bytes to be read again, and
- * MSG_TRUNC on TCP discards them unread, so neither is captured. */
+/* `flags`: the receive flags (recvfrom, recvmsg); receives of bytes that are not the stream's
+ * next ones (TG_MSG_NOT_STREAM: a peek, MSG_TRUNC, the error queue) are not captured. */
 #define TG_ENTER(name, shape, dir, count_arg, flags)                                    \
   SEC("tracepoint/syscalls/sys_enter_" #name)                                           \
   int tracepoint__syscalls__sys_enter_##name(struct trace_event_raw_sys_enter *ctx) {   \
-    if ((flags) & (TG_MSG_PEEK | TG_MSG_TRUNC)) return 0;                               \
+    if ((flags) & TG_MSG_NOT_STREAM) return 0;                                          \
     return tg_enter((__s64)ctx->args[0], ctx->args[1], count_arg, shape, dir, ctx->id); \
   }
 

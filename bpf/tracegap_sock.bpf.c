@@ -59,8 +59,8 @@ int BPF_PROG(tp_btf__sock_send_length, struct sock *sk, int ret, int flags) {
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(tp_btf__sock_recv_length, struct sock *sk, int ret, int flags) {
-  /* A peek leaves the bytes to be read again; MSG_TRUNC on TCP discards them unread. */
-  if (flags & (TG_MSG_PEEK | TG_MSG_TRUNC)) return 0;
+  /* A peek, MSG_TRUNC, the error queue: not the stream's next bytes (kernel_types.h). */
+  if (flags & TG_MSG_NOT_STREAM) return 0;
   return tg_sock_io(sk, ret, TG_DIR_INGRESS);
 }
 
