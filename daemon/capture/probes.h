@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "capture/load_attempt.h"
+#include "capture/load_variant.h"
 #include "event_loop.h"
 #include "tracegap.h"
 
@@ -27,28 +28,6 @@ struct ring_buffer;
 struct bpf_link;
 
 namespace tracegap {
-
-struct ProbeConfig {
-  uint32_t self_tgid = 0;       // as seen in the daemon's own pid namespace
-  uint64_t self_pidns_dev = 0;  // that namespace, when it is not the host's (kernel dev_t)
-  uint64_t self_pidns_ino = 0;
-  uint32_t max_header_bytes = TG_DEFAULT_MAX_HEADER_BYTES;
-  uint64_t ring_buffer_bytes = 8u << 20;
-  uint32_t max_connections = 65536;
-  uint64_t wakeup_bytes = 256 * 1024;
-  // Use the build of the programs that reads kernel structures with plain loads (bpf_rdonly_cast,
-  // Linux 6.2+) when the kernel accepts it; false: always the bpf_probe_read_kernel build.
-  bool direct_kernel_reads = true;
-  // Try variants that follow HTTP/2 (false: HTTP/1 only, whatever the kernel accepts).
-  bool http2 = true;
-  // Which hooks to try (--capture): the socket layer's (tried first), the syscalls' (fallback).
-  bool socket_hooks = true;
-  bool syscall_hooks = true;
-  // Test-only: make the kernel refuse the HTTP/2 variants (bpf/maps.h), to test the fallback and
-  // its diagnostics. Set by TRACEGAP_TEST_REFUSE_HTTP2=complex|unsafe in the environment.
-  enum class TestRefusal : uint8_t { kNone = 0, kComplex = 1, kUnsafe = 2 };
-  TestRefusal test_refuse_http2 = TestRefusal::kNone;
-};
 
 struct ProbeError {
   int exit_code = 0;  // kExitBpfLoad or kExitAttach
@@ -97,32 +76,13 @@ class Probes final : public EventSource {
 
  private:
   Probes() = default;
-  // A loaded skeleton of either build, seen through the generic libbpf API.
-  struct Object {
-    bpf_object* obj = nullptr;
-    void* skel = nullptr;
-    void (*destroy)(void*) = nullptr;
-    bpf_map* events = nullptr;
-    bpf_map* conns = nullptr;
-    bpf_map* drops = nullptr;
-    Object() = default;
-    Object(const Object&) = delete;
-    Object& operator=(const Object&) = delete;
-    Object& operator=(Object&& o) noexcept;
-    ~Object();
-  };
-  template <class Skel>
-  static bool Load(const ProbeConfig& config, const CaptureVariant& variant, Object* out,
-                   LoadAttempt* attempt);
-  static bool LoadVariant(const ProbeConfig& config, const CaptureVariant& variant, Object* out,
-                          LoadAttempt* attempt);
   struct RingDeleter {
     void operator()(ring_buffer* r) const;
   };
   struct LinkDeleter {
     void operator()(::bpf_link* l) const;
   };
-  Object object_;
+  BpfObject object_;
   CaptureVariant variant_;
   std::vector<LoadAttempt> attempts_;
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
