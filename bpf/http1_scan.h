@@ -145,37 +145,44 @@ static __always_inline long tg_scan_word(struct tg_scan *s, __u8 *data) {
   }
   __u32 n = avail < 8 ? avail : 8;
   __u64 valid = tg_low_bytes_1to8(n);
-  __u64 cr = tg_eq_bytes(word, '\r') & valid;
   __u64 lf = tg_eq_bytes(word, '\n') & valid;
-  __u64 pcr, plf;
-  tg_tail_masks(s->match, &pcr, &plf);
-  /* CRLFCRLF ends at byte k: LF at k, CR at k-1, LF at k-2, CR at k-3 (earlier bytes from the
-   * tail before this word). */
-  __u64 end = lf & (cr << 8 | pcr >> 56) & (lf << 16 | plf >> 48) & (cr << 24 | pcr >> 40);
-  if (end) {
-    __u32 used = tg_first_byte(end) + 1;
-    pos += used;
-    s->block_bytes += used;
-    s->pos = pos;
-    s->emit = pos;
-    s->in_headers = 0;
-    s->match = 0;
-    if (s->upgrade) {
-      s->switch_h2 = 1;
-      return 1;
+  if (lf == 0 && n == 8) {
+    /* Most words of a block (three in four on common requests) hold no LF: no CRLFCRLF can end
+     * in them, and the new tail can only be a CR, the word's last byte. */
+    s->match = (word >> 56) == '\r';
+  } else {
+    __u64 cr = tg_eq_bytes(word, '\r') & valid;
+    __u64 pcr, plf;
+    tg_tail_masks(s->match, &pcr, &plf);
+    /* CRLFCRLF ends at byte k: LF at k, CR at k-1, LF at k-2, CR at k-3 (earlier bytes from the
+     * tail before this word). */
+    __u64 end = lf & (cr << 8 | pcr >> 56) & (lf << 16 | plf >> 48) & (cr << 24 | pcr >> 40);
+    if (end) {
+      __u32 used = tg_first_byte(end) + 1;
+      pos += used;
+      s->block_bytes += used;
+      s->pos = pos;
+      s->emit = pos;
+      s->in_headers = 0;
+      s->match = 0;
+      if (s->upgrade) {
+        s->switch_h2 = 1;
+        return 1;
+      }
+      return 0;
     }
-    return 0;
+    /* No end here: how much of "\r\n\r\n" the new tail matches. Line the last valid byte up
+     * with byte 7 (bringing in the earlier tail for a short word) and look at bytes 5..7. */
+    __u64 tcr = cr, tlf = lf;
+    if (n < 8) {
+      tcr = cr << ((8 - n) * 8) | pcr >> (n * 8);
+      tlf = lf << ((8 - n) * 8) | plf >> (n * 8);
+    }
+    /* Branch-free: "\r" at the end is 1, "\r\n" is 2, "\r\n\r" is 3 (which ends in "\r" too). */
+    __u64 m1 = tcr >> 63, m2 = (tlf >> 63) & (tcr >> 55) & 1,
+          m3 = m1 & (tlf >> 55) & (tcr >> 47) & 1;
+    s->match = (__u8)(m1 + 2 * m2 + 2 * m3);
   }
-  /* No end here: how much of "\r\n\r\n" the new tail matches. Line the last valid byte up
-   * with byte 7 (bringing in the earlier tail for a short word) and look at bytes 5..7. */
-  __u64 tcr = cr, tlf = lf;
-  if (n < 8) {
-    tcr = cr << ((8 - n) * 8) | pcr >> (n * 8);
-    tlf = lf << ((8 - n) * 8) | plf >> (n * 8);
-  }
-  /* Branch-free: "\r" at the end is 1, "\r\n" is 2, "\r\n\r" is 3 (which ends in "\r" too). */
-  __u64 m1 = tcr >> 63, m2 = (tlf >> 63) & (tcr >> 55) & 1, m3 = m1 & (tlf >> 55) & (tcr >> 47) & 1;
-  s->match = (__u8)(m1 + 2 * m2 + 2 * m3);
   pos += n;
   s->block_bytes += n;
   s->pos = pos;
