@@ -1,6 +1,6 @@
 // bench/syscall_bench: the per-syscall price every process pays while tracegap is attached.
-// Small writes and reads on a TCP loopback pair (non-HTTP bytes), a UNIX socket pair and a
-// regular file. Prints one line per case: "<case> <ns per hooked syscall>" (median of --reps
+// Small writes and reads on a TCP loopback pair (non-HTTP bytes), a UNIX socket pair, a pipe and
+// a regular file. Prints one line per case: "<case> <ns per hooked syscall>" (median of --reps
 // runs); compare configurations by difference.
 //
 // Usage: syscall_bench [--iterations N] [--reps R] [--bytes B]
@@ -103,16 +103,18 @@ int main(int argc, char** argv) {
     else if (k == "--bytes")
       bytes = static_cast<size_t>(std::atol(argv[i + 1]));
   }
-  int tcp[2], unix_pair[2];
+  int tcp[2], unix_pair[2], pipe_fds[2];
   TcpPair(tcp);
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, unix_pair)) Die("socketpair");
-  std::vector<double> t, u, f;
+  if (pipe(pipe_fds)) Die("pipe");
+  std::vector<double> t, u, p, f;
   for (int r = 0; r < reps; ++r) {
     t.push_back(PingPong(tcp[0], tcp[1], bytes, iterations));
     u.push_back(PingPong(unix_pair[0], unix_pair[1], bytes, iterations));
+    p.push_back(PingPong(pipe_fds[1], pipe_fds[0], bytes, iterations));
     f.push_back(FileWrites(bytes, iterations));
   }
-  std::printf("tcp_loopback %.1f\nunix_socketpair %.1f\nregular_file %.1f\n", Median(t), Median(u),
-              Median(f));
+  std::printf("tcp_loopback %.1f\nunix_socketpair %.1f\npipe %.1f\nregular_file %.1f\n", Median(t),
+              Median(u), Median(p), Median(f));
   return 0;
 }
