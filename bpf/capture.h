@@ -140,11 +140,11 @@ __noinline int tg_http1_block(struct tg_scratch *scr, struct tg_conn *conn) {
 }
 
 /* The bytes of one successful call (`ret` > 0) on TCP socket `sk`, described by `st`; `conn` is
- * the socket's state (tg_conn_find), null if it has none yet. */
+ * the socket's state (tg_conn_find), null if it has none yet. The caller has passed over a
+ * direction known to carry another protocol (conn->other), as early as its hook allows. */
 static __always_inline int tg_capture(struct tg_stash st, long ret, tg_sk_t sk,
                                       struct tg_conn *conn) {
   __u8 dir = st.direction & 1;
-  if (conn && (conn->other & (1 << dir))) return 0;
   __u32 zero = 0;
   struct tg_scratch *scr = bpf_map_lookup_elem(&tg_scratch_map, &zero);
   if (!scr) return 0;
@@ -197,15 +197,10 @@ static __always_inline int tg_capture(struct tg_stash st, long ret, tg_sk_t sk,
     scr->have = have;
     scr->dir = dir;
     skip = tg_http1_block(scr, conn);
-    if (skip == 0 || !tg_follow_http2) {
-      conn->seen[dir] = 1;
-      if (!announced && conn->announced) tg_conn_announced(conn);
-      return 0;
-    }
-    tg_h2_begin(conn, dir, 1); /* after "101 Switching Protocols" */
+    if (skip && tg_follow_http2) tg_h2_begin(conn, dir, 1); /* after "101 Switching Protocols" */
   }
   conn->seen[dir] = 1;
-  if (tg_follow_http2) tg_h2_walk(scr, conn, dir, &st, ret, skip);
+  if (tg_follow_http2 && conn->h2[dir].active) tg_h2_walk(scr, conn, dir, &st, ret, skip);
   if (!announced && conn->announced) tg_conn_announced(conn);
   return 0;
 }

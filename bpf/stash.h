@@ -77,7 +77,9 @@ static __always_inline int tg_exit(long ret, long nr) {
   if (stp->nr != (__u32)nr) return 0;
   if (ret <= 0) return 0;
   struct tg_stash st = *stp;
-  return tg_capture(st, ret, st.sk, tg_conn_find(st.sk));
+  struct tg_conn *conn = tg_conn_find(st.sk);
+  if (conn && (conn->other & (1 << (st.direction & 1)))) return 0;
+  return tg_capture(st, ret, st.sk, conn);
 }
 
 #endif /* TRACEGAP_BPF_STASH_H */
