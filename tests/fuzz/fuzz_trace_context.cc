@@ -10,7 +10,8 @@
 // rules in docs/trace-context-reasons.md (shape, reasons and their precedence), and with the
 // properties the code promises: a valid value has non-zero ids whose lowercase hex is the value's
 // own text; uppercase_hex is reported only when lowercasing makes the value valid, and lowercasing
-// changes no other reason; tracestate fields are judged as if joined with ','.
+// changes no other reason; tracestate fields are judged as if joined with ','; a repeated
+// tracestate key is no reason (Level 2) and is flagged only in a list that is otherwise valid.
 
 #include <cstddef>
 #include <cstdint>
@@ -82,7 +83,12 @@ std::string_view ReferenceTrimOws(std::string_view s) {
   return s;
 }
 
-TracestateError ReferenceTracestate(std::string_view joined) {
+struct ReferenceTracestateResult {
+  TracestateError error;
+  bool duplicate;  // some valid key appears more than once (not an error: Level 2)
+};
+
+ReferenceTracestateResult ReferenceTracestate(std::string_view joined) {
   bool member = false, key = false, value = false, duplicate = false;
   std::size_t members = 0;
   std::unordered_set<std::string_view> keys;
@@ -115,12 +121,20 @@ TracestateError ReferenceTracestate(std::string_view joined) {
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
-  if (member) return TracestateError::kMember;
-  if (key) return TracestateError::kKey;
-  if (value) return TracestateError::kValue;
-  if (members > 32) return TracestateError::kTooManyMembers;
-  if (duplicate) return TracestateError::kDuplicateKey;
-  return TracestateError::kNone;
+  if (member) return {TracestateError::kMember, duplicate};
+  if (key) return {TracestateError::kKey, duplicate};
+  if (value) return {TracestateError::kValue, duplicate};
+  if (members > 32) return {TracestateError::kTooManyMembers, duplicate};
+  return {TracestateError::kNone, duplicate};
+}
+
+std::string Join(const std::vector<std::string_view>& fields) {
+  std::string joined;
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (i != 0) joined.push_back(',');
+    joined.append(fields[i]);
+  }
+  return joined;
 }
 
 uint8_t ReferenceLegacy(std::string_view name) {
@@ -172,14 +186,10 @@ void CheckTraceparent(std::string_view v) {
 }
 
 void CheckTracestate(const std::vector<std::string_view>& fields) {
-  std::string joined;
-  for (std::size_t i = 0; i < fields.size(); ++i) {
-    if (i != 0) joined.push_back(',');
-    joined.append(fields[i]);
-  }
+  const std::string joined = Join(fields);
   const TracestateError got = ValidateTracestate(fields);
   FUZZ_CHECK(got == ValidateTracestate(std::string_view(joined)));
-  const TracestateError want = ReferenceTracestate(joined);
+  const TracestateError want = ReferenceTracestate(joined).error;
   if (got != want) {
     std::fprintf(stderr, "tracestate '%s': got %.*s, reference %.*s\n", joined.c_str(),
                  static_cast<int>(Label(got).size()), Label(got).data(),
@@ -231,12 +241,18 @@ void CheckClassify(const std::vector<HeaderField>& headers) {
   }
 
   // A bad tracestate never changes the verdict; without a valid traceparent it is only orphaned.
+  // A repeated key is flagged only when the content is judged and has no reason.
   if (tracestates.empty()) {
     FUZZ_CHECK(r.tracestate_error == TracestateError::kNone);
+    FUZZ_CHECK(!r.tracestate_has_duplicates);
   } else if (r.verdict != ContextVerdict::kValid) {
     FUZZ_CHECK(r.tracestate_error == TracestateError::kOrphan);
+    FUZZ_CHECK(!r.tracestate_has_duplicates);
   } else {
     FUZZ_CHECK(r.tracestate_error == ValidateTracestate(tracestates));
+    const ReferenceTracestateResult want = ReferenceTracestate(Join(tracestates));
+    FUZZ_CHECK(r.tracestate_has_duplicates ==
+               (want.error == TracestateError::kNone && want.duplicate));
   }
   FUZZ_CHECK(Label(r.verdict) != "invalid" && Label(r.tracestate_error) != "invalid" &&
              Label(r.traceparent_error) != "invalid");

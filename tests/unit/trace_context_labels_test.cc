@@ -162,7 +162,6 @@ TEST(Labels, ExactStrings) {
   EXPECT_EQ(Label(TracestateError::kKey), "key");
   EXPECT_EQ(Label(TracestateError::kValue), "value");
   EXPECT_EQ(Label(TracestateError::kMember), "member");
-  EXPECT_EQ(Label(TracestateError::kDuplicateKey), "duplicate_key");
   EXPECT_EQ(Label(TracestateError::kOrphan), "orphan");
 
   EXPECT_EQ(Label(LegacyFormat::kNone), "none");

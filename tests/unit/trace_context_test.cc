@@ -229,6 +229,9 @@ struct TracestateCase {
   std::string name;
   std::vector<std::string> fields;
   TracestateError want;
+  // ContextResult::tracestate_has_duplicates with a valid traceparent: a repeated key in a list
+  // that is otherwise valid (Level 2: not an error).
+  bool duplicates = false;
 };
 
 std::ostream& operator<<(std::ostream& os, const TracestateCase& c) { return os << c.name; }
@@ -289,20 +292,28 @@ std::vector<TracestateCase> TracestateCases() {
       {"ValueInnerTab", {"k=a\tb"}, E::kValue},
       {"ValueNonAscii", {"k=caf\xc3\xa9"}, E::kValue},
       {"ValueOutranksTooMany", {Members(33) + ",x=a=b"}, E::kValue},
-      {"ValueOutranksDuplicateKey", {"a=1,a=x=y"}, E::kValue},
+      {"ValueDespiteDuplicateKey", {"a=1,a=x=y"}, E::kValue},
 
       // Too many members.
       {"Members33", {Members(33)}, E::kTooManyMembers},
       {"Members33AcrossFields", {Members(17), Members(16, 17)}, E::kTooManyMembers},
       {"Members33WithEmptyOnes", {Members(33, 0, ",,")}, E::kTooManyMembers},
-      {"TooManyOutranksDuplicateKey", {Members(33) + ",k0=again"}, E::kTooManyMembers},
+      {"TooManyDespiteDuplicateKey", {Members(33) + ",k0=again"}, E::kTooManyMembers},
 
-      // Duplicate keys.
-      {"DuplicateKey", {"a=1,a=2"}, E::kDuplicateKey},
-      {"DuplicateKeyAcrossFields", {"a=1", "a=2"}, E::kDuplicateKey},
-      {"DuplicateKeyWithOws", {" a=1 ,\ta=2"}, E::kDuplicateKey},
-      {"DuplicateMultiTenantKey", {"fw@dt=1,x=2,fw@dt=3"}, E::kDuplicateKey},
-      {"DuplicateAt32", {Members(31) + ",k0=again"}, E::kDuplicateKey},
+      // Duplicate keys are valid (Level 2; the official test suite's
+      // test_tracestate_duplicated_keys), only flagged.
+      {"DuplicateSameValue", {"foo=1,foo=1"}, E::kNone, true},
+      {"DuplicateOtherValue", {"foo=1,foo=2"}, E::kNone, true},
+      {"DuplicateSameValueAcrossFields", {"foo=1", "foo=1"}, E::kNone, true},
+      {"DuplicateOtherValueAcrossFields", {"foo=1", "foo=2"}, E::kNone, true},
+      {"DuplicateWithOws", {" a=1 ,\ta=2"}, E::kNone, true},
+      {"DuplicateMultiTenantKey", {"fw@dt=1,x=2,fw@dt=3"}, E::kNone, true},
+      {"DuplicateThreeTimes", {"a=1", "b=2,a=3", "a=4"}, E::kNone, true},
+      {"DuplicateAt32", {Members(31) + ",k0=again"}, E::kNone, true},
+      {"DuplicateAt32AcrossFields", {Members(16), Members(16, 15)}, E::kNone, true},
+      // ... but a real error is still reported, and then the flag is not set.
+      {"MemberDespiteDuplicateKey", {"foo=1,foo=2,bar"}, E::kMember},
+      {"KeyDespiteDuplicateKeyAcrossFields", {"foo=1", "foo=2", "Bar=1"}, E::kKey},
   };
 }
 
@@ -325,6 +336,17 @@ TEST_P(TracestateTest, ValidTraceparentStaysValid) {
   EXPECT_EQ(r.trace_id.ToHex(), kTraceId);
   EXPECT_EQ(r.has_tracestate, !c.fields.empty());
   EXPECT_EQ(r.tracestate_error, c.want);
+  EXPECT_EQ(r.tracestate_has_duplicates, c.duplicates);
+}
+
+// The flag is a finding about a list that is otherwise valid, so a table case never claims it
+// next to a reason.
+TEST(TracestateTable, DuplicatesOnlyWithoutReason) {
+  for (const TracestateCase& c : TracestateCases()) {
+    if (c.duplicates) {
+      EXPECT_EQ(c.want, TracestateError::kNone) << c.name;
+    }
+  }
 }
 
 // Whatever the content, a tracestate without a valid traceparent is only ever an orphan (and no
@@ -335,8 +357,10 @@ TEST_P(TracestateTest, OrphanWithoutTraceparent) {
   std::vector<HeaderField> headers;
   for (const std::string& f : c.fields) headers.push_back({"tracestate", f});
   EXPECT_EQ(ClassifyContext(headers).tracestate_error, want);
+  EXPECT_FALSE(ClassifyContext(headers).tracestate_has_duplicates);  // content not judged
   headers.push_back({"traceparent", "garbage"});
   EXPECT_EQ(ClassifyContext(headers).tracestate_error, want);
+  EXPECT_FALSE(ClassifyContext(headers).tracestate_has_duplicates);
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, TracestateTest, ::testing::ValuesIn(TracestateCases()),
@@ -354,7 +378,8 @@ TEST(TracestateTable, EveryReasonHasAtLeastTwoExamples) {
 
 TEST(ValidateTracestate, SingleValueOverload) {
   EXPECT_EQ(ValidateTracestate(kSpecTracestate), TracestateError::kNone);
-  EXPECT_EQ(ValidateTracestate("a=1,a=2"), TracestateError::kDuplicateKey);
+  EXPECT_EQ(ValidateTracestate("a=1,a=2"), TracestateError::kNone);  // Level 2: not an error
+  EXPECT_EQ(ValidateTracestate("a=1,a=2,Bad=3"), TracestateError::kKey);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -371,6 +396,7 @@ TEST(ClassifyContext, SpecExample) {
   EXPECT_EQ(r.traceparent_error, TraceparentError::kNone);
   EXPECT_TRUE(r.has_tracestate);
   EXPECT_EQ(r.tracestate_error, TracestateError::kNone);
+  EXPECT_FALSE(r.tracestate_has_duplicates);
   EXPECT_EQ(r.legacy, 0);
   EXPECT_EQ(r.trace_id.ToHex(), kTraceId);
   EXPECT_EQ(r.parent_id.ToHex(), kParentId);
@@ -382,7 +408,8 @@ TEST(ClassifyContext, HeaderNamesAnyCase) {
   const ContextResult r = ClassifyContext(headers);
   EXPECT_EQ(r.verdict, ContextVerdict::kValid);
   EXPECT_TRUE(r.has_tracestate);
-  EXPECT_EQ(r.tracestate_error, TracestateError::kDuplicateKey);
+  EXPECT_EQ(r.tracestate_error, TracestateError::kNone);
+  EXPECT_TRUE(r.tracestate_has_duplicates);
 }
 
 TEST(ClassifyContext, Missing) {
@@ -472,7 +499,53 @@ TEST(ClassifyContext, TracestateFieldsAreJoinedInOrder) {
   EXPECT_EQ(ClassifyContext(too_many).tracestate_error, TracestateError::kTooManyMembers);
   const HeaderField dup[] = {
       {"tracestate", "a=1"}, {"traceparent", kSpecTraceparent}, {"tracestate", "b=2,a=3"}};
-  EXPECT_EQ(ClassifyContext(dup).tracestate_error, TracestateError::kDuplicateKey);
+  EXPECT_EQ(ClassifyContext(dup).tracestate_error, TracestateError::kNone);
+  EXPECT_TRUE(ClassifyContext(dup).tracestate_has_duplicates);
+  const HeaderField distinct[] = {
+      {"tracestate", "a=1"}, {"traceparent", kSpecTraceparent}, {"tracestate", "b=2,c=3"}};
+  EXPECT_EQ(ClassifyContext(distinct).tracestate_error, TracestateError::kNone);
+  EXPECT_FALSE(ClassifyContext(distinct).tracestate_has_duplicates);
+}
+
+// W3C Trace Context Level 2 (w3c/trace-context #477, #552): a repeated tracestate key is the
+// sender's bug, not a broken header. The header is carried on, so the message is valid with no
+// tracestate reason, and only tracestate_has_duplicates records the repeat.
+TEST(ClassifyContext, DuplicateTracestateKeysAreValidLevel2) {
+  const std::vector<MessageCase> cases = {
+      {"SameValue", {{"traceparent", kSpecTraceparent}, {"tracestate", "foo=1,foo=1"}}},
+      {"OtherValue", {{"traceparent", kSpecTraceparent}, {"tracestate", "foo=1,foo=2"}}},
+      {"SameValueTwoLines",
+       {{"traceparent", kSpecTraceparent}, {"tracestate", "foo=1"}, {"tracestate", "foo=1"}}},
+      {"OtherValueTwoLines",
+       {{"tracestate", "foo=1"}, {"traceparent", kSpecTraceparent}, {"TraceState", "foo=2"}}},
+  };
+  for (const MessageCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const ContextResult r = ClassifyContext(c.headers);
+    EXPECT_EQ(r.verdict, ContextVerdict::kValid);
+    EXPECT_EQ(r.traceparent_error, TraceparentError::kNone);
+    EXPECT_TRUE(r.has_tracestate);
+    EXPECT_EQ(r.tracestate_error, TracestateError::kNone);
+    EXPECT_TRUE(r.tracestate_has_duplicates);
+    EXPECT_EQ(r.trace_id.ToHex(), kTraceId);
+  }
+
+  const HeaderField distinct[] = {
+      {"traceparent", kSpecTraceparent}, {"tracestate", "foo=1"}, {"tracestate", "bar=1"}};
+  EXPECT_FALSE(ClassifyContext(distinct).tracestate_has_duplicates);
+
+  // Another problem in the list is still reported as itself, and the repeat is not flagged.
+  const HeaderField with_error[] = {
+      {"traceparent", kSpecTraceparent}, {"tracestate", "foo=1"}, {"tracestate", "foo=2,v=a=b"}};
+  const ContextResult r = ClassifyContext(with_error);
+  EXPECT_EQ(r.verdict, ContextVerdict::kValid);
+  EXPECT_EQ(r.tracestate_error, TracestateError::kValue);
+  EXPECT_FALSE(r.tracestate_has_duplicates);
+
+  // Without a valid traceparent the content is not judged: orphan, not flagged.
+  const HeaderField orphan[] = {{"tracestate", "foo=1,foo=2"}};
+  EXPECT_EQ(ClassifyContext(orphan).tracestate_error, TracestateError::kOrphan);
+  EXPECT_FALSE(ClassifyContext(orphan).tracestate_has_duplicates);
 }
 
 }  // namespace

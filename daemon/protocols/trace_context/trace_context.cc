@@ -175,6 +175,9 @@ class TracestateValidator {
     }
   }
 
+  // Some valid key appeared more than once. Exact only when Result() is kNone.
+  bool DuplicateKeys() const { return duplicate_keys_; }
+
   TracestateError Result() const {
     uint8_t found = found_;
     if (members_ > kMaxMembers) found |= Bit(TracestateError::kTooManyMembers);
@@ -200,13 +203,15 @@ class TracestateValidator {
     if (key_ok) NoteKey(key);
   }
 
-  // Past kMaxMembers the list is already rejected as too long, which outranks duplicate keys, so
-  // a fixed array suffices and a hostile list cannot make this quadratic.
+  // A repeated key is not an error (Level 2), only a finding for a list that is otherwise valid.
+  // Such a list has at most kMaxMembers keys, so a fixed array holds them all, nothing is
+  // allocated, and a hostile list cannot make this quadratic: past kMaxMembers the list is
+  // too_many_members and the finding is not reported.
   void NoteKey(std::string_view key) {
     if (key_count_ == keys_.size()) return;
     for (std::size_t i = 0; i < key_count_; ++i) {
       if (keys_[i] == key) {
-        found_ |= Bit(TracestateError::kDuplicateKey);
+        duplicate_keys_ = true;
         return;
       }
     }
@@ -217,6 +222,7 @@ class TracestateValidator {
   std::size_t key_count_ = 0;
   std::size_t members_ = 0;
   uint8_t found_ = 0;  // Bit() of each reason seen
+  bool duplicate_keys_ = false;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -285,8 +291,6 @@ std::string_view Label(TracestateError error) noexcept {
       return "value";
     case TracestateError::kTooManyMembers:
       return "too_many_members";
-    case TracestateError::kDuplicateKey:
-      return "duplicate_key";
   }
   return "invalid";
 }
@@ -385,6 +389,8 @@ ContextResult ClassifyContext(std::span<const HeaderField> headers) noexcept {
     if (EqualsLower(h.name, "tracestate")) validator.AddField(h.value);
   }
   result.tracestate_error = validator.Result();
+  result.tracestate_has_duplicates =
+      result.tracestate_error == TracestateError::kNone && validator.DuplicateKeys();
   return result;
 }
 

@@ -88,12 +88,14 @@ enum class TracestateError : uint8_t {
   kKey,             // a key breaks the key grammar
   kValue,           // a value breaks the value grammar
   kTooManyMembers,  // more than 32 non-empty list members
-  kDuplicateKey,    // the same key twice
+  // No duplicate-key reason: Level 2 allows a repeated key on the wire (keeping keys unique is the
+  // sender's duty, and a receiver may drop the repeats but not the header). See
+  // ContextResult::tracestate_has_duplicates.
 };
 
 inline constexpr std::array kTracestateErrors = {
     TracestateError::kOrphan, TracestateError::kMember,         TracestateError::kKey,
-    TracestateError::kValue,  TracestateError::kTooManyMembers, TracestateError::kDuplicateKey,
+    TracestateError::kValue,  TracestateError::kTooManyMembers,
 };
 
 // Bitmask: a message may carry several legacy formats at once (and W3C as well).
@@ -179,7 +181,8 @@ struct TraceparentResult {
 TraceparentResult ParseTraceparent(std::string_view value) noexcept;
 
 // Validates the tracestate field values of one message, in order, as if joined with ','. Never
-// returns kOrphan: that needs the traceparent, see ClassifyContext().
+// returns kOrphan: that needs the traceparent, see ClassifyContext(). A repeated key is not an
+// error (ClassifyContext() reports it in ContextResult::tracestate_has_duplicates).
 TracestateError ValidateTracestate(std::span<const std::string_view> fields) noexcept;
 TracestateError ValidateTracestate(std::string_view field) noexcept;
 
@@ -193,6 +196,11 @@ struct ContextResult {
   TraceparentError traceparent_error = TraceparentError::kNone;  // kNone unless kMalformed
   TracestateError tracestate_error = TracestateError::kNone;     // kNone if absent or valid
   bool has_tracestate = false;
+  // True when the tracestate fields, joined in order, are valid (tracestate_error kNone, so the
+  // traceparent is valid too) and some key appears more than once, as in "foo=1,foo=2" or in two
+  // fields "foo=1" and "foo=1". Not an error (Level 2): the sender's bug, not a broken header.
+  // False whenever tracestate_error is set: that reason is the finding then.
+  bool tracestate_has_duplicates = false;
   uint8_t legacy = 0;  // LegacyFormat bitmask
   // Meaningful only when verdict == kValid; zero otherwise.
   TraceId trace_id;
