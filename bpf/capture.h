@@ -2,8 +2,8 @@
 /*
  * What every capture path does with the bytes of one call on a TCP socket, once it knows the call
  * (struct tg_stash) and what it returned: classify its first bytes (user_data.h), then either
- * follow HTTP/2 frames (h2_walk.h) or find HTTP/1 header bytes (http1_scan.h), and emit only
- * those (emit.h). The syscall path (stash.h) calls it at sys_exit, the socket-layer path
+ * follow HTTP/2 or AMQP frames (frame_walk.h) or find HTTP/1 header bytes (http1_scan.h), and
+ * emit only those (emit.h). The syscall path (stash.h) calls it at sys_exit, the socket-layer path
  * (tracegap_sock.bpf.c) at the end of the socket's sendmsg/recvmsg.
  */
 #ifndef TRACEGAP_BPF_CAPTURE_H
@@ -14,8 +14,8 @@
 #include <bpf/bpf_helpers.h>
 #include "conn_store.h"
 #include "emit.h"
+#include "frame_walk.h"
 #include "h2_follow.h"
-#include "h2_walk.h"
 #include "http1_scan.h"
 #include "maps.h"
 #include "sock_lookup.h"
@@ -30,6 +30,7 @@ enum tg_start {
   TG_START_H2_PREFACE = 2,  /* the HTTP/2 client preface */
   TG_START_H2 = 3,          /* the first frame of this direction of a connection seen from birth */
   TG_START_H2_UNSYNCED = 4, /* a plausible frame on a connection joined late */
+  TG_START_AMQP = 5,        /* the AMQP 0-9-1 protocol header */
 };
 
 /* `b` holds the first `avail` bytes (at most TG_PEEK) of a syscall moving `total` bytes. */
@@ -37,6 +38,16 @@ static __always_inline int tg_classify_start(const struct tg_conn *conn, __u8 di
                                              __u32 avail, __u64 total) {
   __u64 w0 = *(const __u64 *)b;
   if (!tg_follow_http2) return tg_is_message_start(w0, avail) ? TG_START_HTTP1 : TG_START_NONE;
+  if (avail >= TG_AMQP_PROTOCOL_HEADER_LEN && w0 == TG_AMQP_PROTOCOL_W0) return TG_START_AMQP;
+  if (conn && (conn->upgrading & (1 << (dir & 1)))) {
+    /* The first bytes after a 101: HTTP/2 for h2c (the client's preface, the server's SETTINGS);
+     * anything else (WebSocket, TLS, ...) is TG_START_NONE, and ends capture (tg_capture). */
+    if (avail >= TG_H2_PREFACE_LEN && w0 == TG_H2_PREFACE_W0 &&
+        *(const __u64 *)(b + 8) == TG_H2_PREFACE_W1 && *(const __u64 *)(b + 16) == TG_H2_PREFACE_W2)
+      return TG_START_H2_PREFACE;
+    if (avail >= TG_H2_FRAME_HEADER_LEN && tg_h2_settings_first(b, total)) return TG_START_H2;
+    return TG_START_NONE;
+  }
   if (avail >= TG_H2_PREFACE_LEN && w0 == TG_H2_PREFACE_W0 &&
       *(const __u64 *)(b + 8) == TG_H2_PREFACE_W1 && *(const __u64 *)(b + 16) == TG_H2_PREFACE_W2)
     return TG_START_H2_PREFACE;
@@ -77,8 +88,10 @@ static long tg_scan_step(__u32 index, struct tg_scan_ctx *ctx) {
   return tg_scan_words(&scr->scan, scr->raw + sizeof(struct tg_data_event));
 }
 
-/* Finds and emits the HTTP/1 header bytes of this syscall. Returns the byte offset where HTTP/2
- * frames begin if the bytes end with a 101 (h2c) response, else 0. */
+/* Finds and emits the HTTP/1 header bytes of this syscall. When a block ends HTTP/1 on the
+ * connection (enum tg_switch), marks it: after a 101, each direction's next bytes say what
+ * follows (conn->upgrading; tg_classify_start); a tunnel is passed over in both directions.
+ * Returns the offset of the bytes that follow a 101 in this call, if any, else 0. */
 static __always_inline __u32 tg_http1(struct tg_scratch *scr, struct tg_conn *conn, __u8 dir,
                                       const struct tg_stash *st, long ret, __u32 have) {
   struct tg_data_event *ev = (struct tg_data_event *)scr->raw;
@@ -102,8 +115,10 @@ static __always_inline __u32 tg_http1(struct tg_scratch *scr, struct tg_conn *co
   scan->in_headers = ds->in_headers;
   scan->match = ds->crlf_match;
   scan->truncated = 0;
+  scan->status = 0;
   scan->upgrade = 0;
-  scan->switch_h2 = 0;
+  scan->connect = conn->connect;
+  scan->switched = TG_SWITCH_NONE;
   struct tg_scan_ctx ctx = {.scr = scr};
   bpf_loop(TG_MAX_COPY / (8 * TG_SCAN_WORDS_PER_STEP) + 1, tg_scan_step, &ctx, 0);
   /* Still inside a block at the end of what was copied, but the syscall moved more bytes than
@@ -125,10 +140,17 @@ static __always_inline __u32 tg_http1(struct tg_scratch *scr, struct tg_conn *co
     }
   }
   conn->http1 = 1;
+  conn->connect = scan->connect;
   ds->in_headers = scan->in_headers;
   ds->crlf_match = scan->in_headers ? scan->match : 0;
   ds->block_bytes = scan->in_headers ? scan->block_bytes : 0;
-  return scan->switch_h2 ? emit : 0;
+  if (scan->switched == TG_SWITCH_TUNNEL) {
+    conn->other = 3;
+  } else if (scan->switched == TG_SWITCH_UPGRADE) {
+    conn->upgrading = 3;
+    if ((__u64)ret > emit) return emit;
+  }
+  return 0;
 }
 
 /* tg_http1 as a global function: the verifier checks a global function once, on its own, from
@@ -150,7 +172,7 @@ static __always_inline int tg_capture(struct tg_stash st, long ret, tg_sk_t sk,
   if (!scr) return 0;
   int start = TG_START_NONE;
   __u32 have = 0; /* bytes of a flat buffer already in scratch */
-  if (!conn || (!conn->dir[dir].in_headers && !conn->h2[dir].active)) {
+  if (!conn || (!conn->dir[dir].in_headers && !conn->frames[dir].proto)) {
     if (st.start == TG_START_HTTP1 && ret >= TG_PEEK) {
       start = TG_START_HTTP1; /* sys_enter saw the same first TG_PEEK bytes */
     } else {
@@ -171,7 +193,8 @@ static __always_inline int tg_capture(struct tg_stash st, long ret, tg_sk_t sk,
       start = tg_classify_start(conn, dir, b, avail, ret);
       if (start == TG_START_NONE) {
         if (conn) {
-          conn->other |= tg_other_protocol(conn, dir, b, avail);
+          /* After a 101, bytes that are not HTTP/2 end capture on the connection. */
+          conn->other |= conn->upgrading & (1 << dir) ? 3 : tg_other_protocol(conn, dir, b, avail);
           conn->seen[dir] = 1;
         }
         return 0;
@@ -186,21 +209,39 @@ static __always_inline int tg_capture(struct tg_stash st, long ret, tg_sk_t sk,
   __u32 skip = 0;
   if (start == TG_START_H2_PREFACE) {
     /* The preface starts HTTP/2 in both directions of this socket. */
-    tg_h2_begin(conn, dir, 1);
-    if (!conn->h2[dir ^ 1].active) tg_h2_begin(conn, dir ^ 1, 1);
+    tg_frames_begin(conn, dir, TG_FRAMES_HTTP2, 1);
+    if (!conn->frames[dir ^ 1].proto) tg_frames_begin(conn, dir ^ 1, TG_FRAMES_HTTP2, 1);
+    conn->upgrading = 0;
     skip = TG_H2_PREFACE_LEN;
   } else if (start == TG_START_H2 || start == TG_START_H2_UNSYNCED) {
-    tg_h2_begin(conn, dir, start == TG_START_H2);
-  } else if (!conn->h2[dir].active) {
+    tg_frames_begin(conn, dir, TG_FRAMES_HTTP2, start == TG_START_H2);
+    conn->upgrading &= ~(1 << dir);
+  } else if (start == TG_START_AMQP) {
+    /* The client's protocol header: both directions carry AMQP frames from here on. */
+    tg_frames_begin(conn, dir, TG_FRAMES_AMQP, 1);
+    tg_frames_begin(conn, dir ^ 1, TG_FRAMES_AMQP, 1);
+    skip = TG_AMQP_PROTOCOL_HEADER_LEN;
+  } else if (!conn->frames[dir].proto) {
     scr->st = st;
     scr->ret = ret;
     scr->have = have;
     scr->dir = dir;
     skip = tg_http1_block(scr, conn);
-    if (skip && tg_follow_http2) tg_h2_begin(conn, dir, 1); /* after "101 Switching Protocols" */
+    /* Bytes after a 101 in the same call: HTTP/2 frames if they begin with SETTINGS (h2c), else
+     * the connection is no longer followed. */
+    if (skip) {
+      __u8 *rest = scr->raw + sizeof(struct tg_data_event) + TG_MASK(skip, TG_MAX_COPY - 1);
+      if (tg_follow_http2 && skip + TG_H2_FRAME_HEADER_LEN <= scr->scan.len &&
+          tg_h2_settings_first(rest, ret - skip)) {
+        tg_frames_begin(conn, dir, TG_FRAMES_HTTP2, 1);
+        conn->upgrading &= ~(1 << dir);
+      } else {
+        conn->other = 3;
+      }
+    }
   }
   conn->seen[dir] = 1;
-  if (tg_follow_http2 && conn->h2[dir].active) tg_h2_walk(scr, conn, dir, &st, ret, skip);
+  if (tg_follow_http2 && conn->frames[dir].proto) tg_frame_walk(scr, conn, dir, &st, ret, skip);
   if (!announced && conn->announced) tg_conn_announced(conn);
   return 0;
 }

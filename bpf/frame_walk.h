@@ -1,27 +1,62 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Following a syscall's HTTP/2 frames (the rules are in h2_follow.h): frame headers and
- * HEADERS/CONTINUATION/SETTINGS payloads are copied into frame records, DATA payloads are passed
- * over, and the position within a frame is carried to the connection's next syscall.
+ * Following a call's frames (HTTP/2 or AMQP 0-9-1) and copying only what the daemon needs.
+ *
+ * Each call is walked step by step under bpf_loop: a step reads one frame header (or the part of
+ * it this call holds), or copies or passes over one run of payload bytes. Payloads that are not
+ * copied (HTTP/2 DATA, AMQP bodies) are never read at all: passing over one costs a step however
+ * large it is. The position within a frame is carried to the connection's next call
+ * (struct tg_frame_dir). What is copied is each protocol's "frame records" (tracegap.h): every
+ * frame header, then the first bytes of the payloads the protocol's rule keeps (tg_frame_rule).
+ * A record that does not fit in the rest of an event starts the next event, so that events begin
+ * at a record whenever a record fits in one; an event that begins inside a record says so
+ * (TG_DATA_CONTINUATION), which lets the daemon resume at the next record after a loss.
  */
-#ifndef TRACEGAP_BPF_H2_WALK_H
-#define TRACEGAP_BPF_H2_WALK_H
+#ifndef TRACEGAP_BPF_FRAME_WALK_H
+#define TRACEGAP_BPF_FRAME_WALK_H
 
 #include "kernel_types.h"
 #include <bpf/bpf_helpers.h>
 #include "emit.h"
+#include "frame_state.h"
 #include "h2_follow.h"
 #include "maps.h"
 #include "user_data.h"
 #include "bounds.h"
 #include "tracegap.h"
 
-/* Sends the HTTP/2 event being assembled and starts the next. */
-static __always_inline int tg_h2_flush(struct tg_scratch *scr) {
-  struct tg_h2_walk *w = &scr->walk;
+/* The client's AMQP 0-9-1 protocol header, "AMQP\0\0\x09\x01", as a little-endian word. */
+#define TG_AMQP_PROTOCOL_W0 TG_W8('A', 'M', 'Q', 'P', 0, 0, 9, 1)
+
+static __always_inline __u8 tg_frame_header_len(__u8 proto) {
+  return proto == TG_FRAMES_AMQP ? TG_AMQP_FRAME_HEADER_LEN : TG_H2_FRAME_HEADER_LEN;
+}
+
+/* From a complete frame header: the payload bytes that follow it on the wire (*remaining), and how
+ * many of them are copied (*copy). AMQP counts the frame-end octet as payload. */
+static __always_inline void tg_frame_rule(__u8 proto, const __u8 *h, __u32 *remaining,
+                                          __u32 *copy) {
+  if (proto == TG_FRAMES_AMQP) {
+    __u32 size = (__u32)h[3] << 24 | (__u32)h[4] << 16 | (__u32)h[5] << 8 | h[6];
+    /* A size near 2^32 is garbage; the walk then passes over the rest of the call. */
+    __u32 len = size < 0x7fffffff ? size + 1 : 0x7fffffff;
+    *remaining = len;
+    *copy =
+        TG_AMQP_PAYLOAD_COPIED(h[0]) ? (len < tg_max_header_bytes ? len : tg_max_header_bytes) : 0;
+    return;
+  }
+  __u32 len = tg_h2_len(h);
+  *remaining = len;
+  *copy = TG_H2_PAYLOAD_COPIED(h[3]) ? len : 0;
+}
+
+/* Sends the event being assembled and starts the next; `mid_record`: the next one begins inside a
+ * record. */
+static __always_inline int tg_frame_flush(struct tg_scratch *scr, __u8 mid_record) {
+  struct tg_frame_walk *w = &scr->walk;
   struct tg_data_event *ev = (struct tg_data_event *)scr->raw;
-  ev->hdr.flags =
-      w->base_flags | (w->lost ? TG_DATA_LOST_BEFORE : 0) | (w->announced ? 0 : TG_DATA_NEW_CONN);
+  ev->hdr.flags = w->base_flags | (w->mid_record ? TG_DATA_CONTINUATION : 0) |
+                  (w->lost ? TG_DATA_LOST_BEFORE : 0) | (w->announced ? 0 : TG_DATA_NEW_CONN);
   if (tg_output(scr, ev, w->out)) {
     w->lost = 1;
   } else {
@@ -29,23 +64,24 @@ static __always_inline int tg_h2_flush(struct tg_scratch *scr) {
     w->announced = 1;
   }
   w->out = 0;
-  if (++w->flushes > TG_H2_MAX_FLUSHES) {
+  w->mid_record = mid_record;
+  if (++w->flushes > TG_FRAME_MAX_FLUSHES) {
     w->failed = 1;
     return -1;
   }
   return 0;
 }
 
-static __always_inline void tg_h2_consume(struct tg_h2_walk *w, __u32 n) {
+static __always_inline void tg_frame_consume(struct tg_frame_walk *w, __u32 n) {
   w->seg += n;
   w->seg_left -= n;
   w->left -= n;
 }
 
-/* One step of the frame walk: a frame header (or part of one), or one run of payload bytes. */
-static long tg_h2_step(__u32 index, struct tg_scan_ctx *ctx) {
+/* One step of the walk: a frame header (or part of one), or one run of payload bytes. */
+static long tg_frame_step(__u32 index, struct tg_scan_ctx *ctx) {
   struct tg_scratch *scr = ctx->scr;
-  struct tg_h2_walk *w = &scr->walk;
+  struct tg_frame_walk *w = &scr->walk;
   __u8 *data = scr->raw + sizeof(struct tg_data_event);
   if (w->left == 0 || w->failed) return 1;
   if (w->seg_left == 0) {
@@ -63,15 +99,16 @@ static long tg_h2_step(__u32 index, struct tg_scan_ctx *ctx) {
   __u32 avail = w->seg_left < w->left ? w->seg_left : w->left;
   if (w->skip) {
     __u32 n = w->skip < avail ? w->skip : avail;
-    tg_h2_consume(w, n);
+    tg_frame_consume(w, n);
     w->skip -= n;
     return 0;
   }
   if (w->remaining) {
     __u32 n = w->remaining < avail ? w->remaining : avail;
-    if (w->copy) {
-      if (w->out >= TG_MAX_COPY && tg_h2_flush(scr)) return 1;
+    if (w->copy_left) {
+      if (w->out >= TG_MAX_COPY && tg_frame_flush(scr, 1)) return 1;
       __u32 room = TG_MAX_COPY - w->out;
+      if (n > w->copy_left) n = w->copy_left;
       if (n > room) n = room;
       if (n > TG_MAX_COPY) n = TG_MAX_COPY;
       if (bpf_probe_read_user(data + TG_MASK(w->out, TG_MAX_COPY - 1), TG_CLAMP(n, TG_MAX_COPY),
@@ -80,14 +117,17 @@ static long tg_h2_step(__u32 index, struct tg_scan_ctx *ctx) {
         return 1;
       }
       w->out += n;
+      w->copy_left -= n;
     }
-    tg_h2_consume(w, n);
+    tg_frame_consume(w, n);
     w->remaining -= n;
     return 0;
   }
+  __u32 hdr_len = w->hdr_len;
+  if (hdr_len > TG_H2_FRAME_HEADER_LEN) hdr_len = TG_H2_FRAME_HEADER_LEN;
   __u32 have = w->hdr_have;
-  if (have >= TG_H2_FRAME_HEADER_LEN) have = 0;
-  __u32 n = TG_H2_FRAME_HEADER_LEN - have;
+  if (have >= hdr_len) have = 0;
+  __u32 n = hdr_len - have;
   if (n > avail) n = avail;
   if (n > TG_H2_FRAME_HEADER_LEN) n = TG_H2_FRAME_HEADER_LEN;
   if (bpf_probe_read_user(w->hdr + TG_CLAMP(have, TG_H2_FRAME_HEADER_LEN - 1),
@@ -95,14 +135,17 @@ static long tg_h2_step(__u32 index, struct tg_scan_ctx *ctx) {
     w->failed = 1;
     return 1;
   }
-  tg_h2_consume(w, n);
+  tg_frame_consume(w, n);
   w->hdr_have = have + n;
-  if (w->hdr_have < TG_H2_FRAME_HEADER_LEN) return 0;
-  if (w->out + TG_H2_FRAME_HEADER_LEN > TG_MAX_COPY && tg_h2_flush(scr)) return 1;
+  if (w->hdr_have < hdr_len) return 0;
+  __u32 remaining, copy;
+  tg_frame_rule(w->proto, w->hdr, &remaining, &copy);
+  /* Start the record in a new event when the whole of it would not fit in this one. */
+  if (w->out > 0 && w->out + hdr_len + copy > TG_MAX_COPY && tg_frame_flush(scr, 0)) return 1;
   __builtin_memcpy(data + TG_MASK(w->out, TG_MAX_COPY - 1), w->hdr, TG_H2_FRAME_HEADER_LEN);
-  w->out += TG_H2_FRAME_HEADER_LEN;
-  w->remaining = tg_h2_len(w->hdr);
-  w->copy = TG_H2_PAYLOAD_COPIED(w->hdr[3]);
+  w->out += hdr_len;
+  w->remaining = remaining;
+  w->copy_left = copy;
   w->hdr_have = 0;
   return 0;
 }
@@ -121,11 +164,11 @@ static __always_inline void tg_overcomplex(struct tg_scratch *scr) {
   scr->raw[TG_MASK(x, TG_MAX_COPY - 1)] = 0;
 }
 
-/* Follows this syscall's HTTP/2 frames from byte `skip` on and emits the frame records. */
-static __always_inline void tg_h2_walk(struct tg_scratch *scr, struct tg_conn *conn, __u8 dir,
-                                       const struct tg_stash *st, long ret, __u32 skip) {
-  struct tg_h2_walk *w = &scr->walk;
-  struct tg_h2_dir *h = &conn->h2[dir & 1];
+/* Follows this call's frames from byte `skip` on and emits the frame records. */
+static __always_inline void tg_frame_walk(struct tg_scratch *scr, struct tg_conn *conn, __u8 dir,
+                                          const struct tg_stash *st, long ret, __u32 skip) {
+  struct tg_frame_walk *w = &scr->walk;
+  struct tg_frame_dir *f = &conn->frames[dir & 1];
   __u64 seg, seg_len, iov;
   if (tg_first_segment(st->shape, st->buf, &seg, &seg_len, &iov)) {
     tg_count_drop(TG_DROP_READ_USER);
@@ -139,45 +182,54 @@ static __always_inline void tg_h2_walk(struct tg_scratch *scr, struct tg_conn *c
   w->skip = skip;
   w->out = 0;
   w->flushes = 0;
-  w->remaining = h->remaining;
-  w->copy = h->copy;
-  w->hdr_have = h->hdr_have;
-  __builtin_memcpy(w->hdr, h->hdr, sizeof(h->hdr));
+  w->proto = f->proto;
+  w->hdr_len = tg_frame_header_len(f->proto);
+  w->remaining = f->remaining;
+  w->copy_left = f->copy_left;
+  w->mid_record = f->copy_left > 0;
+  w->hdr_have = f->hdr_have;
+  __builtin_memcpy(w->hdr, f->hdr, sizeof(f->hdr));
   w->failed = 0;
   w->lost = conn->dir[dir & 1].lost;
   w->announced = conn->announced;
-  w->base_flags = TG_DATA_HTTP2 | (h->from_start ? TG_DATA_H2_FROM_START : 0);
+  w->base_flags = f->proto == TG_FRAMES_AMQP
+                      ? TG_DATA_AMQP
+                      : TG_DATA_HTTP2 | (f->from_start ? TG_DATA_H2_FROM_START : 0);
   struct tg_scan_ctx ctx = {.scr = scr};
   if (tg_test_refuse_http2 == 1) tg_overcomplex(scr);
   /* Test-only (tg_test_refuse_http2 == 2): an offset with no bound, which every verifier refuses
    * (EACCES), to test that the refusal is reported with its source line. */
   if (tg_test_refuse_http2 == 2) scr->raw[w->left] = 0;
-  bpf_loop(TG_H2_MAX_STEPS, tg_h2_step, &ctx, 0);
+  bpf_loop(TG_FRAME_MAX_STEPS, tg_frame_step, &ctx, 0);
   if (w->left > 0 && !w->failed) w->failed = 1; /* ran out of steps */
-  if (w->out > 0) tg_h2_flush(scr);
+  if (w->out > 0) tg_frame_flush(scr, 0);
   conn->announced = w->announced;
   if (w->failed) {
-    /* Frame boundaries are lost: stop following; the daemon learns it from LOST_BEFORE. */
-    h->active = 0;
-    h->remaining = 0;
-    h->hdr_have = 0;
+    /* Frame boundaries are lost: stop following; the daemon learns it from LOST_BEFORE. An HTTP/2
+     * direction may be found again (a plausible frame, unsynced); AMQP has no such marks. */
+    if (f->proto == TG_FRAMES_AMQP) conn->other |= 1 << (dir & 1);
+    f->proto = TG_FRAMES_NONE;
+    f->remaining = 0;
+    f->copy_left = 0;
+    f->hdr_have = 0;
     conn->dir[dir & 1].lost = 1;
     return;
   }
   conn->dir[dir & 1].lost = w->lost;
-  h->remaining = w->remaining;
-  h->copy = w->copy;
-  h->hdr_have = w->hdr_have;
-  __builtin_memcpy(h->hdr, w->hdr, sizeof(h->hdr));
+  f->remaining = w->remaining;
+  f->copy_left = w->copy_left;
+  f->hdr_have = w->hdr_have;
+  __builtin_memcpy(f->hdr, w->hdr, sizeof(f->hdr));
 }
 
-static __always_inline void tg_h2_begin(struct tg_conn *conn, __u8 dir, __u8 from_start) {
-  struct tg_h2_dir *h = &conn->h2[dir & 1];
-  h->active = 1;
-  h->from_start = from_start;
-  h->remaining = 0;
-  h->copy = 0;
-  h->hdr_have = 0;
+static __always_inline void tg_frames_begin(struct tg_conn *conn, __u8 dir, __u8 proto,
+                                            __u8 from_start) {
+  struct tg_frame_dir *f = &conn->frames[dir & 1];
+  f->proto = proto;
+  f->from_start = from_start;
+  f->remaining = 0;
+  f->copy_left = 0;
+  f->hdr_have = 0;
 }
 
-#endif /* TRACEGAP_BPF_H2_WALK_H */
+#endif /* TRACEGAP_BPF_FRAME_WALK_H */

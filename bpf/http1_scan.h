@@ -104,6 +104,13 @@ static __always_inline void tg_tail_masks(__u8 match, __u64 *cr, __u64 *lf) {
   *lf = is2 << 63 | is3 << 55;
 }
 
+/* How a header block can end HTTP/1 on its connection: the bytes after it are not HTTP/1. */
+enum tg_switch {
+  TG_SWITCH_NONE = 0,
+  TG_SWITCH_UPGRADE = 1, /* a 101 Switching Protocols response (h2c, WebSocket, ...) */
+  TG_SWITCH_TUNNEL = 2,  /* a 2xx response to CONNECT */
+};
+
 /* State of one scan over the copied bytes, advanced by tg_scan_step under bpf_loop.
  *
  * It lives in per-CPU map memory, not on the stack, on purpose: the verifier does not track
@@ -119,9 +126,11 @@ struct tg_scan {
   __u8 in_headers;
   __u8 match;
   __u8 truncated;
-  __u8 upgrade;   /* the current block is a "HTTP/1.1 101" response */
-  __u8 switch_h2; /* a 101 block ended: the rest of the bytes are HTTP/2 frames */
-  __u8 _pad[3];
+  __u8 status;   /* the current block is a response: its status's first digit ('1'..'9'); else 0 */
+  __u8 upgrade;  /* the current block is a "HTTP/1.1 101" response */
+  __u8 connect;  /* a CONNECT request awaits its response (carried across calls by the caller) */
+  __u8 switched; /* enum tg_switch: a block ended the connection's HTTP/1; `emit` is where */
+  __u8 _pad;
 };
 
 /* Looks at the next (up to) 8 bytes of `data`. Returns 1 to stop the loop. The word is tested
@@ -138,10 +147,16 @@ static __always_inline long tg_scan_word(struct tg_scan *s, __u8 *data) {
     s->in_headers = 1;
     s->match = 0;
     s->block_bytes = 0;
-    /* "HTTP/1.1 101": the protocol switches (h2c) once this block ends. */
+    /* "HTTP/1.1 101": the protocol switches once this block ends. A "HTTP/1.x 2.." block ends
+     * HTTP/1 too when it answers a CONNECT (the connection becomes a tunnel). */
     __u32 next = tg_load32(data + TG_MASK(pos + 8, TG_MAX_COPY - 1));
+    int response = avail >= 10 &&
+                   (word & 0xffffffffffffffULL) == TG_W8('H', 'T', 'T', 'P', '/', '1', '.', 0) &&
+                   (next & 0xff) == ' ';
+    s->status = response ? (__u8)(next >> 8) : 0;
     s->upgrade = avail >= 12 && word == TG_W8('H', 'T', 'T', 'P', '/', '1', '.', '1') &&
                  next == (__u32)TG_W4(' ', '1', '0', '1');
+    if (avail >= 8 && word == TG_W8('C', 'O', 'N', 'N', 'E', 'C', 'T', ' ')) s->connect = 1;
   }
   __u32 n = avail < 8 ? avail : 8;
   __u64 valid = tg_low_bytes_1to8(n);
@@ -166,9 +181,14 @@ static __always_inline long tg_scan_word(struct tg_scan *s, __u8 *data) {
       s->in_headers = 0;
       s->match = 0;
       if (s->upgrade) {
-        s->switch_h2 = 1;
+        s->switched = TG_SWITCH_UPGRADE;
         return 1;
       }
+      if (s->connect && s->status == '2') {
+        s->switched = TG_SWITCH_TUNNEL;
+        return 1;
+      }
+      if (s->status > '1') s->connect = 0; /* CONNECT refused: HTTP/1 goes on */
       return 0;
     }
     /* No end here: how much of "\r\n\r\n" the new tail matches. Line the last valid byte up

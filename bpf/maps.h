@@ -6,7 +6,7 @@
 
 #include "kernel_types.h"
 #include <bpf/bpf_helpers.h>
-#include "h2_follow.h"
+#include "frame_state.h"
 #include "http1_scan.h"
 #include "tracegap.h"
 
@@ -18,8 +18,9 @@ const volatile __u64 tg_self_pidns_dev = 0;
 const volatile __u64 tg_self_pidns_ino = 0;
 const volatile __u32 tg_max_header_bytes = TG_DEFAULT_MAX_HEADER_BYTES; /* <= TG_MAX_COPY */
 const volatile __u64 tg_wakeup_bytes = 256 * 1024; /* wake the reader once this much is queued */
-/* 0: HTTP/2 is not followed (the daemon's fallback variant when a kernel rejects the programs
- * with it). The verifier knows read-only values, so with 0 the HTTP/2 code is never verified. */
+/* 0: no framed protocol (HTTP/2, AMQP) is followed (the daemon's fallback variant when a kernel
+ * rejects the programs with the frame walk). The verifier knows read-only values, so with 0 the
+ * HTTP/2 code is never verified. */
 const volatile __u8 tg_follow_http2 = 1;
 /* Test-only (TRACEGAP_TEST_REFUSE_HTTP2 in the daemon's environment), to test the daemon's
  * fallback to HTTP/1 only and its diagnostics: 1 makes the HTTP/2 code too complex for any
@@ -65,16 +66,6 @@ struct tg_dir_state {
   __u8 _pad;
 };
 
-/* Where the kernel is in a direction's HTTP/2 frame stream (see h2_follow.h). */
-struct tg_h2_dir {
-  __u32 remaining; /* payload bytes of the current frame still to pass */
-  __u8 active;     /* this direction carries HTTP/2 frames */
-  __u8 from_start; /* ...followed from its first frame (HPACK state decodable) */
-  __u8 copy;       /* the current frame's payload is copied */
-  __u8 hdr_have;   /* bytes of a frame header split across syscalls, held in hdr */
-  __u8 hdr[16];
-};
-
 struct tg_conn {
   __u64 conn_id;
   __u8 announced; /* an event carrying TG_DATA_NEW_CONN went out */
@@ -82,9 +73,12 @@ struct tg_conn {
   __u8 seen[2];   /* data has passed in this direction (by enum tg_direction) */
   __u8 http1;     /* an HTTP/1 message has been seen on it */
   __u8 other;     /* bit (1 << direction): that direction carries another protocol; passed over */
-  __u8 _pad[2];
-  struct tg_dir_state dir[2]; /* HTTP/1 scan state, by enum tg_direction */
-  struct tg_h2_dir h2[2];
+  /* bits (1 << direction): a 101 response ended HTTP/1 here; the direction's next bytes say what
+   * follows (HTTP/2 for h2c; anything else ends capture on the connection: capture.h) */
+  __u8 upgrading;
+  __u8 connect; /* a CONNECT request awaits its response: a 2xx makes the connection a tunnel */
+  struct tg_dir_state dir[2];    /* HTTP/1 scan state, by enum tg_direction */
+  struct tg_frame_dir frames[2]; /* HTTP/2 or AMQP frames, by enum tg_direction */
 };
 
 /* Kernel-side failures, per reason (enum tg_drop_reason). Exported as
@@ -104,7 +98,7 @@ struct tg_scratch {
   __u8 peek[32];  /* the first bytes of a vectored call, to classify it */
   struct tg_user_iovec iovs[TG_MAX_IOV]; /* a vectored call's iovec array */
   struct tg_scan scan;
-  struct tg_h2_walk walk;
+  struct tg_frame_walk walk;
   /* The arguments of tg_http1_block (capture.h), which the verifier checks on its own. */
   struct tg_stash st; /* the syscall's stash */
   __s64 ret;          /* what the syscall returned (> 0) */
@@ -120,7 +114,7 @@ struct {
   __type(value, struct tg_scratch);
 } tg_scratch_map SEC(".maps");
 
-/* The context of the bpf_loop callbacks (the HTTP/1 scan, the HTTP/2 walk): this CPU's scratch. */
+/* The context of the bpf_loop callbacks (the HTTP/1 scan, the frame walk): this CPU's scratch. */
 struct tg_scan_ctx {
   struct tg_scratch *scr;
 };

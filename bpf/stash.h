@@ -41,7 +41,8 @@ static __always_inline int tg_enter(__s64 fd, __u64 buf, __u64 count, __u8 shape
   if (dir == TG_DIR_EGRESS) {
     struct tg_conn *conn = tg_conn_find(sk);
     if (conn && (conn->other & (1 << TG_DIR_EGRESS))) return 0;
-    int known = conn && (conn->dir[TG_DIR_EGRESS].in_headers || conn->h2[TG_DIR_EGRESS].active ||
+    int known = conn && (conn->dir[TG_DIR_EGRESS].in_headers || conn->frames[TG_DIR_EGRESS].proto ||
+                         (conn->upgrading & (1 << TG_DIR_EGRESS)) ||
                          (conn->fresh && !conn->seen[TG_DIR_EGRESS]));
     if (!known) {
       __u8 b[TG_PEEK];

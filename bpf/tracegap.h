@@ -57,7 +57,12 @@ enum tg_data_flags {
    * preface, or after a 101 Switching Protocols), so its HPACK state can be decoded. Without it
    * the connection was joined late ("unsynced"): frame boundaries are known, HPACK state is not. */
   TG_DATA_H2_FROM_START = 1 << 5,
+  /* The bytes are AMQP 0-9-1 frame records (see below). */
+  TG_DATA_AMQP = 1 << 6,
 };
+/* Frame records (HTTP/2, AMQP): TG_DATA_CONTINUATION means the event begins inside a record (its
+ * copied bytes were split across events); after TG_DATA_LOST_BEFORE the daemon resumes at the
+ * next event without it. */
 
 /*
  * HTTP/2 frame records. For a connection the kernel follows as HTTP/2, the data of each direction
@@ -83,6 +88,23 @@ enum tg_data_flags {
 #define TG_H2_PAYLOAD_COPIED(type)                                                        \
   ((type) == TG_H2_HEADERS || (type) == TG_H2_CONTINUATION || (type) == TG_H2_SETTINGS || \
    (type) == TG_H2_PUSH_PROMISE || (type) == TG_H2_RST_STREAM || (type) == TG_H2_GOAWAY)
+
+/*
+ * AMQP 0-9-1 frame records. A connection whose client sends the protocol header
+ * "AMQP\0\0\x09\x01" is followed as AMQP in both directions from there on (the header itself is
+ * not emitted). For every frame on the wire, its 7-byte header (type u8, channel u16 and size u32,
+ * big-endian) followed, for METHOD and HEADER frames only, by the first
+ * min(size + 1, --max-header-bytes) bytes of the payload and its frame-end octet. BODY payloads
+ * (message bodies) and heartbeats never leave the kernel.
+ */
+#define TG_AMQP_FRAME_HEADER_LEN 7
+#define TG_AMQP_PROTOCOL_HEADER_LEN 8
+#define TG_AMQP_METHOD 1
+#define TG_AMQP_HEADER 2
+#define TG_AMQP_BODY 3
+#define TG_AMQP_HEARTBEAT 8
+#define TG_AMQP_FRAME_END 0xce
+#define TG_AMQP_PAYLOAD_COPIED(type) ((type) == TG_AMQP_METHOD || (type) == TG_AMQP_HEADER)
 
 /* Index into the kernel-side failure counter map (tg_drops, a per-CPU array). */
 enum tg_drop_reason {

@@ -44,7 +44,7 @@ static __always_inline int tg_sock_io(struct sock *sk, int ret, __u8 dir) {
   int how = (task->flags & TG_PF_IO_WORKER) ? TG_CALL_UNREAD : tg_syscall_args(task, dir, &st);
   if (how != TG_CALL_READ) {
     /* Counted where it matters: on a connection that carries HTTP. */
-    if (how == TG_CALL_UNREAD && conn && (conn->http1 || conn->h2[dir & 1].active))
+    if (how == TG_CALL_UNREAD && conn && (conn->http1 || conn->frames[dir & 1].proto))
       tg_count_drop(TG_DROP_UNREAD_CALL);
     return 0;
   }

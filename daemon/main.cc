@@ -206,12 +206,15 @@ int Run(int argc, const char* const* argv, Options opts) {
 
   Metrics metrics(kVersion, Probes::kAttachMechanism, KernelDropLabels(), http2::kErrorLabels,
                   Labels(http2::kStates), opts.max_metric_processes);
+  const auto upgrade_labels = Labels(kAllUpgrades);
+  metrics.DeclareUpgrades(upgrade_labels);
   ProcessInfoCache processes;
   ProcessTable table(opts.max_processes, std::chrono::seconds(opts.retention_seconds));
   PipelineConfig config;
   config.max_connections = opts.max_connections;
   config.max_header_bytes = opts.max_header_bytes;
   config.correlator.linger = std::chrono::milliseconds(opts.linger_ms);
+  config.correlator.message_window = std::chrono::milliseconds(opts.message_window_ms);
   Pipeline pipeline(config, metrics, processes, table, WallClockMs);
 
   ProbeConfig pc = MakeProbeConfig(opts);

@@ -38,6 +38,10 @@ po::options_description Describe(Options& o, std::string& log_level) {
       "Unix socket of the local query API used by the tracegap CLI (mode 0600)")(
       "linger-ms", po::value(&o.linger_ms)->default_value(o.linger_ms)->value_name("MS"),
       "how long an answered inbound request still counts as being served (0..60000)")(
+      "message-window-ms",
+      po::value(&o.message_window_ms)->default_value(o.message_window_ms)->value_name("MS"),
+      "how long a consumed message (AMQP) counts as being served, unless the next message on its "
+      "channel ends it sooner (1..600000)")(
       "max-processes", po::value(&o.max_processes)->default_value(o.max_processes)->value_name("N"),
       "processes whose propagation state is kept (least recently active evicted first)")(
       "retention-seconds",
@@ -103,6 +107,8 @@ std::string Validate(const Options& o) {
     err << "--poll-interval-ms: " << o.poll_interval_ms << " is out of range (1..1000)";
   } else if (o.linger_ms > 60000) {
     err << "--linger-ms: " << o.linger_ms << " is out of range (0..60000)";
+  } else if (o.message_window_ms < 1 || o.message_window_ms > 600000) {
+    err << "--message-window-ms: " << o.message_window_ms << " is out of range (1..600000)";
   } else if (o.max_processes < 1 || o.max_processes > 1000000) {
     err << "--max-processes: " << o.max_processes << " is out of range (1..1000000)";
   } else if (o.api_socket.empty() || o.api_socket.size() > 107) {

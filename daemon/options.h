@@ -20,6 +20,7 @@ struct Options {
   LogLevel log_level = LogLevel::kInfo;               // --log-level
   std::string api_socket = "/run/tracegap/api.sock";  // --api-socket: the local query API
   uint32_t linger_ms = 250;                           // --linger-ms: an inbound request's afterglow
+  uint32_t message_window_ms = 1000;  // --message-window-ms: a consumed message counts as served
   uint32_t max_processes = 4096;                      // --max-processes: per-process state kept
   uint32_t retention_seconds = 600;                   // --retention-seconds: exited processes kept
   std::string metrics_tls_cert;    // --metrics-tls-cert: PEM (certificate + key); "" = plain HTTP

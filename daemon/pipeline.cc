@@ -62,9 +62,14 @@ void Pipeline::OnRequest(const RequestSeen& r) {
     metrics_.CountMalformed(direction, "tracestate", Label(r.context.tracestate_error),
                             r.actor.comm, unit);
   }
+  if (r.verdict != ContextVerdict::kUnknown && r.context.tracestate_has_duplicates) {
+    metrics_.CountTracestateDuplicates(direction);
+  }
   for (LegacyFormat f : ListLegacyFormats(r.context.legacy)) {
     metrics_.CountLegacy(direction, Label(f), r.actor.comm, unit);
   }
+  // A broker's messages are the publishers', not its own work: counted above, not correlated.
+  if (r.relayed) return;
   if (r.inbound) {
     correlator_.OnInbound(r);
   } else {
@@ -75,8 +80,10 @@ void Pipeline::OnRequest(const RequestSeen& r) {
 
 void Pipeline::OnResponse(const ResponseSeen& r) { correlator_.OnResponse(r); }
 
+void Pipeline::OnUpgrade(uint64_t, Upgrade to) { metrics_.CountUpgrade(Label(to)); }
+
 void Pipeline::OnParseError(Protocol protocol, std::string_view reason) {
-  if (protocol == Protocol::kHttp1) {
+  if (protocol == Protocol::kHttp1 || protocol == Protocol::kAmqp) {
     metrics_.CountParseError(Label(protocol), reason);
   } else {
     metrics_.CountHpackError(reason);

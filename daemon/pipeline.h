@@ -50,6 +50,7 @@ class Pipeline final : public Observer, public PipelineControl {
   void OnRequest(const RequestSeen& request) override;
   void OnResponse(const ResponseSeen& response) override;
   void OnParseError(Protocol protocol, std::string_view reason) override;
+  void OnUpgrade(uint64_t conn_id, Upgrade to) override;
   void OnConnectionClosed(uint64_t conn_id) override;
 
  private:

@@ -32,9 +32,11 @@ constexpr std::string_view Label(Direction d) {
   return kInvalidLabel;
 }
 
-// Which protocol carried a request (gRPC: HTTP/2 with content-type application/grpc).
-enum class Protocol : uint8_t { kHttp1, kHttp2, kGrpc };
-inline constexpr std::array kAllProtocols = {Protocol::kHttp1, Protocol::kHttp2, Protocol::kGrpc};
+// Which protocol carried a request or a message (gRPC: HTTP/2 with content-type
+// application/grpc; AMQP 0-9-1: a message published or delivered).
+enum class Protocol : uint8_t { kHttp1, kHttp2, kGrpc, kAmqp };
+inline constexpr std::array kAllProtocols = {Protocol::kHttp1, Protocol::kHttp2, Protocol::kGrpc,
+                                             Protocol::kAmqp};
 
 constexpr std::string_view Label(Protocol p) {
   switch (p) {
@@ -44,6 +46,36 @@ constexpr std::string_view Label(Protocol p) {
       return "http2";
     case Protocol::kGrpc:
       return "grpc";
+    case Protocol::kAmqp:
+      return "amqp";
+  }
+  return kInvalidLabel;
+}
+
+// Message queues: a message has no response, so "being served" is a window (docs/semantics.md).
+constexpr bool IsMessaging(Protocol p) { return p == Protocol::kAmqp; }
+
+// What an HTTP/1 connection became when HTTP/1 ended on it (a 101 Switching Protocols, or a 2xx
+// answer to CONNECT): after that, nothing on it is parsed as HTTP/1.
+enum class Upgrade : uint8_t {
+  kH2c,        // 101 to HTTP/2 over cleartext, asked for and agreed (then followed as HTTP/2)
+  kWebsocket,  // 101 to WebSocket
+  kTunnel,     // a 2xx answer to CONNECT
+  kOther,      // a 101 to anything else (TLS, a custom protocol, or not what was asked)
+};
+inline constexpr std::array kAllUpgrades = {Upgrade::kH2c, Upgrade::kWebsocket, Upgrade::kTunnel,
+                                            Upgrade::kOther};
+
+constexpr std::string_view Label(Upgrade u) {
+  switch (u) {
+    case Upgrade::kH2c:
+      return "h2c";
+    case Upgrade::kWebsocket:
+      return "websocket";
+    case Upgrade::kTunnel:
+      return "tunnel";
+    case Upgrade::kOther:
+      return "other";
   }
   return kInvalidLabel;
 }
@@ -133,6 +165,7 @@ static_assert(InValueOrder(kAllDirections));
 static_assert(InValueOrder(kAllProtocols));
 static_assert(InValueOrder(kAllContextVerdicts));
 static_assert(InValueOrder(kAllOutcomes));
+static_assert(InValueOrder(kAllUpgrades));
 }  // namespace vocabulary_internal
 
 }  // namespace tracegap

@@ -41,7 +41,15 @@ Metrics::Metrics(std::string_view version, std::string_view attach,
       hpack_errors_(
           CounterFamily(*registry_, "tracegap_hpack_errors_total",
                         "HTTP/2 frame and HPACK decoding errors, by reason; each marks the "
-                        "connection direction broken or its header block undecodable")) {
+                        "connection direction broken or its header block undecodable")),
+      upgrades_(CounterFamily(*registry_, "tracegap_connection_upgrades_total",
+                              "Connections on which HTTP/1 ended, by what they became: h2c "
+                              "(followed as HTTP/2), websocket, tunnel (a 2xx answer to CONNECT) "
+                              "or other; nothing after that is parsed as HTTP/1")),
+      tracestate_duplicates_(
+          CounterFamily(*registry_, "tracegap_tracestate_duplicates_total",
+                        "Requests and messages whose tracestate repeats a key: a sender's bug, "
+                        "valid per W3C Trace Context Level 2 (not counted as malformed)")) {
   auto& h2 = prometheus::BuildGauge()
                  .Name("tracegap_http2_connections")
                  .Help(
@@ -241,6 +249,18 @@ void Metrics::SetConnectionsTracked(size_t n) { connections_tracked_.Set(static_
 
 void Metrics::CountHpackError(std::string_view reason) {
   Get(hpack_errors_, hpack_errors_cache_, {{"reason", reason}}).Increment();
+}
+
+void Metrics::DeclareUpgrades(std::span<const std::string_view> kinds) {
+  for (std::string_view to : kinds) Get(upgrades_, upgrades_cache_, {{"to", to}});
+}
+
+void Metrics::CountUpgrade(std::string_view to) {
+  Get(upgrades_, upgrades_cache_, {{"to", to}}).Increment();
+}
+
+void Metrics::CountTracestateDuplicates(std::string_view direction) {
+  Get(tracestate_duplicates_, tracestate_duplicates_cache_, {{"direction", direction}}).Increment();
 }
 
 void Metrics::SetHttp2Connections(std::span<const size_t> per_state) {

@@ -52,6 +52,12 @@ class Metrics {
   void SetKernelDrops(std::span<const uint64_t> totals);
   void SetConnectionsTracked(size_t n);
   void CountHpackError(std::string_view reason);
+  // tracegap_connection_upgrades_total{to}: `kinds` are declared at 0 (an alert on websocket
+  // traffic works from the first scrape); CountUpgrade adds one.
+  void DeclareUpgrades(std::span<const std::string_view> kinds);
+  void CountUpgrade(std::string_view to);
+  // tracegap_tracestate_duplicates_total{direction}: requests whose tracestate repeats a key.
+  void CountTracestateDuplicates(std::string_view direction);
   // HTTP/2 connections per state, in the order of `http2_states` given at construction.
   void SetHttp2Connections(std::span<const size_t> per_state);
   // Which capture variant runs (set once, after load): tracegap_capture_info{hooks,build,http2} =
@@ -85,8 +91,10 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& outbound_;
   prometheus::Gauge& connections_tracked_;
   prometheus::Family<prometheus::Counter>& hpack_errors_;
+  prometheus::Family<prometheus::Counter>& upgrades_;
+  prometheus::Family<prometheus::Counter>& tracestate_duplicates_;
   std::vector<prometheus::Gauge*> http2_connections_;
-  Counters hpack_errors_cache_;
+  Counters hpack_errors_cache_, upgrades_cache_, tracestate_duplicates_cache_;
   Counters requests_cache_, malformed_cache_, legacy_cache_, parse_errors_cache_, outbound_cache_;
   std::vector<prometheus::Counter*> kernel_drop_counters_;
   std::vector<uint64_t> kernel_drop_seen_;

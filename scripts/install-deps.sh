@@ -30,6 +30,11 @@ test_pkgs=(
   libclang-rt-14-dev
   # Kernels tier (tests/kernels): other kernels booted under qemu (TCG), with a busybox initramfs.
   qemu-system-x86 busybox-static
+  # Message brokers for the broker e2e tests (tests/e2e/broker_peers.py runs private instances on
+  # free loopback ports; a system service the package may start is not used).
+  rabbitmq-server nats-server
+  # Go peers (tests/peers/go: the h2c upgrade server), built with Debian's Go libraries.
+  golang-go golang-golang-x-net-dev
 )
 
 want=("${build_pkgs[@]}")

@@ -35,7 +35,7 @@ Correlator::Correlator(const CorrelatorConfig& config, ProcessTable& table, Iden
 
 bool Correlator::Expired(const Inbound& in, uint64_t now_ns) const {
   if (in.end_ns != 0) return in.end_ns + Ns(config_.linger) < now_ns;
-  return in.start_ns + Ns(config_.max_request_age) < now_ns;
+  return in.start_ns + Ns(in.message ? config_.message_window : config_.max_request_age) < now_ns;
 }
 
 // Called for every request the process sends or receives, so it must not scan the whole list:
@@ -61,10 +61,22 @@ void Correlator::OnInbound(const RequestSeen& r) {
     p.key = who.key;
   }
   Prune(p, r.actor.ts_ns);
+  const bool message = IsMessaging(r.protocol);
+  if (message) {
+    // The consumer has moved on to this message: the ones delivered before it on the same
+    // channel are done (messages delivered by the same read arrive together and stay active
+    // together: which of them the consumer is working on cannot be told).
+    for (Inbound& in : p.inbound) {
+      if (in.message && in.end_ns == 0 && in.conn_id == r.conn_id && in.stream_id == r.stream_id &&
+          in.start_ns < r.actor.ts_ns) {
+        in.end_ns = r.actor.ts_ns;
+      }
+    }
+  }
   if (p.inbound.size() >= config_.max_active_per_process) p.inbound.pop_front();
   ++p.arrivals_since_compaction;
   p.inbound.push_back(Inbound{r.conn_id, r.stream_id, r.actor.tid, r.verdict, r.context.trace_id,
-                              r.context.parent_id, r.actor.ts_ns, 0});
+                              r.context.parent_id, r.actor.ts_ns, 0, message});
   conn_owner_[r.conn_id] = r.actor.tgid;
 }
 

@@ -3,6 +3,8 @@
 // serving at that moment. The rules are written down in docs/semantics.md; in short:
 //   - an inbound request is active from its request headers until its response headers (HTTP/1
 //     in pipeline order per connection; HTTP/2 per stream), then lingers for `linger`;
+//   - a consumed message (no response will come) is active from its delivery until the next
+//     delivery on its connection and channel (then lingers), or for `message_window` at most;
 //   - if the sending thread received exactly one active inbound request, that request alone
 //     decides (thread-per-request servers); otherwise (an event loop that received several, or a
 //     worker pool whose sending thread received none) every active or lingering inbound request
@@ -30,6 +32,8 @@ struct CorrelatorConfig {
   // An inbound request never answered (or whose response was not seen) stops counting as active
   // after this long, so that one lost response cannot make every later call look served.
   std::chrono::milliseconds max_request_age{std::chrono::minutes(5)};
+  // How long a consumed message counts as being served when no later one ends it.
+  std::chrono::milliseconds message_window{1000};
   size_t max_active_per_process = 1024;
 };
 
@@ -69,6 +73,7 @@ class Correlator {
     SpanId parent_id;
     uint64_t start_ns;
     uint64_t end_ns;  // 0 while active
+    bool message;     // a consumed message: expires message_window after start_ns if still active
   };
   struct Proc {
     ProcessKey key;

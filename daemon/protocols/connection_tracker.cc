@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "protocols/amqp/reporter.h"
 #include "protocols/http2/reporter.h"
 #include "protocols/request_report.h"
 
@@ -13,14 +14,35 @@ namespace {
 class SinkForEvent final : public http1::MessageSink {
  public:
   SinkForEvent(Observer& observer, const Actor& actor, Direction direction, uint64_t conn_id,
-               const tg_tuple* tuple)
+               const tg_tuple* tuple, http1::UpgradeWatch* watch = nullptr,
+               std::optional<Upgrade>* became = nullptr)
       : observer_(observer),
         actor_(actor),
         direction_(direction),
         conn_id_(conn_id),
-        tuple_(tuple) {}
+        tuple_(tuple),
+        watch_(watch),
+        became_(became) {}
 
   void OnMessage(const http1::Message& m) override {
+    Report(m);
+    // After the response that ends HTTP/1, the rest of the bytes are another protocol's.
+    if (watch_ && !*became_) {
+      if (std::optional<Upgrade> to = watch_->OnMessage(m)) {
+        *became_ = to;
+        observer_.OnUpgrade(conn_id_, *to);
+      }
+    }
+  }
+
+  void OnError(http1::ParseError reason) override {
+    if (became_ && *became_) return;  // bytes after the upgrade, in the same event
+    observer_.OnParseError(Protocol::kHttp1, http1::ParseErrorLabel(reason));
+  }
+
+ private:
+  void Report(const http1::Message& m) {
+    if (became_ && *became_) return;  // a message-like start in the bytes after the upgrade
     const bool received = direction_ == Direction::kIngress;
     if (m.kind == http1::MessageKind::kRequest) {
       RequestSeen r;
@@ -48,16 +70,13 @@ class SinkForEvent final : public http1::MessageSink {
       observer_.OnParseError(Protocol::kHttp1, http1::ParseErrorLabel(m.incomplete_reason));
   }
 
-  void OnError(http1::ParseError reason) override {
-    observer_.OnParseError(Protocol::kHttp1, http1::ParseErrorLabel(reason));
-  }
-
- private:
   Observer& observer_;
   Actor actor_;
   Direction direction_;
   uint64_t conn_id_;
   const tg_tuple* tuple_;
+  http1::UpgradeWatch* watch_;
+  std::optional<Upgrade>* became_;
 };
 
 }  // namespace
@@ -94,16 +113,49 @@ void ConnectionTracker::OnData(const DataEvent& event) {
   if (conn.comm != event.comm) conn.comm.assign(event.comm);
   conn.last_actor = Actor{event.header->tgid, event.header->tid, conn.comm, event.header->ts_ns};
   Actor actor{event.header->tgid, event.header->tid, event.comm, event.header->ts_ns};
+  if (event.flags & TG_DATA_AMQP) {
+    OnAmqp(conn, event, actor);
+    return;
+  }
   if (event.flags & TG_DATA_HTTP2) {
-    if (!conn.h2) conn.h2 = std::make_unique<http2::Connection>();
+    // HTTP/2 after a 101 only for an h2c upgrade asked for and agreed; the kernel's sign of
+    // HTTP/2 after another upgrade (a SETTINGS-like first frame) is not trusted.
+    if (conn.became && *conn.became != Upgrade::kH2c) {
+      observer_.OnParseError(Protocol::kHttp1,
+                             http1::ParseErrorLabel(http1::ParseError::kFramesAfterUpgrade));
+      return;
+    }
+    if (!conn.h2) {
+      conn.h2 = std::make_unique<http2::Connection>();
+      if (conn.became) conn.h2->MarkUpgraded();
+    }
     Http2Reporter reporter(observer_, actor, conn_id, event.tuple);
     conn.h2->Feed(event.direction, event.data, event.flags, reporter);
     return;
   }
+  OnHttp1(conn, event, actor);
+}
+
+void ConnectionTracker::OnHttp1(Connection& conn, const DataEvent& event, const Actor& actor) {
+  if (conn.became) {
+    // The kernel stops copying at the end of the block that ended HTTP/1; bytes after it mean
+    // the two disagree. Counted, never parsed.
+    observer_.OnParseError(Protocol::kHttp1,
+                           http1::ParseErrorLabel(http1::ParseError::kDataAfterUpgrade));
+    return;
+  }
   auto& reassembler = conn.dirs[static_cast<size_t>(event.direction)];
   if (!reassembler) reassembler = std::make_unique<http1::Reassembler>(max_header_bytes_);
-  SinkForEvent sink(observer_, actor, event.direction, conn_id, event.tuple);
+  SinkForEvent sink(observer_, actor, event.direction, event.header->conn_id, event.tuple,
+                    &conn.upgrade_watch, &conn.became);
   reassembler->Feed(event.data, event.flags, sink);
+}
+
+void ConnectionTracker::OnAmqp(Connection& conn, const DataEvent& event, const Actor& actor) {
+  auto& decoder = conn.amqp[static_cast<size_t>(event.direction)];
+  if (!decoder) decoder = std::make_unique<amqp::DirectionDecoder>(max_header_bytes_);
+  AmqpReporter reporter(observer_, actor, event.direction, event.header->conn_id, event.tuple);
+  decoder->Feed(event.data, event.flags, reporter);
 }
 
 std::array<size_t, 3> ConnectionTracker::Http2States() const {
@@ -123,6 +175,11 @@ void ConnectionTracker::Flush(uint64_t conn_id, Connection& conn) {
     if (!conn.dirs[d] || conn.dirs[d]->pending_bytes() == 0) continue;
     SinkForEvent sink(observer_, conn.last_actor, static_cast<Direction>(d), conn_id, nullptr);
     conn.dirs[d]->Close(sink);
+  }
+  for (size_t d = 0; d < conn.amqp.size(); ++d) {
+    if (!conn.amqp[d]) continue;
+    AmqpReporter reporter(observer_, conn.last_actor, static_cast<Direction>(d), conn_id, nullptr);
+    conn.amqp[d]->Close(reporter);
   }
 }
 

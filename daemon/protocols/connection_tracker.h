@@ -1,20 +1,25 @@
 #pragma once
-// Per-connection protocol state, fed by data events, reporting requests and responses to an
-// Observer: for HTTP/1 one reassembler per direction; for HTTP/2 (events flagged TG_DATA_HTTP2)
-// one frame/HPACK decoder for the connection. Bounded: at most `max_connections` connections, the
-// least recently active evicted first (its pending bytes are flushed as incomplete).
+// Per-connection protocol state, fed by data events, reporting requests, responses and messages to
+// an Observer: for HTTP/1 one reassembler per direction, and what ends HTTP/1 on the connection
+// (http1/upgrade.h: after it, HTTP/1 bytes are no longer parsed); for HTTP/2 (events flagged
+// TG_DATA_HTTP2) one frame/HPACK decoder for the connection; for AMQP (TG_DATA_AMQP) one frame
+// decoder per direction. Bounded: at most `max_connections` connections, the least recently
+// active evicted first (its pending bytes are flushed as incomplete).
 // Not thread-safe: one owner thread.
 
 #include <array>
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "capture/event_decoder.h"
+#include "protocols/amqp/direction_decoder.h"
 #include "protocols/http1/reassembler.h"
+#include "protocols/http1/upgrade.h"
 #include "protocols/http2/connection.h"
 #include "protocols/observation.h"
 
@@ -37,12 +42,17 @@ class ConnectionTracker {
  private:
   struct Connection {
     std::array<std::unique_ptr<http1::Reassembler>, 2> dirs;  // by Direction; created on first use
-    std::unique_ptr<http2::Connection> h2;                    // created on the first HTTP/2 event
+    http1::UpgradeWatch upgrade_watch;
+    std::optional<Upgrade> became;          // set when HTTP/1 ended on the connection
+    std::unique_ptr<http2::Connection> h2;  // created on the first HTTP/2 event
+    std::array<std::unique_ptr<amqp::DirectionDecoder>, 2> amqp;  // by Direction
     std::list<uint64_t>::iterator lru;
     Actor last_actor;  // for messages flushed at close or eviction; its comm views `comm`
     std::string comm;  // at most 15 chars: kept inline, no allocation
   };
   Connection& Touch(uint64_t conn_id);
+  void OnHttp1(Connection& conn, const DataEvent& event, const Actor& actor);
+  void OnAmqp(Connection& conn, const DataEvent& event, const Actor& actor);
   void Flush(uint64_t conn_id, Connection& conn);
 
   size_t max_connections_;

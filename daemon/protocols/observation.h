@@ -19,17 +19,21 @@ struct Actor {
   uint64_t ts_ns = 0;     // CLOCK_MONOTONIC
 };
 
-// Views are valid only during the Observer call.
+// A request, or a message (IsMessaging(protocol): published, delivered). Views are valid only
+// during the Observer call.
 struct RequestSeen {
   Actor actor;
   bool inbound = false;  // true: the actor received the request (server side); false: sent it
+  // A message the actor passes on as a broker (it received a publish, or sent a delivery): counted
+  // with its context, but not the actor's own work, so never correlated (docs/semantics.md).
+  bool relayed = false;
   Protocol protocol = Protocol::kHttp1;
   // kUnknown when the headers could not be read completely; then `context` holds what was read.
   ContextVerdict verdict = ContextVerdict::kUnknown;
   ContextResult context;
-  std::string_view method;
-  std::string_view path;  // never with the query string
-  std::string_view authority;
+  std::string_view method;     // messages: "publish", "deliver", "get_ok"
+  std::string_view path;       // never with the query string; messages: the routing key
+  std::string_view authority;  // messages: the exchange
   std::string_view traceparent;  // the first traceparent value as sent, "" if none
   uint64_t conn_id = 0;
   uint64_t stream_id = 0;  // HTTP/2 stream; 0 for HTTP/1
@@ -51,6 +55,8 @@ class Observer {
   virtual void OnRequest(const RequestSeen& request) = 0;
   virtual void OnResponse(const ResponseSeen& response) = 0;
   virtual void OnParseError(Protocol protocol, std::string_view reason) = 0;
+  // HTTP/1 ended on the connection (a 101, or a 2xx answer to CONNECT): it became `to`.
+  virtual void OnUpgrade(uint64_t conn_id, Upgrade to) = 0;
   // The connection is gone: nothing more will be reported for conn_id.
   virtual void OnConnectionClosed(uint64_t conn_id) = 0;
 

@@ -11,7 +11,8 @@ PEERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers")
 
 
 def ensure_node_modules():
-    if not os.path.isdir(os.path.join(PEERS, "node_modules", "@opentelemetry")):
+    have = lambda m: os.path.isdir(os.path.join(PEERS, "node_modules", m))
+    if not all(have(m) for m in ("@opentelemetry", "amqplib", "ws", "nats")):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PEERS,
                        check=True, stdout=subprocess.DEVNULL)
 
@@ -45,6 +46,7 @@ class NodeService:
     def __exit__(self, *exc):
         self.proc.terminate()
         self.proc.wait(timeout=10)
+        self.proc.stdout.close()
         return False
 
 
@@ -149,3 +151,16 @@ def nghttp(url, count, *headers):
     if rc != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {rc}")
     return proc.pid
+
+
+def build_go_peer(source, name):
+    """Builds tests/peers/go/<source> with Debian's Go and Go libraries (GO111MODULE=off, GOPATH
+    /usr/share/gocode) into a temp dir; returns the binary's path, named `name` (its comm)."""
+    out = os.path.join(tempfile.mkdtemp(prefix="tg-go-"), name)
+    env = {**os.environ, "GO111MODULE": "off", "GOPATH": "/usr/share/gocode",
+           "GOCACHE": os.path.join(os.path.dirname(out), "cache"), "GOFLAGS": ""}
+    r = subprocess.run(["go", "build", "-o", out, os.path.join(PEERS, "go", source)], env=env,
+                       capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        raise RuntimeError(f"go build {source} failed:\n{r.stderr}")
+    return out

@@ -40,6 +40,7 @@
 #include "fuzz_support.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "protocols/amqp/errors.h"
 #include "protocols/connection_tracker.h"
 #include "protocols/http1/message.h"
 #include "protocols/http2/connection.h"
@@ -136,6 +137,12 @@ bool KnownParseError(Protocol protocol, std::string_view reason) {
     }
     return false;
   }
+  if (protocol == Protocol::kAmqp) {
+    for (std::string_view label : amqp::kErrorLabels) {
+      if (reason == label) return true;
+    }
+    return false;
+  }
   for (std::string_view label : http2::kErrorLabels) {
     if (reason == label) return true;
   }
@@ -170,6 +177,9 @@ class CheckingObserver final : public Observer {
   }
   void OnParseError(Protocol protocol, std::string_view reason) override {
     FUZZ_CHECK(KnownParseError(protocol, reason));
+  }
+  void OnUpgrade(uint64_t, Upgrade to) override {
+    FUZZ_CHECK(static_cast<size_t>(to) < kAllUpgrades.size());
   }
   void OnConnectionClosed(uint64_t) override {}
 };

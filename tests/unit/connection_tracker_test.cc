@@ -64,6 +64,9 @@ class RecordingObserver final : public Observer {
   void OnParseError(Protocol protocol, std::string_view reason) override {
     calls.push_back("error:" + std::string(Label(protocol)) + ":" + std::string(reason));
   }
+  void OnUpgrade(uint64_t conn_id, Upgrade to) override {
+    calls.push_back("upgrade:" + std::to_string(conn_id) + ":" + std::string(Label(to)));
+  }
   void OnConnectionClosed(uint64_t conn_id) override {
     calls.push_back("closed:" + std::to_string(conn_id));
   }
@@ -380,6 +383,38 @@ TEST(ConnectionTrackerLruTest, ClosedConnectionFreesItsSlot) {
   tracker.OnData(c.Ingress(kTracedRequest));
   EXPECT_EQ(observer.calls, std::vector<std::string>{"request"});  // nothing evicted
   EXPECT_EQ(tracker.size(), 2u);
+}
+
+TEST_F(ConnectionTrackerTest, NothingIsParsedAfterAWebsocketUpgrade) {
+  FakeConnection c(7, 100, "ws-client");
+  tracker_.OnData(
+      c.Egress("GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\ntraceparent: " +
+               kTraceparent + "\r\n\r\n"));
+  tracker_.OnData(
+      c.Ingress("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\n\r\n"));
+  ASSERT_EQ(observer_.requests.size(), 1u);  // the handshake is a request like any other
+  EXPECT_EQ(observer_.requests[0].verdict, ContextVerdict::kValid);
+  EXPECT_EQ(observer_.calls,
+            (std::vector<std::string>{"request", "response", "upgrade:7:websocket"}));
+  observer_.calls.clear();
+  // Bytes the kernel should not have sent: HTTP/1-looking, and flagged as HTTP/2 frames.
+  tracker_.OnData(c.Egress("GET /x HTTP/1.1\r\nHost: a\r\n\r\n"));
+  tracker_.OnData(c.Ingress(std::string("\x00\x00\x00\x04\x00\x00\x00\x00\x00", 9),
+                            TG_DATA_HTTP2 | TG_DATA_H2_FROM_START));
+  EXPECT_EQ(observer_.requests.size(), 1u);
+  EXPECT_EQ(observer_.calls, (std::vector<std::string>{"error:http1:data_after_upgrade",
+                                                       "error:http1:frames_after_upgrade"}));
+}
+
+TEST_F(ConnectionTrackerTest, ConnectTunnelEndsHttp1) {
+  FakeConnection c(8, 100, "proxy-client");
+  tracker_.OnData(c.Egress("CONNECT db:443 HTTP/1.1\r\nHost: db:443\r\n\r\n"));
+  tracker_.OnData(c.Ingress("HTTP/1.1 200 Connection established\r\n\r\n"));
+  EXPECT_EQ(observer_.calls, (std::vector<std::string>{"request", "response", "upgrade:8:tunnel"}));
+  tracker_.OnData(c.Egress("GET / HTTP/1.1\r\nHost: inner\r\n\r\n"));
+  EXPECT_EQ(observer_.requests.size(), 1u);
 }
 
 }  // namespace

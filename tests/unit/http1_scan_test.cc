@@ -19,18 +19,20 @@ struct Start {
   uint8_t match = 0;
   uint32_t block_bytes = 0;
   uint32_t max_block = 4096;
+  uint8_t connect = 0;  // a CONNECT awaits its response
 };
 
 struct Result {
   uint32_t pos, emit, block_bytes;
-  uint8_t in_headers, match, truncated, switch_h2;
+  uint8_t in_headers, match, truncated, switched, connect;
   bool operator==(const Result&) const = default;
 };
 
 std::ostream& operator<<(std::ostream& os, const Result& r) {
   return os << "{pos " << r.pos << ", emit " << r.emit << ", block_bytes " << r.block_bytes
             << ", in_headers " << int(r.in_headers) << ", match " << int(r.match) << ", truncated "
-            << int(r.truncated) << ", switch_h2 " << int(r.switch_h2) << "}";
+            << int(r.truncated) << ", switched " << int(r.switched) << ", connect "
+            << int(r.connect) << "}";
 }
 
 // Runs the kernel scanner the way capture.h does: fresh per-syscall fields, the direction's
@@ -45,9 +47,10 @@ Result KernelScan(const std::string& bytes, const Start& st) {
   s.max_block = st.max_block;
   s.in_headers = st.in_headers;
   s.match = st.match;
+  s.connect = st.connect;
   for (int step = 0; step <= TG_MAX_COPY / (8 * TG_SCAN_WORDS_PER_STEP) + 1; ++step)
     if (tg_scan_words(&s, data.data())) break;
-  return {s.pos, s.emit, s.block_bytes, s.in_headers, s.match, s.truncated, s.switch_h2};
+  return {s.pos, s.emit, s.block_bytes, s.in_headers, s.match, s.truncated, s.switched, s.connect};
 }
 
 uint8_t CrlfStep(uint8_t match, uint8_t c) {
@@ -59,8 +62,9 @@ uint8_t CrlfStep(uint8_t match, uint8_t c) {
 // The reference: word starts decide where a message may begin (as in the kernel), but the end of
 // a block is found one byte at a time.
 Result ReferenceScan(const std::string& bytes, const Start& st) {
-  Result r{0, 0, st.block_bytes, st.in_headers, st.match, 0, 0};
+  Result r{0, 0, st.block_bytes, st.in_headers, st.match, 0, 0, st.connect};
   bool upgrade = false;
+  char status = 0;  // a response's first status digit
   const uint32_t len = static_cast<uint32_t>(bytes.size());
   while (r.pos < len) {
     const uint32_t avail = len - r.pos;
@@ -74,6 +78,10 @@ Result ReferenceScan(const std::string& bytes, const Start& st) {
       r.match = 0;
       r.block_bytes = 0;
       upgrade = avail >= 12 && bytes.compare(r.pos, 12, "HTTP/1.1 101") == 0;
+      status = avail >= 10 && bytes.compare(r.pos, 7, "HTTP/1.") == 0 && bytes[r.pos + 8] == ' '
+                   ? bytes[r.pos + 9]
+                   : 0;
+      if (avail >= 8 && bytes.compare(r.pos, 8, "CONNECT ") == 0) r.connect = 1;
     }
     const uint32_t n = avail < 8 ? avail : 8;
     bool ended = false;
@@ -91,9 +99,14 @@ Result ReferenceScan(const std::string& bytes, const Start& st) {
     }
     if (ended) {
       if (upgrade) {
-        r.switch_h2 = 1;
+        r.switched = TG_SWITCH_UPGRADE;
         break;
       }
+      if (r.connect && status == '2') {
+        r.switched = TG_SWITCH_TUNNEL;
+        break;
+      }
+      if (status > '1') r.connect = 0;
       continue;
     }
     r.emit = r.pos;
@@ -149,9 +162,31 @@ TEST(Http1Scan, PipelinedRequestsAndA101Upgrade) {
   ExpectSame("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nbody", {});
   const std::string up = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n";
   const Result r = KernelScan(up + "\x00\x00\x12\x04", {});
-  EXPECT_EQ(r.switch_h2, 1);
+  EXPECT_EQ(r.switched, TG_SWITCH_UPGRADE);
   EXPECT_EQ(r.pos, up.size());
   ExpectSame(up + "\x00\x00\x12\x04", {});
+}
+
+TEST(Http1Scan, ConnectThen2xxIsATunnelAndA407IsNot) {
+  // The request side remembers the CONNECT; the response side ends HTTP/1 at a 2xx.
+  const Result req = KernelScan("CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n", {});
+  EXPECT_EQ(req.connect, 1);
+  EXPECT_EQ(req.switched, TG_SWITCH_NONE);
+  Start pending;
+  pending.connect = 1;
+  const std::string ok = "HTTP/1.1 200 Connection established\r\n\r\n";
+  const Result tunnel = KernelScan(ok + "\x16\x03\x01GET / HTTP/1.1\r\n\r\n", pending);
+  EXPECT_EQ(tunnel.switched, TG_SWITCH_TUNNEL);
+  EXPECT_EQ(tunnel.emit, ok.size());
+  ExpectSame(ok + "\x16\x03\x01", pending);
+  const Result refused = KernelScan("HTTP/1.1 407 Auth\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", pending);
+  EXPECT_EQ(refused.switched, TG_SWITCH_NONE);  // the 200 answers a later request
+  EXPECT_EQ(refused.connect, 0);
+  // Without a CONNECT, a 200 ends nothing; a 100 Continue keeps a CONNECT pending.
+  EXPECT_EQ(KernelScan(ok, {}).switched, TG_SWITCH_NONE);
+  const Result interim = KernelScan("HTTP/1.1 100 Continue\r\n\r\n" + ok, pending);
+  EXPECT_EQ(interim.switched, TG_SWITCH_TUNNEL);
+  ExpectSame("HTTP/1.1 100 Continue\r\n\r\n" + ok, pending);
 }
 
 TEST(Http1Scan, LongBlockIsTruncatedAtMaxBlock) {

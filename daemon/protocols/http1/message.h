@@ -36,6 +36,10 @@ enum class ParseError : uint8_t {
   kLost,       // events were lost after the block began (TG_DATA_LOST_BEFORE)
   kTooLarge,   // the block exceeds the reassembler's max_block_bytes
   kClosed,     // the connection closed while the block was pending
+  // Bytes after HTTP/1 ended on the connection (http1/upgrade.h), never parsed: the kernel should
+  // have stopped copying there (HTTP/1 bytes; HTTP/2 frames after an upgrade other than h2c).
+  kDataAfterUpgrade,
+  kFramesAfterUpgrade,
   kCount,
 };
 
@@ -77,6 +81,10 @@ constexpr std::string_view ParseErrorLabel(ParseError e) {
       return "too_large";
     case ParseError::kClosed:
       return "closed";
+    case ParseError::kDataAfterUpgrade:
+      return "data_after_upgrade";
+    case ParseError::kFramesAfterUpgrade:
+      return "frames_after_upgrade";
     case ParseError::kCount:
       break;
   }

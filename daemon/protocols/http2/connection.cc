@@ -189,6 +189,7 @@ void Connection::OnResponseBlock(Direction d, const HeaderBlock& block, StreamMa
   const bool interim = block.decoded && status >= 100 && status < 200;
   if (it == streams_.end()) {
     if (block.stream_id <= max_request_id_ || interim) return;  // closed, or nothing to hold
+    if (upgraded_ && block.stream_id == 1) return;  // answers the HTTP/1 upgrade request
     it = Insert(block.stream_id);
     Stream& s = it->second;
     s.early = true;

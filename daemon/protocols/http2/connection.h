@@ -141,6 +141,10 @@ class Connection final : private DirectionSink {
   State state() const;
   // A hint from whoever knows which side connected; overrides what the traffic suggests.
   void SetClientDirection(Direction client) { client_ = client; }
+  // The connection began as HTTP/1 and switched by an h2c upgrade: stream 1 is the upgrade
+  // request, already reported as HTTP/1 (RFC 7540 3.2), so its response is not one
+  // without a request.
+  void MarkUpgraded() { upgraded_ = true; }
   std::optional<Direction> client_direction() const { return client_; }
   std::size_t tracked_streams() const { return streams_.size(); }
   // Bytes held in buffers (frame payloads, decoded fields) of both directions.
@@ -181,6 +185,7 @@ class Connection final : private DirectionSink {
   StreamSink* sink_ = nullptr;  // during Feed() and Close()
   std::optional<Direction> client_;
   StreamMap streams_;
+  bool upgraded_ = false;
   uint32_t max_request_id_ = 0;
   std::size_t early_count_ = 0;
 };

@@ -1,0 +1,257 @@
+"""End to end: trace context carried by more than HTTP request headers, with real peers.
+
+* WebSocket (npm `ws` client and server): the handshake is a request like any other; after the
+  101, frames whose payloads look like HTTP/1 requests and responses and like HTTP/2 frames are
+  never parsed, and nothing of them leaves the kernel (counted from the daemon's debug log of data
+  events per process).
+* RabbitMQ (Debian's rabbitmq-server, npm `amqplib`): publishes with valid, missing and malformed
+  context; an OpenTelemetry HTTP service that publishes with and without the context it received;
+  consumers that forward a message's context to an HTTP backend or drop it. Exact counts per
+  process, and outcomes on both sides of the queue.
+"""
+import json
+import os
+import re
+import subprocess
+import time
+import unittest
+
+import peers
+import tglib
+from broker_peers import RabbitMQ
+from peers import PEERS, NodeService
+from tglib import OUT, REQ, deltas, outcomes, requests
+
+UPGRADES = "tracegap_connection_upgrades_total"
+PARSE_ERRORS = "tracegap_parse_errors_total"
+DUPLICATES = "tracegap_tracestate_duplicates_total"
+TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+class Node:
+    """A tests/peers script that prints "ready" once serving; stopped with SIGTERM."""
+
+    def __init__(self, script, *args):
+        self.cmd = ["node", os.path.join(PEERS, script), *args]
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready":
+            self.proc.kill()
+            raise RuntimeError(f"{self.cmd} did not start: {line!r}")
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+        return False
+
+
+def data_events(daemon, comm):
+    """Data events the daemon received from processes named `comm` (its debug log)."""
+    return len(re.findall(rf"data conn=\d+ pid=\d+ comm={re.escape(comm)} ", daemon.output()))
+
+
+class WebSocket(unittest.TestCase):
+    FRAMES = 200
+
+    @classmethod
+    def setUpClass(cls):
+        peers.ensure_node_modules()
+        cls.daemon = tglib.Daemon("--log-level", "debug").__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.__exit__(None, None, None)
+
+    def client(self, port, *args):
+        r = subprocess.run(["node", os.path.join(PEERS, "ws-peer.js"), "--role", "client",
+                            "--url", f"ws://127.0.0.1:{port}/chat", "--frames", str(self.FRAMES),
+                            *args], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        summary = json.loads(r.stdout.strip().splitlines()[-1])
+        self.assertEqual(summary["echoed"], self.FRAMES)
+
+    def test_one_request_per_handshake_and_nothing_after_the_upgrade(self):
+        port = tglib.free_port()
+        with Node("ws-peer.js", "--role", "server", "--port", str(port)):
+            before = self.daemon.scrape()
+            srv_events, cli_events = data_events(self.daemon, "tg-ws-srv"), data_events(self.daemon, "tg-ws-cli")
+            self.client(port, "--traceparent", TP)
+            self.client(port)
+            after = self.daemon.wait_for(
+                lambda m: sum(requests(before, m, "tg-ws-srv", "inbound").values()) >= 2
+                and deltas(before, m, UPGRADES, ("to",)).get("websocket", 0) >= 4)
+        # Each handshake is one request, seen by both ends; its 101 ends HTTP/1 on both sockets.
+        self.assertEqual(requests(before, after, "tg-ws-srv", "inbound"),
+                         {("http1", "valid"): 1, ("http1", "missing"): 1})
+        self.assertEqual(requests(before, after, "tg-ws-cli", "outbound"),
+                         {("http1", "valid"): 1, ("http1", "missing"): 1})
+        self.assertEqual(requests(before, after, "tg-ws-srv", "outbound"), {})
+        self.assertEqual(requests(before, after, "tg-ws-cli", "inbound"), {})
+        self.assertEqual(outcomes(before, after, "tg-ws-cli"), {("origin", "http1"): 2})
+        self.assertEqual(deltas(before, after, UPGRADES, ("to",)), {"websocket": 4})
+        # The frames (HTTP/1-looking text, an HTTP/2 preface and frames) were never parsed...
+        self.assertEqual(deltas(before, after, PARSE_ERRORS, ("protocol", "reason")), {})
+        self.assertEqual(deltas(before, after, tglib.HPACK_ERRORS, ("reason",)), {})
+        # ... nor copied: per handshake, the request and the 101 on each end, nothing more.
+        self.assertEqual(data_events(self.daemon, "tg-ws-srv") - srv_events, 4)
+        self.assertEqual(data_events(self.daemon, "tg-ws-cli") - cli_events, 4)
+
+
+class H2cUpgrade(unittest.TestCase):
+    """curl --http2 (HTTP/1.1 Upgrade: h2c) against Go's x/net/http2/h2c server: the upgrade
+    request is an HTTP/1 request, the 101 switches both sockets to HTTP/2, and the second request
+    on the connection is an HTTP/2 request, decoded."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = peers.build_go_peer("h2c-server.go", "tg-h2c-srv")
+        cls.daemon = tglib.Daemon().__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.__exit__(None, None, None)
+
+    def test_h2c_upgrade_then_http2(self):
+        port = tglib.free_port()
+        with GoServer(self.server, port):
+            before = self.daemon.scrape()
+            r = subprocess.run(["curl", "-sS", "--http2", "-H", f"traceparent: {TP}",
+                                f"http://127.0.0.1:{port}/a", f"http://127.0.0.1:{port}/b"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("HTTP/2.0 /b", r.stdout)
+            after = self.daemon.wait_for(
+                lambda m: sum(requests(before, m, "tg-h2c-srv", "inbound").values()) >= 2)
+        self.assertEqual(requests(before, after, "tg-h2c-srv", "inbound"),
+                         {("http1", "valid"): 1, ("http2", "valid"): 1})
+        self.assertEqual(requests(before, after, "curl", "outbound"),
+                         {("http1", "valid"): 1, ("http2", "valid"): 1})
+        self.assertEqual(deltas(before, after, UPGRADES, ("to",)), {"h2c": 2})
+        self.assertEqual(deltas(before, after, tglib.HPACK_ERRORS, ("reason",)), {})
+        self.assertEqual(deltas(before, after, PARSE_ERRORS, ("protocol", "reason")), {})
+
+
+class GoServer(Node):
+    def __init__(self, binary, port):
+        self.cmd = [binary, "-port", str(port)]
+
+
+class Consumer(Node):
+    """amqp-peer.js --role consumer; `handled` counts the messages it has finished (it prints a
+    line per message, which a thread drains)."""
+
+    def __init__(self, *args):
+        super().__init__("amqp-peer.js", "--role", "consumer", "--prefetch", "1", *args)
+        self.handled = 0
+
+    def __enter__(self):
+        super().__enter__()
+        import threading
+
+        def drain():
+            for line in self.proc.stdout:
+                if line.startswith("handled "):
+                    self.handled = int(line.split()[1])
+        self.thread = threading.Thread(target=drain, daemon=True)
+        self.thread.start()
+        return self
+
+    def wait(self, n, timeout=60):
+        deadline = time.monotonic() + timeout
+        while self.handled < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.handled < n:
+            raise AssertionError(f"the consumer handled {self.handled} of {n} messages")
+
+
+class Amqp(unittest.TestCase):
+    """RabbitMQ with amqplib clients. The broker (beam.smp) receives every publish and sends every
+    delivery: counted as relayed, never given outcomes (docs/semantics.md)."""
+    N = 8
+
+    @classmethod
+    def setUpClass(cls):
+        peers.ensure_node_modules()
+        cls.mq = RabbitMQ().__enter__()
+        cls.daemon = tglib.Daemon().__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.__exit__(None, None, None)
+        cls.mq.__exit__(None, None, None)
+
+    def publish(self, queue, context, name):
+        r = subprocess.run(["node", os.path.join(PEERS, "amqp-peer.js"), "--role", "publish",
+                            "--url", self.mq.url, "--queue", queue, "--count", str(self.N),
+                            "--context", context, "--name", name],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_publishers_with_valid_missing_and_malformed_context(self):
+        expected = {"valid": "valid", "none": "missing", "malformed": "malformed"}
+        for context, verdict in expected.items():
+            with self.subTest(context=context):
+                name = f"pub-{context}"[:12]
+                before = self.daemon.scrape()
+                self.publish(f"q-{context}", context, name)
+                after = self.daemon.wait_for(
+                    lambda m: sum(requests(before, m, f"tg-{name}", "outbound").values()) >= self.N
+                    and sum(requests(before, m, "beam.smp", "inbound").values()) >= self.N)
+                self.assertEqual(requests(before, after, f"tg-{name}", "outbound"),
+                                 {("amqp", verdict): self.N})
+                self.assertEqual(requests(before, after, f"tg-{name}", "inbound"), {})
+                # A client that publishes on its own starts the work: origin, never a gap.
+                self.assertEqual(outcomes(before, after, f"tg-{name}"), {("origin", "amqp"): self.N})
+                # The broker received them: counted with their context, no outcome of its own.
+                self.assertEqual(requests(before, after, "beam.smp", "inbound"),
+                                 {("amqp", verdict): self.N})
+                self.assertEqual(outcomes(before, after, "beam.smp"), {})
+                self.assertEqual(deltas(before, after, PARSE_ERRORS, ("protocol", "reason"),
+                                        protocol="amqp"), {})
+
+    def test_outcomes_across_the_queue(self):
+        # (service mode, consumer mode) -> service outcome, message context, consumer outcome,
+        # backend context.
+        cases = {
+            ("propagate", "forward"): ("propagated", "valid", "propagated", "valid"),
+            ("drop", "forward"): ("dropped", "missing", "untraced_upstream", "valid"),
+            ("propagate", "drop"): ("propagated", "valid", "dropped", "missing"),
+        }
+        for (svc_mode, cons_mode), (svc_out, msg_ctx, cons_out, be_ctx) in cases.items():
+            with self.subTest(service=svc_mode, consumer=cons_mode):
+                queue = f"q-{svc_mode}-{cons_mode}"
+                svc, cons, be = f"tg-svc-{svc_mode[:4]}", f"tg-cons-{cons_mode[:4]}", "tg-be-queue"
+                port = tglib.free_port()
+                with NodeService("be-queue") as backend, \
+                        Node("amqp-peer.js", "--role", "service", "--url", self.mq.url, "--queue", queue,
+                             "--port", str(port), "--mode", svc_mode, "--name", svc[3:]), \
+                        Consumer("--url", self.mq.url, "--queue", queue, "--downstream", backend.url,
+                                 "--mode", cons_mode, "--name", cons[3:]) as consumer:
+                    before = self.daemon.scrape()
+                    peers.node_send(f"http://127.0.0.1:{port}/order", self.N, "--new-trace-each")
+                    consumer.wait(self.N)
+                    after = self.daemon.wait_for(
+                        lambda m: sum(outcomes(before, m, cons).values()) >= self.N
+                        and sum(requests(before, m, be, "inbound").values()) >= self.N)
+                self.assertEqual(requests(before, after, svc, "inbound"), {("http1", "valid"): self.N})
+                self.assertEqual(requests(before, after, svc, "outbound"), {("amqp", msg_ctx): self.N})
+                self.assertEqual(outcomes(before, after, svc), {(svc_out, "amqp"): self.N})
+                self.assertEqual(requests(before, after, cons, "inbound"), {("amqp", msg_ctx): self.N})
+                self.assertEqual(requests(before, after, cons, "outbound"), {("http1", be_ctx): self.N})
+                self.assertEqual(outcomes(before, after, cons), {(cons_out, "http1"): self.N})
+                self.assertEqual(requests(before, after, be, "inbound"), {("http1", be_ctx): self.N})
+                # The broker relays: both ways counted, never correlated.
+                self.assertEqual(requests(before, after, "beam.smp", "outbound"), {("amqp", msg_ctx): self.N})
+                self.assertEqual(outcomes(before, after, "beam.smp"), {})
+
+
+if __name__ == "__main__":
+    tglib.main()
