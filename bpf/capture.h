@@ -31,7 +31,17 @@ enum tg_start {
   TG_START_H2 = 3,          /* the first frame of this direction of a connection seen from birth */
   TG_START_H2_UNSYNCED = 4, /* a plausible frame on a connection joined late */
   TG_START_AMQP = 5,        /* the AMQP 0-9-1 protocol header */
+  TG_START_KAFKA = 6,       /* a Kafka ApiVersions request, first on a connection seen from birth */
+  TG_START_NATS = 7,        /* a NATS server's INFO or a client's CONNECT line */
 };
+
+/* A Kafka ApiVersions request (v0..v4) whose size fits the call: how clients open a connection. */
+static __always_inline int tg_kafka_first_request(const __u8 *b, __u32 avail, __u64 total) {
+  if (avail < TG_KAFKA_REQUEST_HEADER_LEN) return 0;
+  __u32 size = (__u32)b[0] << 24 | (__u32)b[1] << 16 | (__u32)b[2] << 8 | b[3];
+  return b[4] == 0 && b[5] == TG_KAFKA_API_VERSIONS && b[6] == 0 && b[7] <= 4 && size >= 10 &&
+         size <= 4096 && (__u64)size + 4 <= total;
+}
 
 /* `b` holds the first `avail` bytes (at most TG_PEEK) of a syscall moving `total` bytes. */
 static __always_inline int tg_classify_start(const struct tg_conn *conn, __u8 dir, const __u8 *b,
@@ -39,6 +49,7 @@ static __always_inline int tg_classify_start(const struct tg_conn *conn, __u8 di
   __u64 w0 = *(const __u64 *)b;
   if (!tg_follow_http2) return tg_is_message_start(w0, avail) ? TG_START_HTTP1 : TG_START_NONE;
   if (avail >= TG_AMQP_PROTOCOL_HEADER_LEN && w0 == TG_AMQP_PROTOCOL_W0) return TG_START_AMQP;
+  if (tg_nats_start(w0, b, avail)) return TG_START_NATS; /* before HTTP's "CONNECT " */
   if (conn && (conn->upgrading & (1 << (dir & 1)))) {
     /* The first bytes after a 101: HTTP/2 for h2c (the client's preface, the server's SETTINGS);
      * anything else (WebSocket, TLS, ...) is TG_START_NONE, and ends capture (tg_capture). */
@@ -55,8 +66,11 @@ static __always_inline int tg_classify_start(const struct tg_conn *conn, __u8 di
   if (avail < TG_H2_FRAME_HEADER_LEN) return TG_START_NONE;
   if (conn && conn->fresh) {
     /* Seen from birth: a direction's first data that is a SETTINGS frame starts HTTP/2 (a server
-     * may send its SETTINGS before it has read the client's preface). */
-    if (!conn->seen[dir & 1] && tg_h2_settings_first(b, total)) return TG_START_H2;
+     * may send its SETTINGS before it has read the client's preface); an ApiVersions request
+     * starts Kafka. */
+    if (conn->seen[dir & 1]) return TG_START_NONE;
+    if (tg_h2_settings_first(b, total)) return TG_START_H2;
+    if (tg_kafka_first_request(b, avail, total)) return TG_START_KAFKA;
     return TG_START_NONE;
   }
   /* Joined late, and not HTTP/1 so far: frame boundaries still align with writes in practice. */
@@ -221,6 +235,14 @@ static __always_inline int tg_capture(struct tg_stash st, long ret, tg_sk_t sk,
     tg_frames_begin(conn, dir, TG_FRAMES_AMQP, 1);
     tg_frames_begin(conn, dir ^ 1, TG_FRAMES_AMQP, 1);
     skip = TG_AMQP_PROTOCOL_HEADER_LEN;
+  } else if (start == TG_START_NATS) {
+    /* Both directions are NATS from this line on (the line itself is passed over). */
+    tg_frames_begin(conn, dir, TG_FRAMES_NATS, 1);
+    tg_frames_begin(conn, dir ^ 1, TG_FRAMES_NATS, 1);
+  } else if (start == TG_START_KAFKA) {
+    /* This direction carries the client's requests, the other the broker's responses. */
+    tg_frames_begin(conn, dir, TG_FRAMES_KAFKA_REQUESTS, 1);
+    tg_frames_begin(conn, dir ^ 1, TG_FRAMES_KAFKA_RESPONSES, 1);
   } else if (!conn->frames[dir].proto) {
     scr->st = st;
     scr->ret = ret;

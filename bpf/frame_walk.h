@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Following a call's frames (HTTP/2 or AMQP 0-9-1) and copying only what the daemon needs.
+ * Following a call's frames (HTTP/2, AMQP 0-9-1, Kafka) and copying only what the daemon needs.
  *
  * Each call is walked step by step under bpf_loop: a step reads one frame header (or the part of
  * it this call holds), or copies or passes over one run of payload bytes. Payloads that are not
@@ -21,7 +21,9 @@
 #include "frame_state.h"
 #include "h2_follow.h"
 #include "maps.h"
+#include "nats_walk.h"
 #include "user_data.h"
+#include "walk_common.h"
 #include "bounds.h"
 #include "tracegap.h"
 
@@ -29,7 +31,34 @@
 #define TG_AMQP_PROTOCOL_W0 TG_W8('A', 'M', 'Q', 'P', 0, 0, 9, 1)
 
 static __always_inline __u8 tg_frame_header_len(__u8 proto) {
-  return proto == TG_FRAMES_AMQP ? TG_AMQP_FRAME_HEADER_LEN : TG_H2_FRAME_HEADER_LEN;
+  switch (proto) {
+    case TG_FRAMES_AMQP:
+      return TG_AMQP_FRAME_HEADER_LEN;
+    case TG_FRAMES_KAFKA_REQUESTS:
+      return TG_KAFKA_REQUEST_HEADER_LEN;
+    case TG_FRAMES_KAFKA_RESPONSES:
+      return TG_KAFKA_RESPONSE_HEADER_LEN;
+  }
+  return TG_H2_FRAME_HEADER_LEN;
+}
+
+/* The tg_data_flags that say what an event of this direction carries. */
+static __always_inline __u16 tg_frame_flags(const struct tg_frame_dir *f) {
+  switch (f->proto) {
+    case TG_FRAMES_AMQP:
+      return TG_DATA_AMQP;
+    case TG_FRAMES_KAFKA_REQUESTS:
+      return TG_DATA_KAFKA | TG_DATA_KAFKA_REQUESTS;
+    case TG_FRAMES_KAFKA_RESPONSES:
+      return TG_DATA_KAFKA;
+    case TG_FRAMES_NATS:
+      return TG_DATA_NATS;
+  }
+  return TG_DATA_HTTP2 | (f->from_start ? TG_DATA_H2_FROM_START : 0);
+}
+
+static __always_inline __u32 tg_be32(const __u8 *p) {
+  return (__u32)p[0] << 24 | (__u32)p[1] << 16 | (__u32)p[2] << 8 | p[3];
 }
 
 /* From a complete frame header: the payload bytes that follow it on the wire (*remaining), and how
@@ -50,88 +79,23 @@ static __always_inline void tg_frame_rule(__u8 proto, const __u8 *h, __u32 *rema
   *copy = TG_H2_PAYLOAD_COPIED(h[3]) ? len : 0;
 }
 
-/* Sends the event being assembled and starts the next; `mid_record`: the next one begins inside a
- * record. */
-static __always_inline int tg_frame_flush(struct tg_scratch *scr, __u8 mid_record) {
-  struct tg_frame_walk *w = &scr->walk;
-  struct tg_data_event *ev = (struct tg_data_event *)scr->raw;
-  ev->hdr.flags = w->base_flags | (w->mid_record ? TG_DATA_CONTINUATION : 0) |
-                  (w->lost ? TG_DATA_LOST_BEFORE : 0) | (w->announced ? 0 : TG_DATA_NEW_CONN);
-  if (tg_output(scr, ev, w->out)) {
-    w->lost = 1;
-  } else {
-    w->lost = 0;
-    w->announced = 1;
-  }
-  w->out = 0;
-  w->mid_record = mid_record;
-  if (++w->flushes > TG_FRAME_MAX_FLUSHES) {
-    w->failed = 1;
-    return -1;
-  }
-  return 0;
-}
-
-static __always_inline void tg_frame_consume(struct tg_frame_walk *w, __u32 n) {
-  w->seg += n;
-  w->seg_left -= n;
-  w->left -= n;
-}
-
 /* One step of the walk: a frame header (or part of one), or one run of payload bytes. */
 static long tg_frame_step(__u32 index, struct tg_scan_ctx *ctx) {
   struct tg_scratch *scr = ctx->scr;
   struct tg_frame_walk *w = &scr->walk;
   __u8 *data = scr->raw + sizeof(struct tg_data_event);
-  if (w->left == 0 || w->failed) return 1;
-  if (w->seg_left == 0) {
-    struct tg_user_iovec v;
-    if (!w->iov || w->iov_next >= TG_H2_MAX_IOV ||
-        bpf_probe_read_user(&v, sizeof(v), (void *)(w->iov + w->iov_next * sizeof(v)))) {
-      w->failed = 1;
-      return 1;
-    }
-    w->iov_next++;
-    w->seg = v.base;
-    w->seg_left = v.len;
-    return 0;
-  }
-  __u32 avail = w->seg_left < w->left ? w->seg_left : w->left;
-  if (w->skip) {
-    __u32 n = w->skip < avail ? w->skip : avail;
-    tg_frame_consume(w, n);
-    w->skip -= n;
-    return 0;
-  }
-  if (w->remaining) {
-    __u32 n = w->remaining < avail ? w->remaining : avail;
-    if (w->copy_left) {
-      if (w->out >= TG_MAX_COPY && tg_frame_flush(scr, 1)) return 1;
-      __u32 room = TG_MAX_COPY - w->out;
-      if (n > w->copy_left) n = w->copy_left;
-      if (n > room) n = room;
-      if (n > TG_MAX_COPY) n = TG_MAX_COPY;
-      if (bpf_probe_read_user(data + TG_MASK(w->out, TG_MAX_COPY - 1), TG_CLAMP(n, TG_MAX_COPY),
-                              (void *)w->seg)) {
-        w->failed = 1;
-        return 1;
-      }
-      w->out += n;
-      w->copy_left -= n;
-    }
-    tg_frame_consume(w, n);
-    w->remaining -= n;
-    return 0;
-  }
+  __u32 avail;
+  long r = tg_walk_common(scr, &avail);
+  if (r != TG_WALK_ON) return r == TG_WALK_STOP;
   __u32 hdr_len = w->hdr_len;
-  if (hdr_len > TG_H2_FRAME_HEADER_LEN) hdr_len = TG_H2_FRAME_HEADER_LEN;
+  if (hdr_len > TG_FRAME_MAX_HEADER_LEN) hdr_len = TG_FRAME_MAX_HEADER_LEN;
   __u32 have = w->hdr_have;
   if (have >= hdr_len) have = 0;
   __u32 n = hdr_len - have;
   if (n > avail) n = avail;
-  if (n > TG_H2_FRAME_HEADER_LEN) n = TG_H2_FRAME_HEADER_LEN;
-  if (bpf_probe_read_user(w->hdr + TG_CLAMP(have, TG_H2_FRAME_HEADER_LEN - 1),
-                          TG_CLAMP(n, TG_H2_FRAME_HEADER_LEN), (void *)w->seg)) {
+  if (n > TG_FRAME_MAX_HEADER_LEN) n = TG_FRAME_MAX_HEADER_LEN;
+  if (bpf_probe_read_user(w->hdr + TG_CLAMP(have, TG_FRAME_MAX_HEADER_LEN - 1),
+                          TG_CLAMP(n, TG_FRAME_MAX_HEADER_LEN), (void *)w->seg)) {
     w->failed = 1;
     return 1;
   }
@@ -142,7 +106,7 @@ static long tg_frame_step(__u32 index, struct tg_scan_ctx *ctx) {
   tg_frame_rule(w->proto, w->hdr, &remaining, &copy);
   /* Start the record in a new event when the whole of it would not fit in this one. */
   if (w->out > 0 && w->out + hdr_len + copy > TG_MAX_COPY && tg_frame_flush(scr, 0)) return 1;
-  __builtin_memcpy(data + TG_MASK(w->out, TG_MAX_COPY - 1), w->hdr, TG_H2_FRAME_HEADER_LEN);
+  __builtin_memcpy(data + TG_MASK(w->out, TG_MAX_COPY - 1), w->hdr, TG_FRAME_MAX_HEADER_LEN);
   w->out += hdr_len;
   w->remaining = remaining;
   w->copy_left = copy;
@@ -186,32 +150,38 @@ static __always_inline void tg_frame_walk(struct tg_scratch *scr, struct tg_conn
   w->hdr_len = tg_frame_header_len(f->proto);
   w->remaining = f->remaining;
   w->copy_left = f->copy_left;
-  w->mid_record = f->copy_left > 0;
+  /* Inside a copied payload, or inside a copied NATS line. */
+  w->mid_record = f->copy_left > 0 || f->line == TG_NATS_LINE_COPY;
   w->hdr_have = f->hdr_have;
   __builtin_memcpy(w->hdr, f->hdr, sizeof(f->hdr));
+  w->line = f->line;
+  w->line_len = f->line_len;
+  w->head = f->head;
   w->failed = 0;
   w->lost = conn->dir[dir & 1].lost;
   w->announced = conn->announced;
-  w->base_flags = f->proto == TG_FRAMES_AMQP
-                      ? TG_DATA_AMQP
-                      : TG_DATA_HTTP2 | (f->from_start ? TG_DATA_H2_FROM_START : 0);
+  w->base_flags = tg_frame_flags(f);
   struct tg_scan_ctx ctx = {.scr = scr};
   if (tg_test_refuse_http2 == 1) tg_overcomplex(scr);
   /* Test-only (tg_test_refuse_http2 == 2): an offset with no bound, which every verifier refuses
    * (EACCES), to test that the refusal is reported with its source line. */
   if (tg_test_refuse_http2 == 2) scr->raw[w->left] = 0;
-  bpf_loop(TG_FRAME_MAX_STEPS, tg_frame_step, &ctx, 0);
+  if (f->proto == TG_FRAMES_NATS)
+    bpf_loop(TG_FRAME_MAX_STEPS, tg_nats_step, &ctx, 0);
+  else
+    bpf_loop(TG_FRAME_MAX_STEPS, tg_frame_step, &ctx, 0);
   if (w->left > 0 && !w->failed) w->failed = 1; /* ran out of steps */
   if (w->out > 0) tg_frame_flush(scr, 0);
   conn->announced = w->announced;
   if (w->failed) {
     /* Frame boundaries are lost: stop following; the daemon learns it from LOST_BEFORE. An HTTP/2
-     * direction may be found again (a plausible frame, unsynced); AMQP has no such marks. */
-    if (f->proto == TG_FRAMES_AMQP) conn->other |= 1 << (dir & 1);
+     * direction may be found again (a plausible frame, unsynced); the others have no such marks. */
+    if (f->proto != TG_FRAMES_HTTP2) conn->other |= 1 << (dir & 1);
     f->proto = TG_FRAMES_NONE;
     f->remaining = 0;
     f->copy_left = 0;
     f->hdr_have = 0;
+    f->line = TG_NATS_LINE_START;
     conn->dir[dir & 1].lost = 1;
     return;
   }
@@ -220,6 +190,9 @@ static __always_inline void tg_frame_walk(struct tg_scratch *scr, struct tg_conn
   f->copy_left = w->copy_left;
   f->hdr_have = w->hdr_have;
   __builtin_memcpy(f->hdr, w->hdr, sizeof(f->hdr));
+  f->line = w->line;
+  f->line_len = w->line_len;
+  f->head = w->head;
 }
 
 static __always_inline void tg_frames_begin(struct tg_conn *conn, __u8 dir, __u8 proto,
@@ -230,6 +203,9 @@ static __always_inline void tg_frames_begin(struct tg_conn *conn, __u8 dir, __u8
   f->remaining = 0;
   f->copy_left = 0;
   f->hdr_have = 0;
+  f->line = TG_NATS_LINE_START;
+  f->line_len = 0;
+  f->head = 0;
 }
 
 #endif /* TRACEGAP_BPF_FRAME_WALK_H */

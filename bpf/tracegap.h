@@ -59,6 +59,11 @@ enum tg_data_flags {
   TG_DATA_H2_FROM_START = 1 << 5,
   /* The bytes are AMQP 0-9-1 frame records (see below). */
   TG_DATA_AMQP = 1 << 6,
+  /* The bytes are Kafka records (see below); with KAFKA_REQUESTS, of the client's requests. */
+  TG_DATA_KAFKA = 1 << 7,
+  TG_DATA_KAFKA_REQUESTS = 1 << 8,
+  /* The bytes are NATS records (see below). */
+  TG_DATA_NATS = 1 << 9,
 };
 /* Frame records (HTTP/2, AMQP): TG_DATA_CONTINUATION means the event begins inside a record (its
  * copied bytes were split across events); after TG_DATA_LOST_BEFORE the daemon resumes at the
@@ -105,6 +110,31 @@ enum tg_data_flags {
 #define TG_AMQP_HEARTBEAT 8
 #define TG_AMQP_FRAME_END 0xce
 #define TG_AMQP_PAYLOAD_COPIED(type) ((type) == TG_AMQP_METHOD || (type) == TG_AMQP_HEADER)
+
+/*
+ * Kafka records. A connection whose first bytes in a direction are an ApiVersions request (what
+ * every current client sends first) is followed as Kafka: that direction carries requests, the
+ * other responses. Per request: a 12-byte header (size, api_key, api_version, correlation_id, as
+ * on the wire, big-endian), then for Produce (api_key 0) only the first
+ * min(size - 8, --max-header-bytes) bytes of the rest. Per response: an 8-byte header (size,
+ * correlation_id), then the first min(size - 4, --max-header-bytes) bytes of the rest. Record
+ * headers sit after each record's value, so the copied prefix holds message values too: see
+ * docs/carriers.md for what that means and how much.
+ */
+#define TG_KAFKA_REQUEST_HEADER_LEN 12
+#define TG_KAFKA_RESPONSE_HEADER_LEN 8
+#define TG_KAFKA_PRODUCE 0
+#define TG_KAFKA_API_VERSIONS 18
+
+/*
+ * NATS records. A connection that starts with the server's "INFO {" or the client's "CONNECT {"
+ * line is followed as NATS in both directions. Emitted, in wire order: every control line but
+ * INFO and CONNECT, with its CRLF (PUB, HPUB, MSG, HMSG, SUB, PING, +OK, ...), and after HPUB and
+ * HMSG lines the first min(header bytes, --max-header-bytes) bytes of the header block
+ * ("NATS/1.0\r\n" + fields + "\r\n"). No payload byte. PUB and MSG must be followed by a space,
+ * as every client writes them; a line over 1024 bytes (64 KiB for INFO and CONNECT) ends capture
+ * on that direction.
+ */
 
 /* Index into the kernel-side failure counter map (tg_drops, a per-CPU array). */
 enum tg_drop_reason {

@@ -117,6 +117,7 @@ void ConnectionTracker::OnData(const DataEvent& event) {
     OnAmqp(conn, event, actor);
     return;
   }
+  if (event.flags & (TG_DATA_KAFKA | TG_DATA_NATS)) return;  // decoders: next commit
   if (event.flags & TG_DATA_HTTP2) {
     // HTTP/2 after a 101 only for an h2c upgrade asked for and agreed; the kernel's sign of
     // HTTP/2 after another upgrade (a SETTINGS-like first frame) is not trusted.
