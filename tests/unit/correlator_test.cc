@@ -51,6 +51,15 @@ class CorrelatorTest : public ::testing::Test {
     r.inbound = true;
     correlator_.OnInbound(r);
   }
+  // A message delivered to a consumer (channel 1 of connection `conn`).
+  void Deliver(uint32_t tgid, uint32_t tid, uint64_t ts, uint64_t conn, const char* tp) {
+    RequestSeen r = Request(tgid, tid, ts, conn, tp);
+    r.inbound = true;
+    r.protocol = Protocol::kAmqp;
+    r.method = "deliver";
+    r.stream_id = 1;
+    correlator_.OnInbound(r);
+  }
   Outcome Out(uint32_t tgid, uint32_t tid, uint64_t ts, const char* tp, bool complete = true) {
     return correlator_.OnOutbound(Request(tgid, tid, ts, 999, tp, complete));
   }
@@ -212,6 +221,48 @@ TEST_F(CorrelatorTest, ForgetProcessDropsItsRequests) {
   In(1, 1, 0, 7, kT1);
   correlator_.ForgetProcess(1);
   EXPECT_EQ(Out(1, 1, 1 * kMs, nullptr), Outcome::kOrigin);
+}
+
+// A consumed message has no response: active until the next delivery on its channel, or for the
+// message window (1 s by default) at most.
+TEST_F(CorrelatorTest, ConsumedMessageIsServedUntilTheNextDelivery) {
+  Deliver(1, 1, 1 * kMs, 7, kT1);
+  EXPECT_EQ(Out(1, 1, 2 * kMs, kT1OtherParent), Outcome::kPropagated);
+  EXPECT_EQ(Out(1, 1, 3 * kMs, nullptr), Outcome::kDropped);
+  // The next message, without context: the consumer moved on; the first one only lingers, and
+  // the thread's own active message (the second) decides alone.
+  Deliver(1, 1, 10 * kMs, 7, nullptr);
+  EXPECT_EQ(Out(1, 1, 11 * kMs, nullptr), Outcome::kUntracedUpstream);
+  Deliver(1, 1, 20 * kMs, 7, kT2);
+  EXPECT_EQ(Out(1, 1, 21 * kMs, kT1OtherParent), Outcome::kRestarted);
+}
+
+TEST_F(CorrelatorTest, ConsumedMessageExpiresAfterTheWindow) {
+  Deliver(1, 1, 1 * kMs, 7, kT1);
+  EXPECT_EQ(Out(1, 1, 999 * kMs, nullptr), Outcome::kDropped);
+  EXPECT_EQ(Out(1, 1, 1002 * kMs, nullptr), Outcome::kOrigin);
+}
+
+TEST_F(CorrelatorTest, MessagesOfOneReadAreActiveTogether) {
+  // Delivered by the same read (the same timestamp): which one is being worked on is unknown,
+  // so a call carrying either trace is propagated, none is dropped.
+  Deliver(1, 1, 5 * kMs, 7, kT1);
+  Deliver(1, 1, 5 * kMs, 7, kT2);
+  EXPECT_EQ(Out(1, 1, 6 * kMs, kT1OtherParent), Outcome::kPropagated);
+  EXPECT_EQ(Out(1, 1, 7 * kMs, "00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-3333333333333333-01"),
+            Outcome::kPropagated);
+  EXPECT_EQ(Out(1, 1, 8 * kMs, nullptr), Outcome::kDropped);
+}
+
+TEST_F(CorrelatorTest, DeliveriesOnAnotherChannelDoNotEndEachOther) {
+  Deliver(1, 1, 1 * kMs, 7, kT1);
+  RequestSeen other = Request(1, 1, 2 * kMs, 7, kT2);
+  other.inbound = true;
+  other.protocol = Protocol::kAmqp;
+  other.stream_id = 2;
+  correlator_.OnInbound(other);
+  // Two active messages on the thread: every active one decides; T1's call is propagated.
+  EXPECT_EQ(Out(1, 1, 3 * kMs, kT1OtherParent), Outcome::kPropagated);
 }
 
 }  // namespace
