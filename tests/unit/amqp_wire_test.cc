@@ -331,7 +331,8 @@ TEST(AmqpMethod, TooShortWhenWhole) {
   EXPECT_FALSE(ParseMethod(U16(60), true).identified);
   // Publish without its trailing bits octet.
   const std::string args = U16(0) + ShortStr("ex") + ShortStr("rk");
-  const Method m = ParseMethod(U16(60) + U16(40) + args, true);
+  const std::string payload = U16(60) + U16(40) + args;
+  const Method m = ParseMethod(payload, true);
   EXPECT_EQ(m.error, Error::kBadFrame);
   EXPECT_EQ(m.exchange, "ex");
   // A routing key length past the payload.
