@@ -66,12 +66,23 @@ static __always_inline __u32 tg_be32(const __u8 *p) {
 static __always_inline void tg_frame_rule(__u8 proto, const __u8 *h, __u32 *remaining,
                                           __u32 *copy) {
   if (proto == TG_FRAMES_AMQP) {
-    __u32 size = (__u32)h[3] << 24 | (__u32)h[4] << 16 | (__u32)h[5] << 8 | h[6];
+    __u32 size = tg_be32(h + 3);
     /* A size near 2^32 is garbage; the walk then passes over the rest of the call. */
     __u32 len = size < 0x7fffffff ? size + 1 : 0x7fffffff;
     *remaining = len;
-    *copy =
-        TG_AMQP_PAYLOAD_COPIED(h[0]) ? (len < tg_max_header_bytes ? len : tg_max_header_bytes) : 0;
+    *copy = TG_AMQP_PAYLOAD_COPIED(h[0]) ? tg_min_cap(len) : 0;
+    return;
+  }
+  if (proto == TG_FRAMES_KAFKA_REQUESTS || proto == TG_FRAMES_KAFKA_RESPONSES) {
+    /* The size counts the bytes after it, the rest of the header included; a negative or short
+     * size is garbage, taken as no payload (the daemon finds the stream broken). */
+    __u32 size = tg_be32(h);
+    __u32 after = proto == TG_FRAMES_KAFKA_REQUESTS ? TG_KAFKA_REQUEST_HEADER_LEN - 4
+                                                    : TG_KAFKA_RESPONSE_HEADER_LEN - 4;
+    __u32 len = size >= after && size < 0x7fffffff ? size - after : 0;
+    __u32 api_key = (__u32)h[4] << 8 | h[5];
+    *remaining = len;
+    *copy = proto == TG_FRAMES_KAFKA_RESPONSES || api_key == TG_KAFKA_PRODUCE ? tg_min_cap(len) : 0;
     return;
   }
   __u32 len = tg_h2_len(h);

@@ -83,7 +83,7 @@ void Pipeline::OnResponse(const ResponseSeen& r) { correlator_.OnResponse(r); }
 void Pipeline::OnUpgrade(uint64_t, Upgrade to) { metrics_.CountUpgrade(Label(to)); }
 
 void Pipeline::OnParseError(Protocol protocol, std::string_view reason) {
-  if (protocol == Protocol::kHttp1 || protocol == Protocol::kAmqp) {
+  if (protocol == Protocol::kHttp1 || IsMessaging(protocol)) {
     metrics_.CountParseError(Label(protocol), reason);
   } else {
     metrics_.CountHpackError(reason);

@@ -33,10 +33,10 @@ constexpr std::string_view Label(Direction d) {
 }
 
 // Which protocol carried a request or a message (gRPC: HTTP/2 with content-type
-// application/grpc; AMQP 0-9-1: a message published or delivered).
-enum class Protocol : uint8_t { kHttp1, kHttp2, kGrpc, kAmqp };
+// application/grpc; AMQP 0-9-1, Kafka, NATS: a message published or delivered).
+enum class Protocol : uint8_t { kHttp1, kHttp2, kGrpc, kAmqp, kKafka, kNats };
 inline constexpr std::array kAllProtocols = {Protocol::kHttp1, Protocol::kHttp2, Protocol::kGrpc,
-                                             Protocol::kAmqp};
+                                             Protocol::kAmqp,  Protocol::kKafka, Protocol::kNats};
 
 constexpr std::string_view Label(Protocol p) {
   switch (p) {
@@ -48,12 +48,18 @@ constexpr std::string_view Label(Protocol p) {
       return "grpc";
     case Protocol::kAmqp:
       return "amqp";
+    case Protocol::kKafka:
+      return "kafka";
+    case Protocol::kNats:
+      return "nats";
   }
   return kInvalidLabel;
 }
 
 // Message queues: a message has no response, so "being served" is a window (docs/semantics.md).
-constexpr bool IsMessaging(Protocol p) { return p == Protocol::kAmqp; }
+constexpr bool IsMessaging(Protocol p) {
+  return p == Protocol::kAmqp || p == Protocol::kKafka || p == Protocol::kNats;
+}
 
 // What an HTTP/1 connection became when HTTP/1 ended on it (a 101 Switching Protocols, or a 2xx
 // answer to CONNECT): after that, nothing on it is parsed as HTTP/1.

@@ -5,6 +5,8 @@
 
 #include "protocols/amqp/reporter.h"
 #include "protocols/http2/reporter.h"
+#include "protocols/kafka/reporter.h"
+#include "protocols/nats/reporter.h"
 #include "protocols/request_report.h"
 
 namespace tracegap {
@@ -117,7 +119,14 @@ void ConnectionTracker::OnData(const DataEvent& event) {
     OnAmqp(conn, event, actor);
     return;
   }
-  if (event.flags & (TG_DATA_KAFKA | TG_DATA_NATS)) return;  // decoders: next commit
+  if (event.flags & TG_DATA_KAFKA) {
+    OnKafka(conn, event, actor);
+    return;
+  }
+  if (event.flags & TG_DATA_NATS) {
+    OnNats(conn, event, actor);
+    return;
+  }
   if (event.flags & TG_DATA_HTTP2) {
     // HTTP/2 after a 101 only for an h2c upgrade asked for and agreed; the kernel's sign of
     // HTTP/2 after another upgrade (a SETTINGS-like first frame) is not trusted.
@@ -152,6 +161,23 @@ void ConnectionTracker::OnHttp1(Connection& conn, const DataEvent& event, const 
   reassembler->Feed(event.data, event.flags, sink);
 }
 
+void ConnectionTracker::OnKafka(Connection& conn, const DataEvent& event, const Actor& actor) {
+  if (!conn.kafka) conn.kafka = std::make_unique<kafka::Connection>(max_header_bytes_);
+  const bool requests = (event.flags & TG_DATA_KAFKA_REQUESTS) != 0;
+  conn.kafka_requests = requests                                ? event.direction
+                        : event.direction == Direction::kEgress ? Direction::kIngress
+                                                                : Direction::kEgress;
+  KafkaReporter reporter(observer_, actor, conn.kafka_requests, event.header->conn_id, event.tuple);
+  conn.kafka->Feed(requests, event.data, event.flags, reporter);
+}
+
+void ConnectionTracker::OnNats(Connection& conn, const DataEvent& event, const Actor& actor) {
+  auto& decoder = conn.nats[static_cast<size_t>(event.direction)];
+  if (!decoder) decoder = std::make_unique<nats::DirectionDecoder>(max_header_bytes_);
+  NatsReporter reporter(observer_, actor, event.direction, event.header->conn_id, event.tuple);
+  decoder->Feed(event.data, event.flags, reporter);
+}
+
 void ConnectionTracker::OnAmqp(Connection& conn, const DataEvent& event, const Actor& actor) {
   auto& decoder = conn.amqp[static_cast<size_t>(event.direction)];
   if (!decoder) decoder = std::make_unique<amqp::DirectionDecoder>(max_header_bytes_);
@@ -181,6 +207,15 @@ void ConnectionTracker::Flush(uint64_t conn_id, Connection& conn) {
     if (!conn.amqp[d]) continue;
     AmqpReporter reporter(observer_, conn.last_actor, static_cast<Direction>(d), conn_id, nullptr);
     conn.amqp[d]->Close(reporter);
+  }
+  if (conn.kafka) {
+    KafkaReporter reporter(observer_, conn.last_actor, conn.kafka_requests, conn_id, nullptr);
+    conn.kafka->Close(reporter);
+  }
+  for (size_t d = 0; d < conn.nats.size(); ++d) {
+    if (!conn.nats[d]) continue;
+    NatsReporter reporter(observer_, conn.last_actor, static_cast<Direction>(d), conn_id, nullptr);
+    conn.nats[d]->Close(reporter);
   }
 }
 

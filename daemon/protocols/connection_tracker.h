@@ -3,9 +3,10 @@
 // an Observer: for HTTP/1 one reassembler per direction, and what ends HTTP/1 on the connection
 // (http1/upgrade.h: after it, HTTP/1 bytes are no longer parsed); for HTTP/2 (events flagged
 // TG_DATA_HTTP2) one frame/HPACK decoder for the connection; for AMQP (TG_DATA_AMQP) one frame
-// decoder per direction. Bounded: at most `max_connections` connections, the least recently
-// active evicted first (its pending bytes are flushed as incomplete).
-// Not thread-safe: one owner thread.
+// decoder per direction; for Kafka (TG_DATA_KAFKA) one decoder of requests and responses; for NATS
+// (TG_DATA_NATS) one line decoder per direction. Bounded: at most `max_connections` connections,
+// the least recently active evicted first (its pending bytes are flushed as incomplete). Not
+// thread-safe: one owner thread.
 
 #include <array>
 #include <cstdint>
@@ -21,6 +22,8 @@
 #include "protocols/http1/reassembler.h"
 #include "protocols/http1/upgrade.h"
 #include "protocols/http2/connection.h"
+#include "protocols/kafka/connection.h"
+#include "protocols/nats/direction_decoder.h"
 #include "protocols/observation.h"
 
 namespace tracegap {
@@ -46,6 +49,9 @@ class ConnectionTracker {
     std::optional<Upgrade> became;          // set when HTTP/1 ended on the connection
     std::unique_ptr<http2::Connection> h2;  // created on the first HTTP/2 event
     std::array<std::unique_ptr<amqp::DirectionDecoder>, 2> amqp;  // by Direction
+    std::unique_ptr<kafka::Connection> kafka;
+    Direction kafka_requests = Direction::kEgress;  // which direction carries Kafka requests
+    std::array<std::unique_ptr<nats::DirectionDecoder>, 2> nats;  // by Direction
     std::list<uint64_t>::iterator lru;
     Actor last_actor;  // for messages flushed at close or eviction; its comm views `comm`
     std::string comm;  // at most 15 chars: kept inline, no allocation
@@ -53,6 +59,8 @@ class ConnectionTracker {
   Connection& Touch(uint64_t conn_id);
   void OnHttp1(Connection& conn, const DataEvent& event, const Actor& actor);
   void OnAmqp(Connection& conn, const DataEvent& event, const Actor& actor);
+  void OnKafka(Connection& conn, const DataEvent& event, const Actor& actor);
+  void OnNats(Connection& conn, const DataEvent& event, const Actor& actor);
   void Flush(uint64_t conn_id, Connection& conn);
 
   size_t max_connections_;

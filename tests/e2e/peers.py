@@ -12,7 +12,7 @@ PEERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers")
 
 def ensure_node_modules():
     have = lambda m: os.path.isdir(os.path.join(PEERS, "node_modules", m))
-    if not all(have(m) for m in ("@opentelemetry", "amqplib", "ws", "nats")):
+    if not all(have(m) for m in ("@opentelemetry", "amqplib", "ws", "nats", "kafkajs")):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PEERS,
                        check=True, stdout=subprocess.DEVNULL)
 

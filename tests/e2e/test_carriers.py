@@ -4,10 +4,13 @@
   101, frames whose payloads look like HTTP/1 requests and responses and like HTTP/2 frames are
   never parsed, and nothing of them leaves the kernel (counted from the daemon's debug log of data
   events per process).
-* RabbitMQ (Debian's rabbitmq-server, npm `amqplib`): publishes with valid, missing and malformed
-  context; an OpenTelemetry HTTP service that publishes with and without the context it received;
-  consumers that forward a message's context to an HTTP backend or drop it. Exact counts per
-  process, and outcomes on both sides of the queue.
+* Message queues, each with a real client library: RabbitMQ (Debian's rabbitmq-server, npm
+  `amqplib`), NATS (Debian's nats-server, npm `nats`) and Kafka (npm `kafkajs` against a broker
+  stand-in, tests/peers/kafka_standin.py: no Kafka broker is packaged in Debian). Publishes with
+  valid, missing and malformed context; an OpenTelemetry HTTP service that publishes with and
+  without the context it received; consumers that forward a message's context to an HTTP backend
+  or drop it. Exact counts per process, and outcomes on both sides of the queue.
+* An h2c upgrade (curl --http2 against Go's x/net/http2/h2c).
 """
 import json
 import os
@@ -18,7 +21,8 @@ import unittest
 
 import peers
 import tglib
-from broker_peers import RabbitMQ
+from broker_peers import NatsServer, RabbitMQ
+from kafka_peers import KafkaStandin
 from peers import PEERS, NodeService
 from tglib import OUT, REQ, deltas, outcomes, requests
 
@@ -145,11 +149,11 @@ class GoServer(Node):
 
 
 class Consumer(Node):
-    """amqp-peer.js --role consumer; `handled` counts the messages it has finished (it prints a
-    line per message, which a thread drains)."""
+    """A consumer role of tests/peers/<broker>-peer.js; `handled` counts the messages it has
+    finished (it prints a line per message, which a thread drains)."""
 
-    def __init__(self, *args):
-        super().__init__("amqp-peer.js", "--role", "consumer", "--prefetch", "1", *args)
+    def __init__(self, script, *args):
+        super().__init__(script, "--role", "consumer", *args)
         self.handled = 0
 
     def __enter__(self):
@@ -172,50 +176,67 @@ class Consumer(Node):
             raise AssertionError(f"the consumer handled {self.handled} of {n} messages")
 
 
-class Amqp(unittest.TestCase):
-    """RabbitMQ with amqplib clients. The broker (beam.smp) receives every publish and sends every
-    delivery: counted as relayed, never given outcomes (docs/semantics.md)."""
+class QueueCarrier:
+    """The same matrix for every message queue, with its real client library (tests/peers/
+    <PEER>): publishers with valid, missing and malformed context, and an OpenTelemetry HTTP service
+    that publishes to a consumer that calls an HTTP backend, in three modes. The broker receives
+    every publish and sends every delivery: counted, never given outcomes (docs/semantics.md)."""
     N = 8
+    PROTOCOL = PEER = BROKER_COMM = None
 
     @classmethod
     def setUpClass(cls):
         peers.ensure_node_modules()
-        cls.mq = RabbitMQ().__enter__()
+        cls.broker = cls.start_broker().__enter__()
         cls.daemon = tglib.Daemon().__enter__()
 
     @classmethod
     def tearDownClass(cls):
         cls.daemon.__exit__(None, None, None)
-        cls.mq.__exit__(None, None, None)
+        cls.broker.__exit__(None, None, None)
 
-    def publish(self, queue, context, name):
-        r = subprocess.run(["node", os.path.join(PEERS, "amqp-peer.js"), "--role", "publish",
-                            "--url", self.mq.url, "--queue", queue, "--count", str(self.N),
+    # Per broker: its context manager, how a peer reaches it, a destination's options.
+    @classmethod
+    def start_broker(cls):
+        raise NotImplementedError
+
+    def broker_args(self):
+        raise NotImplementedError
+
+    def destination_args(self, name):
+        raise NotImplementedError
+
+    def consumer_args(self, name):
+        return self.destination_args(name)
+
+    def publish(self, dest, context, name):
+        r = subprocess.run(["node", os.path.join(PEERS, self.PEER), "--role", "publish",
+                            *self.broker_args(), *self.destination_args(dest), "--count", str(self.N),
                             "--context", context, "--name", name],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_publishers_with_valid_missing_and_malformed_context(self):
         expected = {"valid": "valid", "none": "missing", "malformed": "malformed"}
+        broker = self.BROKER_COMM
         for context, verdict in expected.items():
             with self.subTest(context=context):
                 name = f"pub-{context}"[:12]
                 before = self.daemon.scrape()
-                self.publish(f"q-{context}", context, name)
+                self.publish(f"d-{context}", context, name)
                 after = self.daemon.wait_for(
                     lambda m: sum(requests(before, m, f"tg-{name}", "outbound").values()) >= self.N
-                    and sum(requests(before, m, "beam.smp", "inbound").values()) >= self.N)
+                    and sum(requests(before, m, broker, "inbound").values()) >= self.N)
                 self.assertEqual(requests(before, after, f"tg-{name}", "outbound"),
-                                 {("amqp", verdict): self.N})
+                                 {(self.PROTOCOL, verdict): self.N})
                 self.assertEqual(requests(before, after, f"tg-{name}", "inbound"), {})
                 # A client that publishes on its own starts the work: origin, never a gap.
-                self.assertEqual(outcomes(before, after, f"tg-{name}"), {("origin", "amqp"): self.N})
+                self.assertEqual(outcomes(before, after, f"tg-{name}"), {("origin", self.PROTOCOL): self.N})
                 # The broker received them: counted with their context, no outcome of its own.
-                self.assertEqual(requests(before, after, "beam.smp", "inbound"),
-                                 {("amqp", verdict): self.N})
-                self.assertEqual(outcomes(before, after, "beam.smp"), {})
+                self.assertEqual(requests(before, after, broker, "inbound"), {(self.PROTOCOL, verdict): self.N})
+                self.assertEqual(outcomes(before, after, broker), {})
                 self.assertEqual(deltas(before, after, PARSE_ERRORS, ("protocol", "reason"),
-                                        protocol="amqp"), {})
+                                        protocol=self.PROTOCOL), {})
 
     def test_outcomes_across_the_queue(self):
         # (service mode, consumer mode) -> service outcome, message context, consumer outcome,
@@ -227,30 +248,87 @@ class Amqp(unittest.TestCase):
         }
         for (svc_mode, cons_mode), (svc_out, msg_ctx, cons_out, be_ctx) in cases.items():
             with self.subTest(service=svc_mode, consumer=cons_mode):
-                queue = f"q-{svc_mode}-{cons_mode}"
+                dest = f"d-{svc_mode}-{cons_mode}"
                 svc, cons, be = f"tg-svc-{svc_mode[:4]}", f"tg-cons-{cons_mode[:4]}", "tg-be-queue"
                 port = tglib.free_port()
                 with NodeService("be-queue") as backend, \
-                        Node("amqp-peer.js", "--role", "service", "--url", self.mq.url, "--queue", queue,
-                             "--port", str(port), "--mode", svc_mode, "--name", svc[3:]), \
-                        Consumer("--url", self.mq.url, "--queue", queue, "--downstream", backend.url,
-                                 "--mode", cons_mode, "--name", cons[3:]) as consumer:
+                        Consumer(self.PEER, *self.broker_args(), *self.consumer_args(dest),
+                                 "--downstream", backend.url, "--mode", cons_mode,
+                                 "--name", cons[3:]) as consumer, \
+                        Node(self.PEER, "--role", "service", *self.broker_args(),
+                             *self.destination_args(dest), "--port", str(port), "--mode", svc_mode,
+                             "--name", svc[3:]):
                     before = self.daemon.scrape()
                     peers.node_send(f"http://127.0.0.1:{port}/order", self.N, "--new-trace-each")
                     consumer.wait(self.N)
                     after = self.daemon.wait_for(
                         lambda m: sum(outcomes(before, m, cons).values()) >= self.N
                         and sum(requests(before, m, be, "inbound").values()) >= self.N)
+                p = self.PROTOCOL
                 self.assertEqual(requests(before, after, svc, "inbound"), {("http1", "valid"): self.N})
-                self.assertEqual(requests(before, after, svc, "outbound"), {("amqp", msg_ctx): self.N})
-                self.assertEqual(outcomes(before, after, svc), {(svc_out, "amqp"): self.N})
-                self.assertEqual(requests(before, after, cons, "inbound"), {("amqp", msg_ctx): self.N})
+                self.assertEqual(requests(before, after, svc, "outbound"), {(p, msg_ctx): self.N})
+                self.assertEqual(outcomes(before, after, svc), {(svc_out, p): self.N})
+                self.assertEqual(requests(before, after, cons, "inbound"), {(p, msg_ctx): self.N})
                 self.assertEqual(requests(before, after, cons, "outbound"), {("http1", be_ctx): self.N})
                 self.assertEqual(outcomes(before, after, cons), {(cons_out, "http1"): self.N})
                 self.assertEqual(requests(before, after, be, "inbound"), {("http1", be_ctx): self.N})
                 # The broker relays: both ways counted, never correlated.
-                self.assertEqual(requests(before, after, "beam.smp", "outbound"), {("amqp", msg_ctx): self.N})
-                self.assertEqual(outcomes(before, after, "beam.smp"), {})
+                self.assertEqual(requests(before, after, self.BROKER_COMM, "outbound"), {(p, msg_ctx): self.N})
+                self.assertEqual(outcomes(before, after, self.BROKER_COMM), {})
+
+
+class Amqp(QueueCarrier, unittest.TestCase):
+    """RabbitMQ (Debian's rabbitmq-server) with npm amqplib; consumers take one message at a time
+    (prefetch 1)."""
+    PROTOCOL, PEER, BROKER_COMM = "amqp", "amqp-peer.js", "beam.smp"
+
+    @classmethod
+    def start_broker(cls):
+        return RabbitMQ()
+
+    def broker_args(self):
+        return ["--url", self.broker.url]
+
+    def destination_args(self, name):
+        return ["--queue", name]
+
+    def consumer_args(self, name):
+        return ["--queue", name, "--prefetch", "1"]
+
+
+class Nats(QueueCarrier, unittest.TestCase):
+    """Debian's nats-server with npm nats: a message without context is published with PUB (no
+    header block at all), one with context with HPUB."""
+    PROTOCOL, PEER, BROKER_COMM = "nats", "nats-peer.js", "tg-nats"
+
+    @classmethod
+    def start_broker(cls):
+        return NatsServer()
+
+    def broker_args(self):
+        return ["--url", self.broker.url]
+
+    def destination_args(self, name):
+        return ["--subject", name]
+
+
+class Kafka(QueueCarrier, unittest.TestCase):
+    """npm kafkajs against tests/peers/kafka_standin.py (no Kafka broker can be installed from
+    Debian: the stand-in speaks the real wire protocol, records pass through it untouched)."""
+    PROTOCOL, PEER, BROKER_COMM = "kafka", "kafka-peer.js", "tg-kafka"
+
+    @classmethod
+    def start_broker(cls):
+        return KafkaStandin()
+
+    def broker_args(self):
+        return ["--brokers", self.broker.brokers]
+
+    def destination_args(self, name):
+        return ["--topic", name]
+
+    def consumer_args(self, name):
+        return ["--topic", name, "--group", "g-" + name]
 
 
 if __name__ == "__main__":

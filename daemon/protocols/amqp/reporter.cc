@@ -1,27 +1,21 @@
 #include "protocols/amqp/reporter.h"
 
-#include "protocols/request_report.h"
+#include "protocols/message_report.h"
 
 namespace tracegap {
 
 void AmqpReporter::OnMessage(const amqp::Message& m) {
   // A returned message goes back to its publisher, which already counted it as sent.
   if (m.kind == amqp::MessageKind::kReturn) return;
-  const bool received = direction_ == Direction::kIngress;
-  const bool publish = m.kind == amqp::MessageKind::kPublish;
-  RequestSeen r;
-  r.actor = actor_;
-  r.inbound = received;
-  r.relayed = publish == received;  // a broker receives publishes and sends deliveries
-  r.protocol = Protocol::kAmqp;
-  r.method = Label(m.kind);
-  r.authority = m.exchange;
-  r.path = m.routing_key;
-  r.conn_id = conn_id_;
-  r.stream_id = m.channel;
-  r.tuple = tuple_;
-  ReportRequest(observer_, r, m.headers,
-                m.complete ? HeadersRead::kComplete : HeadersRead::kPartly);
+  MessageSeen seen;
+  seen.publish = m.kind == amqp::MessageKind::kPublish;
+  seen.kind = Label(m.kind);
+  seen.authority = m.exchange;
+  seen.path = m.routing_key;
+  seen.stream_id = m.channel;
+  seen.headers = m.headers;
+  seen.complete = m.complete;
+  ReportMessage(observer_, actor_, direction_, conn_id_, tuple_, Protocol::kAmqp, seen);
 }
 
 void AmqpReporter::OnError(amqp::Error error) {

@@ -1,8 +1,6 @@
 #pragma once
 // Turns what one AMQP direction decoder reports, for one data event, into Observer reports:
-// messages become requests of protocol amqp (a publish the actor sends and a delivery it receives
-// are its own; a publish it receives and a delivery it sends make it the broker: relayed), errors
-// become parse errors.
+// messages as message_report.h says (protocol amqp), errors as parse errors.
 
 #include <cstdint>
 
