@@ -31,16 +31,27 @@ enum tg_start {
   TG_START_H2 = 3,          /* the first frame of this direction of a connection seen from birth */
   TG_START_H2_UNSYNCED = 4, /* a plausible frame on a connection joined late */
   TG_START_AMQP = 5,        /* the AMQP 0-9-1 protocol header */
-  TG_START_KAFKA = 6,       /* a Kafka ApiVersions request, first on a connection seen from birth */
+  TG_START_KAFKA = 6,       /* a Kafka request, first on a connection seen from birth */
   TG_START_NATS = 7,        /* a NATS server's INFO or a client's CONNECT line */
 };
 
-/* A Kafka ApiVersions request (v0..v4) whose size fits the call: how clients open a connection. */
+/* A Kafka request as a connection's first bytes: a request header whose size fits the call, of
+ * an API a client opens a connection with (ApiVersions; or, when it knows the broker's versions
+ * already, as kafkajs does on its second connection: Produce, Fetch, Metadata, FindCoordinator,
+ * SaslHandshake), a version below 16, a non-negative correlation id and a client id that fits.
+ * Metadata v0 is left out: a PostgreSQL startup message has that shape. */
 static __always_inline int tg_kafka_first_request(const __u8 *b, __u32 avail, __u64 total) {
-  if (avail < TG_KAFKA_REQUEST_HEADER_LEN) return 0;
+  if (avail < 14) return 0;
   __u32 size = (__u32)b[0] << 24 | (__u32)b[1] << 16 | (__u32)b[2] << 8 | b[3];
-  return b[4] == 0 && b[5] == TG_KAFKA_API_VERSIONS && b[6] == 0 && b[7] <= 4 && size >= 10 &&
-         size <= 4096 && (__u64)size + 4 <= total;
+  if (size < 10 || size > (1 << 20) || (__u64)size + 4 > total) return 0;
+  if (b[4] != 0 || b[6] != 0 || b[7] > 15 || (b[8] & 0x80)) return 0;
+  __u8 key = b[5];
+  if (key == 3 && b[7] == 0) return 0;
+  if (key != TG_KAFKA_API_VERSIONS && key != TG_KAFKA_PRODUCE && key != 1 && key != 3 &&
+      key != 10 && key != 17)
+    return 0;
+  __u32 client_id = (__u32)b[12] << 8 | b[13];
+  return client_id == 0xffff || client_id <= size - 10;
 }
 
 /* `b` holds the first `avail` bytes (at most TG_PEEK) of a syscall moving `total` bytes. */

@@ -74,12 +74,12 @@ static __always_inline void tg_frame_rule(__u8 proto, const __u8 *h, __u32 *rema
     return;
   }
   if (proto == TG_FRAMES_KAFKA_REQUESTS || proto == TG_FRAMES_KAFKA_RESPONSES) {
-    /* The size counts the bytes after it, the rest of the header included; a negative or short
-     * size is garbage, taken as no payload (the daemon finds the stream broken). */
+    /* The size counts the bytes after it, the rest of the header included; read as unsigned (a
+     * negative size is huge: the rest of the call is passed over), a short one as no payload. */
     __u32 size = tg_be32(h);
     __u32 after = proto == TG_FRAMES_KAFKA_REQUESTS ? TG_KAFKA_REQUEST_HEADER_LEN - 4
                                                     : TG_KAFKA_RESPONSE_HEADER_LEN - 4;
-    __u32 len = size >= after && size < 0x7fffffff ? size - after : 0;
+    __u32 len = size >= after ? size - after : 0; /* as the daemon's RecordBodyLength */
     __u32 api_key = (__u32)h[4] << 8 | h[5];
     *remaining = len;
     *copy = proto == TG_FRAMES_KAFKA_RESPONSES || api_key == TG_KAFKA_PRODUCE ? tg_min_cap(len) : 0;

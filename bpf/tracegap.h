@@ -112,9 +112,10 @@ enum tg_data_flags {
 #define TG_AMQP_PAYLOAD_COPIED(type) ((type) == TG_AMQP_METHOD || (type) == TG_AMQP_HEADER)
 
 /*
- * Kafka records. A connection whose first bytes in a direction are an ApiVersions request (what
- * every current client sends first) is followed as Kafka: that direction carries requests, the
- * other responses. Per request: a 12-byte header (size, api_key, api_version, correlation_id, as
+ * Kafka records. A connection whose first bytes in a direction are a Kafka request (ApiVersions,
+ * what clients send first; or Produce, Fetch, Metadata, FindCoordinator, SaslHandshake, which a
+ * client that knows the broker's versions may send first: capture.h) is followed as Kafka: that
+ * direction carries requests, the other responses. Per request: a 12-byte header (size, api_key, api_version, correlation_id, as
  * on the wire, big-endian), then for Produce (api_key 0) only the first
  * min(size - 8, --max-header-bytes) bytes of the rest. Per response: an 8-byte header (size,
  * correlation_id), then the first min(size - 4, --max-header-bytes) bytes of the rest. Record

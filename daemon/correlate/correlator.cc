@@ -141,7 +141,10 @@ Outcome Correlator::Decide(const RequestSeen& out, const Proc* p,
         ++own_count;
       }
     }
-    if (own_count == 1) {
+    // Not for a consumed message: a consumer often receives the next message while it still
+    // works on the one before (a push-based subscription, a prefetch), so the thread's newest
+    // message is not necessarily the one its call serves; all recent messages decide.
+    if (own_count == 1 && !own->message) {
       deciders.push_back(own);
     } else {
       for (const Inbound& in : p->inbound) {

@@ -5,8 +5,8 @@
 //     in pipeline order per connection; HTTP/2 per stream), then lingers for `linger`;
 //   - a consumed message (no response will come) is active from its delivery until the next
 //     delivery on its connection and channel (then lingers), or for `message_window` at most;
-//   - if the sending thread received exactly one active inbound request, that request alone
-//     decides (thread-per-request servers); otherwise (an event loop that received several, or a
+//   - if the sending thread received exactly one active inbound request (not a message), that
+//     request alone decides (thread-per-request servers); otherwise (an event loop that received several, or a
 //     worker pool whose sending thread received none) every active or lingering inbound request
 //     of the process decides.
 // Times are the kernel's CLOCK_MONOTONIC timestamps of the events, so decisions do not depend on

@@ -31,12 +31,14 @@ struct RequestSeen {
   // kUnknown when the headers could not be read completely; then `context` holds what was read.
   ContextVerdict verdict = ContextVerdict::kUnknown;
   ContextResult context;
-  std::string_view method;     // messages: "publish", "deliver", "get_ok"
-  std::string_view path;       // never with the query string; messages: the routing key
-  std::string_view authority;  // messages: the exchange
+  // Messages (message_report.h): method is the protocol's word ("publish", "deliver",
+  // "produce", "fetch", ...), path the routing key, topic or subject, authority AMQP's exchange.
+  std::string_view method;
+  std::string_view path;  // never with the query string
+  std::string_view authority;
   std::string_view traceparent;  // the first traceparent value as sent, "" if none
   uint64_t conn_id = 0;
-  uint64_t stream_id = 0;  // HTTP/2 stream; 0 for HTTP/1
+  uint64_t stream_id = 0;  // HTTP/2 stream, AMQP channel, Kafka partition; 0 for HTTP/1 and NATS
   const tg_tuple* tuple = nullptr;
 };
 

@@ -229,12 +229,17 @@ TEST_F(CorrelatorTest, ConsumedMessageIsServedUntilTheNextDelivery) {
   Deliver(1, 1, 1 * kMs, 7, kT1);
   EXPECT_EQ(Out(1, 1, 2 * kMs, kT1OtherParent), Outcome::kPropagated);
   EXPECT_EQ(Out(1, 1, 3 * kMs, nullptr), Outcome::kDropped);
-  // The next message, without context: the consumer moved on; the first one only lingers, and
-  // the thread's own active message (the second) decides alone.
-  Deliver(1, 1, 10 * kMs, 7, nullptr);
-  EXPECT_EQ(Out(1, 1, 11 * kMs, nullptr), Outcome::kUntracedUpstream);
-  Deliver(1, 1, 20 * kMs, 7, kT2);
-  EXPECT_EQ(Out(1, 1, 21 * kMs, kT1OtherParent), Outcome::kRestarted);
+  // The next message: the first one now only lingers, but still decides with it (a consumer
+  // may still be working on it: it received the next one early).
+  Deliver(1, 1, 10 * kMs, 7, kT2);
+  EXPECT_EQ(Out(1, 1, 11 * kMs, kT1OtherParent), Outcome::kPropagated);
+  EXPECT_EQ(Out(1, 1, 12 * kMs, "00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-4444444444444444-01"),
+            Outcome::kPropagated);
+  // Past the linger, the first one is done: its trace in a call is a restart.
+  EXPECT_EQ(Out(1, 1, 300 * kMs, kT1OtherParent), Outcome::kRestarted);
+  // A message without context, after the linger of those before it: nothing to carry on.
+  Deliver(1, 1, 400 * kMs, 7, nullptr);
+  EXPECT_EQ(Out(1, 1, 700 * kMs, nullptr), Outcome::kUntracedUpstream);
 }
 
 TEST_F(CorrelatorTest, ConsumedMessageExpiresAfterTheWindow) {
