@@ -60,6 +60,9 @@ Metrics::Metrics(std::string_view version, std::string_view attach,
     http2_connections_.push_back(&h2.Add({{"state", std::string(state)}}));
   for (std::string_view reason : hpack_error_reasons)
     Get(hpack_errors_, hpack_errors_cache_, {{"reason", reason}});
+  // Both directions at 0: a rate() on them works from the first scrape.
+  for (std::string_view direction : {"inbound", "outbound"})
+    Get(tracestate_duplicates_, tracestate_duplicates_cache_, {{"direction", direction}});
   prometheus::BuildGauge()
       .Name("tracegap_build_info")
       .Help("Always 1; labels give the version and the capture mechanism")

@@ -127,7 +127,7 @@ class CaptureBuilds(unittest.TestCase):
     def test_degraded_start_when_http2_is_unsafe(self):
         # The second load with the instruction trace names the refused access's source line.
         self.degraded_start("unsafe", "EACCES: rejected by the verifier",
-                            r"verifier: ; .*tg_test_refuse_http2 == 2.* @ h2_walk\.h:\d+")
+                            r"verifier: ; .*tg_test_refuse_http2 == 2.* @ frame_walk\.h:\d+")
 
     def test_every_variant_loads_with_headroom(self):
         """`tracegapd --verify-only` loads every variant: each must load on this kernel (the

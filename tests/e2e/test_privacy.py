@@ -40,9 +40,11 @@ FAMILIES = {
     "tracegap_build_info": {"version", "attach"},
     "tracegap_capture_info": {"hooks", "build", "http2"},
     "tracegap_capture_degraded": set(),
+    "tracegap_connection_upgrades_total": {"to"},
+    "tracegap_tracestate_duplicates_total": {"direction"},
 }
 ALLOWED_LABELS = {"direction", "protocol", "context", "comm", "unit", "header", "reason", "format",
-                  "outcome", "state", "version", "attach", "hooks", "build", "http2"}
+                  "outcome", "state", "version", "attach", "hooks", "build", "http2", "to"}
 # Labels whose values come from fixed sets.
 ENUMS = {
     "direction": {"inbound", "outbound"},

@@ -41,6 +41,8 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "protocols/amqp/errors.h"
+#include "protocols/kafka/errors.h"
+#include "protocols/nats/errors.h"
 #include "protocols/connection_tracker.h"
 #include "protocols/http1/message.h"
 #include "protocols/http2/connection.h"
@@ -137,12 +139,16 @@ bool KnownParseError(Protocol protocol, std::string_view reason) {
     }
     return false;
   }
-  if (protocol == Protocol::kAmqp) {
-    for (std::string_view label : amqp::kErrorLabels) {
+  // The message queues' decoders: each its own labels.
+  const auto known = [reason](const auto& labels) {
+    for (std::string_view label : labels) {
       if (reason == label) return true;
     }
     return false;
-  }
+  };
+  if (protocol == Protocol::kAmqp) return known(amqp::kErrorLabels);
+  if (protocol == Protocol::kKafka) return known(kafka::kErrorLabels);
+  if (protocol == Protocol::kNats) return known(nats::kErrorLabels);
   for (std::string_view label : http2::kErrorLabels) {
     if (reason == label) return true;
   }
