@@ -140,8 +140,8 @@ static __always_inline __u32 tg_http1(struct tg_scratch *scr, struct tg_conn *co
   scan->in_headers = ds->in_headers;
   scan->match = ds->crlf_match;
   scan->truncated = 0;
-  scan->status = 0;
-  scan->upgrade = 0;
+  scan->status = ds->in_headers ? ds->status : 0;
+  scan->upgrade = ds->in_headers ? ds->upgrade : 0;
   scan->connect = conn->connect;
   scan->switched = TG_SWITCH_NONE;
   struct tg_scan_ctx ctx = {.scr = scr};
@@ -169,6 +169,8 @@ static __always_inline __u32 tg_http1(struct tg_scratch *scr, struct tg_conn *co
   ds->in_headers = scan->in_headers;
   ds->crlf_match = scan->in_headers ? scan->match : 0;
   ds->block_bytes = scan->in_headers ? scan->block_bytes : 0;
+  ds->status = scan->in_headers ? scan->status : 0;
+  ds->upgrade = scan->in_headers ? scan->upgrade : 0;
   if (scan->switched == TG_SWITCH_TUNNEL) {
     conn->other = 3;
   } else if (scan->switched == TG_SWITCH_UPGRADE) {

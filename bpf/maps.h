@@ -63,7 +63,11 @@ struct tg_dir_state {
   __u8 in_headers;   /* inside a header block not yet ended by CRLFCRLF */
   __u8 crlf_match;   /* how many bytes of "\r\n\r\n" the block's tail has matched (0..3) */
   __u8 lost;         /* an event of this direction was lost; tell the daemon with the next one */
-  __u8 _pad;
+  /* The current block, when it spans calls: a response's first status digit, a 101 (the scan's
+   * `status` and `upgrade`, carried to the call where the block ends). */
+  __u8 status;
+  __u8 upgrade;
+  __u8 _pad[3];
 };
 
 struct tg_conn {

@@ -10,7 +10,8 @@
   valid, missing and malformed context; an OpenTelemetry HTTP service that publishes with and
   without the context it received; consumers that forward a message's context to an HTTP backend
   or drop it. Exact counts per process, and outcomes on both sides of the queue.
-* An h2c upgrade (curl --http2 against Go's x/net/http2/h2c).
+* An h2c upgrade (curl --http2 against Go's x/net/http2/h2c), and a CONNECT tunnel (curl -p
+  through a small CONNECT proxy to nginx).
 """
 import json
 import os
@@ -107,6 +108,86 @@ class WebSocket(unittest.TestCase):
         # ... nor copied: per handshake, the request and the 101 on each end, nothing more.
         self.assertEqual(data_events(self.daemon, "tg-ws-srv") - srv_events, 4)
         self.assertEqual(data_events(self.daemon, "tg-ws-cli") - cli_events, 4)
+
+
+# A forward proxy that answers CONNECT with 200 and then relays bytes both ways (what squid or
+# haproxy do for HTTPS through a proxy); argv: port. Its comm is tg-connect.
+CONNECT_PROXY = r"""
+import select, socket, sys, threading
+def relay(a, b):
+    try:
+        while True:
+            r, _, _ = select.select([a, b], [], [])
+            for s in r:
+                d = s.recv(65536)
+                if not d: return
+                (b if s is a else a).sendall(d)
+    finally:
+        a.close(); b.close()
+def serve(c):
+    head = b""
+    while b"\r\n\r\n" not in head: head += c.recv(4096)
+    host, port = head.split(b" ")[1].decode().rsplit(":", 1)
+    u = socket.create_connection((host, int(port)))
+    c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+    relay(c, u)
+ls = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+print("ready", flush=True)
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+
+
+class ConnectTunnel(unittest.TestCase):
+    """curl through a CONNECT proxy (-p: a tunnel even for http://): the CONNECT is a request;
+    after the proxy's 200, what the tunnel carries (here plain HTTP/1 requests to nginx) is never
+    parsed on the tunnel's connection, only on the proxy's own connection to nginx."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = tglib.Daemon().__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.__exit__(None, None, None)
+
+    def test_connect_2xx_ends_http1_on_the_tunnel(self):
+        port = tglib.free_port()
+        proxy = subprocess.Popen([tglib.named(tglib.PYTHON, "tg-connect"), "-c", CONNECT_PROXY,
+                                  str(port)], stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(proxy.stdout.readline().strip(), "ready")
+            with tglib.Nginx() as nginx:
+                before = self.daemon.scrape()
+                for _ in range(3):
+                    r = subprocess.run([tglib.named("curl", "tg-curl-p"), "-sS", "-p", "-x",
+                                        f"http://127.0.0.1:{port}", "-H", f"traceparent: {TP}",
+                                        f"http://127.0.0.1:{nginx.port}/a", f"http://127.0.0.1:{nginx.port}/b"],
+                                       capture_output=True, text=True, timeout=30)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                after = self.daemon.wait_for(
+                    lambda m: deltas(before, m, UPGRADES, ("to",)).get("tunnel", 0) >= 6
+                    and sum(requests(before, m, nginx.comm, "inbound").values()) >= 6)
+        finally:
+            proxy.terminate()
+            proxy.wait(timeout=10)
+            proxy.stdout.close()
+        # The CONNECTs (one per curl run), seen at both ends of the client's connection.
+        self.assertEqual(requests(before, after, "tg-curl-p", "outbound"), {("http1", "missing"): 3})
+        self.assertEqual(requests(before, after, "tg-connect", "inbound"), {("http1", "missing"): 3})
+        self.assertEqual(deltas(before, after, UPGRADES, ("to",)), {"tunnel": 6})
+        # Through the tunnel: two requests per run reach nginx (counted there, on the proxy's
+        # connection to it, as the proxy's outbound), never as the client's.
+        self.assertEqual(requests(before, after, nginx.comm, "inbound"), {("http1", "valid"): 6})
+        self.assertEqual(requests(before, after, "tg-connect", "outbound"), {("http1", "valid"): 6})
+        # curl reads the proxy's answer to CONNECT one byte at a time, so the kernel, which reads a
+        # response's status at the start of a call, does not see the 200 end HTTP/1 on curl's
+        # socket and still copies what curl sends through the tunnel; the daemon knows (it saw the
+        # CONNECT and the 200), parses none of it and counts it (docs/carriers.md). On the proxy's
+        # socket, where the 200 is one write, the kernel stops at once.
+        errors = deltas(before, after, PARSE_ERRORS, ("protocol", "reason"))
+        self.assertEqual(set(errors), {("http1", "data_after_upgrade")} if errors else set())
 
 
 class H2cUpgrade(unittest.TestCase):
