@@ -188,51 +188,58 @@ __noinline int tg_http1_block(struct tg_scratch *scr, struct tg_conn *conn) {
   return tg_http1(scr, conn, scr->dir & 1, &scr->st, scr->ret, scr->have);
 }
 
-/* The bytes of one successful call (`ret` > 0) on TCP socket `sk`, described by `st`; `conn` is
- * the socket's state (tg_conn_find), null if it has none yet. The caller has passed over a
- * direction known to carry another protocol (conn->other), as early as its hook allows. */
-static __always_inline int tg_capture(struct tg_stash st, long ret, tg_sk_t sk,
-                                      struct tg_conn *conn) {
-  __u8 dir = st.direction & 1;
-  __u32 zero = 0;
-  struct tg_scratch *scr = bpf_map_lookup_elem(&tg_scratch_map, &zero);
-  if (!scr) return 0;
-  int start = TG_START_NONE;
-  __u32 have = 0; /* bytes of a flat buffer already in scratch */
-  if (!conn || (!conn->dir[dir].in_headers && !conn->frames[dir].proto)) {
-    if (st.start == TG_START_HTTP1 && ret >= TG_PEEK) {
-      start = TG_START_HTTP1; /* sys_enter saw the same first TG_PEEK bytes */
-    } else {
-      /* Classify before copying much: most TCP traffic is neither HTTP/1 nor HTTP/2. */
-      __u8 *b;
-      __u32 avail;
-      if (st.shape == TG_SHAPE_FLAT) {
-        __u32 n = (__u64)ret < tg_max_header_bytes ? (__u32)ret : tg_max_header_bytes;
-        if (n > TG_PREFETCH) n = TG_PREFETCH;
-        b = scr->raw + sizeof(struct tg_data_event);
-        if (n == 0 || bpf_probe_read_user(b, TG_CLAMP(n, TG_PREFETCH), (void *)st.buf)) return 0;
-        have = n;
-        avail = n < TG_PEEK ? n : TG_PEEK;
-      } else {
-        b = scr->peek;
-        avail = tg_peek(st.shape, st.buf, ret, b);
-      }
-      start = tg_classify_start(conn, dir, b, avail, ret);
-      if (start == TG_START_NONE) {
-        if (conn) {
-          /* After a 101, bytes that are not HTTP/2 end capture on the connection. */
-          conn->other |= conn->upgrading & (1 << dir) ? 3 : tg_other_protocol(conn, dir, b, avail);
-          conn->seen[dir] = 1;
-        }
-        return 0;
-      }
-    }
+/* How the bytes of a call begin, for a direction in no known state (else TG_START_NONE, with
+ * nothing to do: the caller follows the direction's state). TG_START_NONE with *passed set: the
+ * bytes start like nothing tracegap follows, the connection is marked (conn->other) and the call
+ * is done; *tls_hello is set when they are the first bytes of a connection seen from birth and a
+ * TLS handshake record (a TLS session whose plaintext no probe reads: tls.h). `have` bytes of a
+ * flat buffer are left in scratch for the copy. */
+static __always_inline int tg_capture_classify(struct tg_scratch *scr, const struct tg_stash *st,
+                                               long ret, struct tg_conn *conn, __u8 dir,
+                                               __u32 *have, __u8 *passed, __u8 *tls_hello) {
+  *have = 0;
+  *passed = 0;
+  *tls_hello = 0;
+  if (conn && (conn->dir[dir].in_headers || conn->frames[dir].proto)) return TG_START_NONE;
+  if (st->start == TG_START_HTTP1 && ret >= TG_PEEK) return TG_START_HTTP1;
+  /* Classify before copying much: most TCP traffic is neither HTTP/1 nor HTTP/2. */
+  __u8 *b;
+  __u32 avail;
+  if (st->shape == TG_SHAPE_FLAT) {
+    __u32 n = (__u64)ret < tg_max_header_bytes ? (__u32)ret : tg_max_header_bytes;
+    if (n > TG_PREFETCH) n = TG_PREFETCH;
+    b = scr->raw + sizeof(struct tg_data_event);
+    *passed = 1;
+    if (n == 0 || bpf_probe_read_user(b, TG_CLAMP(n, TG_PREFETCH), (void *)st->buf))
+      return TG_START_NONE;
+    *have = n;
+    avail = n < TG_PEEK ? n : TG_PEEK;
+  } else {
+    b = scr->peek;
+    avail = tg_peek(st->shape, st->buf, ret, b);
   }
-  if (!conn) conn = tg_conn_get_or_create(sk, 0);
-  if (!conn) return 0;
-  const __u8 announced = conn->announced;
-  tg_fill_event((struct tg_data_event *)scr->raw, conn, dir, bpf_get_current_pid_tgid(), sk, ret);
+  int start = tg_classify_start(conn, dir, b, avail, ret);
+  if (start != TG_START_NONE) {
+    *passed = 0;
+    return start;
+  }
+  *passed = 1;
+  if (conn) {
+    *tls_hello = conn->fresh && !conn->seen[dir] && avail >= 5 && b[0] == 0x16 && b[1] == 0x03;
+    /* After a 101, bytes that are not HTTP/2 end capture on the connection. */
+    conn->other |= conn->upgrading & (1 << dir) ? 3 : tg_other_protocol(conn, dir, b, avail);
+    conn->seen[dir] = 1;
+  }
+  return TG_START_NONE;
+}
 
+/* Follows the bytes of one call on `conn` from their start `start` (TG_START_NONE: the direction's
+ * state says what they are), with the event header filled but for the tuple's caller-specific
+ * parts (tg_fill_event). */
+static __always_inline void tg_capture_conn(struct tg_scratch *scr, const struct tg_stash *st,
+                                            long ret, struct tg_conn *conn, __u8 dir, int start,
+                                            __u32 have) {
+  const __u8 announced = conn->announced;
   __u32 skip = 0;
   if (start == TG_START_H2_PREFACE) {
     /* The preface starts HTTP/2 in both directions of this socket. */
@@ -257,7 +264,7 @@ static __always_inline int tg_capture(struct tg_stash st, long ret, tg_sk_t sk,
     tg_frames_begin(conn, dir, TG_FRAMES_KAFKA_REQUESTS, 1);
     tg_frames_begin(conn, dir ^ 1, TG_FRAMES_KAFKA_RESPONSES, 1);
   } else if (!conn->frames[dir].proto) {
-    scr->st = st;
+    scr->st = *st;
     scr->ret = ret;
     scr->have = have;
     scr->dir = dir;
@@ -276,8 +283,43 @@ static __always_inline int tg_capture(struct tg_stash st, long ret, tg_sk_t sk,
     }
   }
   conn->seen[dir] = 1;
-  if (tg_follow_http2 && conn->frames[dir].proto) tg_frame_walk(scr, conn, dir, &st, ret, skip);
+  if (tg_follow_http2 && conn->frames[dir].proto) tg_frame_walk(scr, conn, dir, st, ret, skip);
   if (!announced && conn->announced) tg_conn_announced(conn);
+}
+
+/* Tells the daemon that `conn`, seen from birth, began with a TLS handshake outside every probed
+ * TLS call (struct tg_data_event with no data, kind TG_EVENT_TLS_UNSEEN). */
+static __always_inline void tg_tls_unseen(struct tg_scratch *scr, struct tg_conn *conn, __u8 dir,
+                                          tg_sk_t sk, long ret) {
+  struct tg_data_event *ev = (struct tg_data_event *)scr->raw;
+  tg_fill_event(ev, conn, dir, bpf_get_current_pid_tgid(), ret);
+  tg_read_tuple(sk, &ev->tuple);
+  ev->hdr.kind = TG_EVENT_TLS_UNSEEN;
+  tg_output(scr, ev, 0);
+}
+
+/* The bytes of one successful call (`ret` > 0) on TCP socket `sk`, described by `st`; `conn` is
+ * the socket's state (tg_conn_find), null if it has none yet. The caller has passed over a
+ * direction known to carry another protocol (conn->other), as early as its hook allows. */
+static __always_inline int tg_capture(struct tg_stash st, long ret, tg_sk_t sk,
+                                      struct tg_conn *conn) {
+  __u8 dir = st.direction & 1;
+  __u32 zero = 0;
+  struct tg_scratch *scr = bpf_map_lookup_elem(&tg_scratch_map, &zero);
+  if (!scr) return 0;
+  __u32 have;
+  __u8 passed, tls_hello;
+  int start = tg_capture_classify(scr, &st, ret, conn, dir, &have, &passed, &tls_hello);
+  if (passed) {
+    if (tg_tls_enabled && tls_hello && conn) tg_tls_unseen(scr, conn, dir, sk, ret);
+    return 0;
+  }
+  if (!conn) conn = tg_conn_get_or_create(sk, 0);
+  if (!conn) return 0;
+  struct tg_data_event *ev = (struct tg_data_event *)scr->raw;
+  tg_fill_event(ev, conn, dir, bpf_get_current_pid_tgid(), ret);
+  tg_read_tuple(sk, &ev->tuple);
+  tg_capture_conn(scr, &st, ret, conn, dir, start, have);
   return 0;
 }
 

@@ -22,6 +22,7 @@
 #include <bpf/bpf_helpers.h>
 #include "maps.h"
 #include "sock_lookup.h"
+#include "tls_maps.h"
 #include "tracegap.h"
 
 #ifdef TG_SOCK_LAYER
@@ -102,6 +103,35 @@ static __always_inline struct tg_conn *tg_conn_get_or_create(tg_sk_t sk, __u8 fr
   return conn;
 }
 
+/* Tells the daemon that the connection `conn_id` it knows is gone. */
+static __always_inline void tg_emit_close(__u64 conn_id) {
+  struct tg_event_header *ev = bpf_ringbuf_reserve(&tg_events, sizeof(*ev), 0);
+  if (!ev) {
+    tg_count_drop(TG_DROP_RINGBUF_FULL);
+    return;
+  }
+  __builtin_memset(ev, 0, sizeof(*ev));
+  ev->kind = TG_EVENT_CLOSE;
+  ev->conn_id = conn_id;
+  ev->ts_ns = bpf_ktime_get_ns();
+  bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
+}
+
+/* The socket at `key` (its address) closed or began anew: its TLS plaintext stream, if any, ends.
+ */
+static __always_inline void tg_tls_conn_end(__u64 key) {
+  if (!tg_tls_enabled) return;
+  struct tg_conn *tls = bpf_map_lookup_elem(&tg_tls_conns, &key);
+  if (!tls) return;
+  if (tls->announced) {
+    tg_emit_close(tls->conn_id);
+#ifdef TG_SOCK_LAYER
+    bpf_map_delete_elem(&tg_conns, &tls->conn_id);
+#endif
+  }
+  bpf_map_delete_elem(&tg_tls_conns, &key);
+}
+
 /* Connection lifecycle, from inet_sock_set_state. ESTABLISHED: start tracking the connection from
  * its birth, so that HTTP/2 can be followed from its first frame (and a connection that was not
  * seen from birth is known to have been joined late). CLOSE: tell the daemon (if it knows the
@@ -113,20 +143,10 @@ static __always_inline void tg_conn_state_change(tg_sk_t sk, int newstate) {
    * (or, in sk storage, of an earlier connection of the same socket): close it, start afresh. */
   struct tg_conn *conn = tg_conn_find(sk);
   if (conn) {
-    if (conn->announced) {
-      struct tg_event_header *ev = bpf_ringbuf_reserve(&tg_events, sizeof(*ev), 0);
-      if (ev) {
-        __builtin_memset(ev, 0, sizeof(*ev));
-        ev->kind = TG_EVENT_CLOSE;
-        ev->conn_id = conn->conn_id;
-        ev->ts_ns = bpf_ktime_get_ns();
-        bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
-      } else {
-        tg_count_drop(TG_DROP_RINGBUF_FULL);
-      }
-    }
+    if (conn->announced) tg_emit_close(conn->conn_id);
     tg_conn_remove(sk, conn);
   }
+  tg_tls_conn_end((__u64)sk);
   if (newstate == TG_TCP_ESTABLISHED) tg_conn_get_or_create(sk, 1);
 }
 

@@ -10,22 +10,23 @@
 #include "bounds.h"
 #include "tracegap.h"
 
-/* Fills the parts of an event header that are the same for every event of this syscall. */
+/* Fills the parts of an event that are the same for every event of this call, but the tuple. */
 static __always_inline void tg_fill_event(struct tg_data_event *ev, const struct tg_conn *conn,
-                                          __u8 dir, __u64 id, tg_sk_t sk, long ret) {
+                                          __u8 dir, __u64 id, long ret) {
   ev->hdr.kind = TG_EVENT_DATA;
   ev->hdr.direction = dir;
   ev->hdr.flags = 0;
   ev->hdr.tgid = id >> 32;
   ev->hdr.tid = (__u32)id;
-  ev->hdr._pad = 0;
+  ev->hdr.transport = TG_TRANSPORT_TCP;
+  __builtin_memset(ev->hdr._pad, 0, sizeof(ev->hdr._pad));
   ev->hdr.conn_id = conn->conn_id;
   ev->hdr.ts_ns = bpf_ktime_get_ns();
   /* Plain loads through the BTF-typed task pointer: no helper call (comm is NUL-padded). */
   struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
   __builtin_memcpy(ev->hdr.comm, leader->comm, sizeof(ev->hdr.comm));
-  __builtin_memset(&ev->tuple, 0, sizeof(ev->tuple));
-  tg_read_tuple(sk, &ev->tuple);
+  /* The tuple is the caller's: read from the socket (tg_read_tuple), or kept from where a TLS
+   * session met its socket (tls.h). */
   ev->syscall_bytes = ret > 0xffffffffL ? 0xffffffffU : (__u32)ret;
 }
 

@@ -81,12 +81,15 @@ struct task_struct {
 };
 
 /* The user registers saved at syscall entry (bpf_task_pt_regs): the syscall's number and
- * arguments, which the socket-layer programs read (bpf/syscall_args.h). */
+ * arguments, which the socket-layer programs read (bpf/syscall_args.h); and a uprobe's context,
+ * a probed function's arguments and return value (bpf/tls.h). */
 #if defined(__TARGET_ARCH_x86)
 struct pt_regs {
-  unsigned long di; /* arguments 1-3 */
+  unsigned long di; /* arguments 1-4 of a function call (the syscall's 1-3) */
   unsigned long si;
   unsigned long dx;
+  unsigned long cx;
+  unsigned long ax;      /* a function's return value (uretprobes: bpf/tls.h) */
   unsigned long orig_ax; /* the syscall number */
 };
 #elif defined(__TARGET_ARCH_arm64)

@@ -22,6 +22,9 @@ const volatile __u64 tg_wakeup_bytes = 256 * 1024; /* wake the reader once this 
  * rejects the programs with the frame walk). The verifier knows read-only values, so with 0 the
  * HTTP/2 code is never verified. */
 const volatile __u8 tg_follow_http2 = 1;
+/* 1: TLS plaintext is read through the uprobes of tls.h (--tls auto); 0: the TLS code is never
+ * verified, and the capture hooks do not look for TLS calls in progress. */
+const volatile __u8 tg_tls_enabled = 1;
 /* Test-only (TRACEGAP_TEST_REFUSE_HTTP2 in the daemon's environment), to test the daemon's
  * fallback to HTTP/1 only and its diagnostics: 1 makes the HTTP/2 code too complex for any
  * verifier (E2BIG), 2 makes it read out of bounds (EACCES). */

@@ -17,6 +17,7 @@
 #include "conn_store.h"
 #include "maps.h"
 #include "sock_lookup.h"
+#include "tls.h"
 #include "tracegap.h"
 #include "user_data.h"
 
@@ -37,6 +38,8 @@ static __always_inline int tg_enter(__s64 fd, __u64 buf, __u64 count, __u8 shape
   __u64 id = bpf_get_current_pid_tgid();
   __u64 sk = tg_tcp_sock_of_fd(fd);
   if (!sk || tg_is_self(id)) return 0;
+  /* Ciphertext moved inside a probed TLS call (its plaintext is read at the call: tls.h). */
+  if (tg_tls_learn(sk)) return 0;
   __u8 start = TG_START_NONE;
   if (dir == TG_DIR_EGRESS) {
     struct tg_conn *conn = tg_conn_find(sk);

@@ -16,6 +16,7 @@
 #include "conn_store.h"
 #include "maps.h"
 #include "stash.h"
+#include "tls.h"
 #include "tracegap.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -25,7 +26,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define TG_ENTER(name, shape, dir, count_arg, flags)                                    \
   SEC("tracepoint/syscalls/sys_enter_" #name)                                           \
   int tracepoint__syscalls__sys_enter_##name(struct trace_event_raw_sys_enter *ctx) {   \
-    if ((flags) & TG_MSG_NOT_STREAM) return 0;                                          \
+    if ((flags)&TG_MSG_NOT_STREAM) return 0;                                            \
     return tg_enter((__s64)ctx->args[0], ctx->args[1], count_arg, shape, dir, ctx->id); \
   }
 
@@ -52,3 +53,6 @@ int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_s
   tg_conn_state_change((__u64)ctx->skaddr, ctx->newstate);
   return 0;
 }
+
+/* TLS plaintext (tls.h): uprobes, attached by the daemon to each libssl it finds. */
+TG_TLS_PROGRAMS

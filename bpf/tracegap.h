@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #endif
 
-#define TG_ABI_VERSION 1
+#define TG_ABI_VERSION 2
 
 #define TG_COMM_LEN 16
 /* Largest number of bytes one data event can carry; --max-header-bytes must not exceed it.
@@ -31,6 +31,18 @@
 enum tg_event_kind {
   TG_EVENT_DATA = 1,  /* struct tg_data_event: header bytes sent or received on a connection */
   TG_EVENT_CLOSE = 2, /* struct tg_event_header only: a tracked connection reached TCP_CLOSE */
+  /* struct tg_data_event with no data: a connection seen from birth began with a TLS handshake
+   * record outside every probed TLS library call, so its plaintext is not seen (conn_id is the TCP
+   * connection's). Sent once per such connection; the daemon finds out why (daemon/capture/tls). */
+  TG_EVENT_TLS_UNSEEN = 3,
+};
+
+/* tg_event_header.transport: where the bytes of a DATA event were read. */
+enum tg_transport {
+  TG_TRANSPORT_TCP = 0, /* the socket's own bytes (syscall or socket-layer hooks) */
+  /* The plaintext of a TLS connection, read at a TLS library's read/write calls (uprobes:
+   * bpf/tls.h). The connection id is the TLS stream's own, distinct from its TCP socket's. */
+  TG_TRANSPORT_TLS = 1,
 };
 
 enum tg_direction {
@@ -115,9 +127,9 @@ enum tg_data_flags {
  * Kafka records. A connection whose first bytes in a direction are a Kafka request (ApiVersions,
  * what clients send first; or Produce, Fetch, Metadata, FindCoordinator, SaslHandshake, which a
  * client that knows the broker's versions may send first: capture.h) is followed as Kafka: that
- * direction carries requests, the other responses. Per request: a 12-byte header (size, api_key, api_version, correlation_id, as
- * on the wire, big-endian), then for Produce (api_key 0) only the first
- * min(size - 8, --max-header-bytes) bytes of the rest. Per response: an 8-byte header (size,
+ * direction carries requests, the other responses. Per request: a 12-byte header (size, api_key,
+ * api_version, correlation_id, as on the wire, big-endian), then for Produce (api_key 0) only the
+ * first min(size - 8, --max-header-bytes) bytes of the rest. Per response: an 8-byte header (size,
  * correlation_id), then the first min(size - 4, --max-header-bytes) bytes of the rest. Record
  * headers sit after each record's value, so the copied prefix holds message values too: see
  * docs/carriers.md for what that means and how much.
@@ -148,7 +160,10 @@ enum tg_drop_reason {
    * it does not read (io_uring, sendmmsg/recvmmsg, a 32-bit process); sendfile/splice (bodies)
    * are not counted. */
   TG_DROP_UNREAD_CALL = 5,
-  TG_DROP_REASON_COUNT = 6,
+  /* A TLS library call's plaintext could not be tied to a TCP socket: no socket I/O happened
+   * inside any of that TLS session's calls (a memory BIO, as Node.js uses), so it was not read. */
+  TG_DROP_TLS_UNMAPPED = 6,
+  TG_DROP_REASON_COUNT = 7,
 };
 
 /* Connection endpoints as the observed process sees them. Ports in host byte order; addresses
@@ -168,7 +183,8 @@ struct tg_event_header {
   __u16 flags;    /* enum tg_data_flags (DATA only) */
   __u32 tgid;     /* process id */
   __u32 tid;      /* thread id */
-  __u32 _pad;
+  __u8 transport; /* enum tg_transport (DATA only) */
+  __u8 _pad[3];
   __u64 conn_id;          /* unique per tracked connection for the life of the loaded programs */
   __u64 ts_ns;            /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) at syscall exit */
   char comm[TG_COMM_LEN]; /* the process's command name (its main thread's comm) */

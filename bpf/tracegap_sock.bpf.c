@@ -19,6 +19,7 @@
 #include "conn_store.h"
 #include "maps.h"
 #include "syscall_args.h"
+#include "tls.h"
 #include "tracegap.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -37,6 +38,8 @@ static __always_inline int tg_sock_io(struct sock *sk, int ret, __u8 dir) {
   struct socket *sock = sk->sk_socket;
   if (!sock || !sock->file) return 0;
   if (tg_is_self(bpf_get_current_pid_tgid())) return 0;
+  /* Ciphertext moved inside a probed TLS call (its plaintext is read at the call: tls.h). */
+  if (tg_tls_learn(sk)) return 0;
   /* A connection known to carry another protocol in this direction leaves here. */
   struct tg_conn *conn = tg_conn_find(sk);
   if (conn && (conn->other & (1 << dir))) return 0;
@@ -71,3 +74,6 @@ int BPF_PROG(tp_btf__inet_sock_set_state, struct sock *sk, int oldstate, int new
   tg_conn_state_change(sk, newstate);
   return 0;
 }
+
+/* TLS plaintext (tls.h): uprobes, attached by the daemon to each libssl it finds. */
+TG_TLS_PROGRAMS

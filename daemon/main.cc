@@ -150,6 +150,7 @@ ProbeConfig MakeProbeConfig(const Options& opts) {
   pc.direct_kernel_reads = opts.kernel_reads == "auto";
   pc.socket_hooks = opts.capture != "syscall";
   pc.syscall_hooks = opts.capture != "socket";
+  pc.tls = opts.tls == "auto";
   // Test-only: make the kernel refuse the HTTP/2 variants (complex: E2BIG; unsafe: EACCES).
   if (const char* refuse = std::getenv("TRACEGAP_TEST_REFUSE_HTTP2"); refuse != nullptr) {
     const std::string_view how(refuse);
@@ -225,6 +226,37 @@ int Run(int argc, const char* const* argv, Options opts) {
     TG_LOG(Error) << perr.message;
     return perr.exit_code;
   }
+  // TLS: uprobes on the libssl files found now; later ones as processes show TLS.
+  {
+    std::vector<std::string_view> failures, unseen;
+    for (auto f : {tls::AttachFailure::kNoSymbol, tls::AttachFailure::kPermission,
+                   tls::AttachFailure::kNoFile, tls::AttachFailure::kOther})
+      failures.push_back(tls::Label(f));
+    for (tls::Unseen u : tls::kAllUnseen) unseen.push_back(tls::Label(u));
+    metrics.DeclareTls(failures, unseen);
+  }
+  auto count_tls_libraries = [&metrics, &probes] {
+    if (tls::Attacher* t = probes->tls()) {
+      size_t attached = 0, failed = 0;
+      for (const tls::LibraryStatus& l : t->Snapshot().libraries)
+        (l.attached ? attached : failed)++;
+      metrics.SetTlsLibraries(attached, failed);
+    }
+  };
+  probes->StartTls(
+      {.attach_failed =
+           [&metrics](tls::AttachFailure f) { metrics.CountTlsAttachFailure(Label(f)); },
+       .unseen = [&metrics](tls::Unseen u) { metrics.CountTlsUnseen(tls::Label(u)); }});
+  count_tls_libraries();
+  if (!probes->tls_unavailable().empty())
+    TG_LOG(Warning) << "TLS plaintext is not read: " << probes->tls_unavailable();
+  pipeline.SetTlsUnseenHandler(
+      [&probes, &count_tls_libraries](uint32_t pid, std::string_view comm) {
+        if (tls::Attacher* t = probes->tls()) {
+          t->NoteUnseen(pid, comm);
+          count_tls_libraries();
+        }
+      });
   const std::string capture = VariantName(probes->variant());
   metrics.SetCaptureInfo(Label(probes->hooks()),
                          probes->direct_kernel_reads() ? "direct-reads" : "probe-reads",
@@ -269,6 +301,19 @@ int Run(int argc, const char* const* argv, Options opts) {
     }
     s.connections_tracked = loop.connections_tracked();
     s.processes_tracked = table.size();
+    s.tls_mode = opts.tls;
+    s.tls_unavailable = probes->tls_unavailable();
+    if (tls::Attacher* t = probes->tls()) {
+      const tls::TlsStatus tls = t->Snapshot();
+      for (const tls::LibraryStatus& l : tls.libraries) {
+        s.tls_libraries.push_back(
+            {l.path, std::string(tls::Label(l.kind)), l.attached, l.error, l.probes});
+      }
+      for (const tls::UnseenProcess& u : tls.unseen) {
+        s.tls_unseen.push_back(
+            {u.pid, u.comm, u.exe, std::string(tls::Label(u.reason)), u.detail, u.connections});
+      }
+    }
     return s;
   };
   std::string api_error;

@@ -62,7 +62,10 @@ po::options_description Describe(Options& o, std::string& log_level) {
       "capture", po::value(&o.capture)->default_value(o.capture)->value_name("HOOKS"),
       "where the BPF programs capture: auto (the socket layer where the kernel has its "
       "tracepoints, Linux 6.3+, else syscall tracepoints), socket (the socket layer only: fail "
-      "without it) or syscall (syscall tracepoints only)");
+      "without it) or syscall (syscall tracepoints only)")(
+      "tls", po::value(&o.tls)->default_value(o.tls)->value_name("MODE"),
+      "TLS plaintext: auto (read it at OpenSSL's SSL_read/SSL_write in every libssl.so.3 and "
+      "libssl.so.1.1 found, uprobes) or off (TLS connections are passed over unread)");
   return desc;
 }
 
@@ -119,6 +122,8 @@ std::string Validate(const Options& o) {
     err << "--kernel-reads: '" << o.kernel_reads << "' is not auto or probe-read";
   } else if (o.capture != "auto" && o.capture != "socket" && o.capture != "syscall") {
     err << "--capture: '" << o.capture << "' is not auto, socket or syscall";
+  } else if (o.tls != "auto" && o.tls != "off") {
+    err << "--tls: '" << o.tls << "' is not auto or off";
   } else if (!HasPort(o.listen)) {
     err << "--listen: '" << o.listen << "' is not ADDR:PORT (PORT a number from 0 to 65535)";
   }

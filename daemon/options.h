@@ -21,8 +21,8 @@ struct Options {
   std::string api_socket = "/run/tracegap/api.sock";  // --api-socket: the local query API
   uint32_t linger_ms = 250;                           // --linger-ms: an inbound request's afterglow
   uint32_t message_window_ms = 1000;  // --message-window-ms: a consumed message counts as served
-  uint32_t max_processes = 4096;                      // --max-processes: per-process state kept
-  uint32_t retention_seconds = 600;                   // --retention-seconds: exited processes kept
+  uint32_t max_processes = 4096;      // --max-processes: per-process state kept
+  uint32_t retention_seconds = 600;   // --retention-seconds: exited processes kept
   std::string metrics_tls_cert;    // --metrics-tls-cert: PEM (certificate + key); "" = plain HTTP
   std::string metrics_basic_auth;  // --metrics-basic-auth: file with one user:password line
   uint32_t max_metric_processes =
@@ -30,7 +30,8 @@ struct Options {
   std::string kernel_reads =
       "auto";  // --kernel-reads: auto (direct where the kernel allows) | probe-read
   std::string capture =
-      "auto";  // --capture: auto (socket where the kernel has it) | socket | syscall
+      "auto";                // --capture: auto (socket where the kernel has it) | socket | syscall
+  std::string tls = "auto";  // --tls: auto (OpenSSL uprobes) | off
   // Command line only (not in --config): a check that loads the BPF programs and exits.
   bool verify_only = false;  // --verify-only: load every capture variant, print the verifier's cost
   std::string verify_json;   // --verify-json: also write that report as JSON to this file

@@ -38,6 +38,10 @@ void Pipeline::OnRecord(std::span<const uint8_t> record) {
   if (ev.kind == TG_EVENT_CLOSE) {
     last_event_ns_ = std::max<uint64_t>(last_event_ns_, ev.close.ts_ns);
     tracker_.OnClose(ev.close);
+  } else if (ev.kind == TG_EVENT_TLS_UNSEEN) {
+    TG_LOG(Debug) << "TLS not seen: conn=" << ev.data.header->conn_id
+                  << " pid=" << ev.data.header->tgid << " comm=" << ev.data.comm;
+    if (tls_unseen_) tls_unseen_(ev.data.header->tgid, ev.data.comm);
   } else {
     last_event_ns_ = std::max<uint64_t>(last_event_ns_, ev.data.header->ts_ns);
     TG_LOG(Debug) << "data conn=" << ev.data.header->conn_id << " pid=" << ev.data.header->tgid
@@ -52,7 +56,7 @@ void Pipeline::OnRequest(const RequestSeen& r) {
   const std::string_view direction = r.inbound ? "inbound" : "outbound";
   const std::string_view protocol = Label(r.protocol);
   const std::string& unit = processes_.Get(r.actor.tgid).unit;
-  metrics_.CountRequest(direction, protocol, Label(r.verdict), r.actor.comm, unit);
+  metrics_.CountRequest(direction, protocol, Label(r.verdict), r.actor.comm, unit, r.actor.tls);
   if (r.verdict == ContextVerdict::kMalformed) {
     metrics_.CountMalformed(direction, "traceparent", Label(r.context.traceparent_error),
                             r.actor.comm, unit);
@@ -74,7 +78,7 @@ void Pipeline::OnRequest(const RequestSeen& r) {
     correlator_.OnInbound(r);
   } else {
     const Outcome outcome = correlator_.OnOutbound(r);
-    metrics_.CountOutbound(Label(outcome), protocol, r.actor.comm, unit);
+    metrics_.CountOutbound(Label(outcome), protocol, r.actor.comm, unit, r.actor.tls);
   }
 }
 

@@ -7,7 +7,9 @@
 // table are read concurrently by scrapes and API requests, which they make safe.
 
 #include <cstdint>
+#include <functional>
 #include <span>
+#include <string_view>
 
 #include "correlate/correlator.h"
 #include "correlate/process_info.h"
@@ -46,6 +48,9 @@ class Pipeline final : public Observer, public PipelineControl {
   }
   std::array<size_t, 3> Http2States() const override { return tracker_.Http2States(); }
   void SetLinger(std::chrono::milliseconds linger) { correlator_.SetLinger(linger); }
+  // Called for each TG_EVENT_TLS_UNSEEN: a connection of `pid` began with TLS no probe reads.
+  using TlsUnseenHandler = std::function<void(uint32_t pid, std::string_view comm)>;
+  void SetTlsUnseenHandler(TlsUnseenHandler handler) { tls_unseen_ = std::move(handler); }
 
   void OnRequest(const RequestSeen& request) override;
   void OnResponse(const ResponseSeen& response) override;
@@ -63,6 +68,7 @@ class Pipeline final : public Observer, public PipelineControl {
   Correlator correlator_;
   ConnectionTracker tracker_;
   uint64_t last_event_ns_ = 0;  // the newest event timestamp seen
+  TlsUnseenHandler tls_unseen_;
 };
 
 }  // namespace tracegap

@@ -49,7 +49,21 @@ Metrics::Metrics(std::string_view version, std::string_view attach,
       tracestate_duplicates_(
           CounterFamily(*registry_, "tracegap_tracestate_duplicates_total",
                         "Requests and messages whose tracestate repeats a key: a sender's bug, "
-                        "valid per W3C Trace Context Level 2 (not counted as malformed)")) {
+                        "valid per W3C Trace Context Level 2 (not counted as malformed)")),
+      tls_attach_failures_(CounterFamily(
+          *registry_, "tracegap_tls_attach_failures_total",
+          "TLS uprobes that could not be attached to a TLS library, by reason: no_symbol, "
+          "permission, no_file, other (`tracegap status` names the library and the error)")),
+      tls_unseen_(CounterFamily(
+          *registry_, "tracegap_tls_unseen_connections_total",
+          "TLS connections whose plaintext is not read, by why: go, static_openssl, boringssl, "
+          "java, rustls, outside_probes, no_known_library, unreadable (`tracegap status` lists "
+          "the processes)")),
+      tls_libraries_(prometheus::BuildGauge()
+                         .Name("tracegap_tls_libraries")
+                         .Help("TLS libraries found, by state: attached (their plaintext is "
+                               "read) or failed")
+                         .Register(*registry_)) {
   auto& h2 = prometheus::BuildGauge()
                  .Name("tracegap_http2_connections")
                  .Help(
@@ -199,11 +213,13 @@ prometheus::Counter& Metrics::Get(prometheus::Family<prometheus::Counter>& famil
 }
 
 void Metrics::CountRequest(std::string_view direction, std::string_view protocol,
-                           std::string_view context, std::string_view comm, std::string_view unit) {
+                           std::string_view context, std::string_view comm, std::string_view unit,
+                           bool tls) {
   GetForProcess(requests_, requests_cache_,
                 {{"direction", direction},
                  {"protocol", protocol},
                  {"context", context},
+                 {"tls", tls ? "true" : "false"},
                  {"comm", comm},
                  {"unit", unit}})
       .Increment();
@@ -233,10 +249,37 @@ void Metrics::CountParseError(std::string_view protocol, std::string_view reason
 }
 
 void Metrics::CountOutbound(std::string_view outcome, std::string_view protocol,
-                            std::string_view comm, std::string_view unit) {
+                            std::string_view comm, std::string_view unit, bool tls) {
   GetForProcess(outbound_, outbound_cache_,
-                {{"outcome", outcome}, {"protocol", protocol}, {"comm", comm}, {"unit", unit}})
+                {{"outcome", outcome},
+                 {"protocol", protocol},
+                 {"tls", tls ? "true" : "false"},
+                 {"comm", comm},
+                 {"unit", unit}})
       .Increment();
+}
+
+void Metrics::DeclareTls(std::span<const std::string_view> attach_failures,
+                         std::span<const std::string_view> unseen) {
+  for (std::string_view r : attach_failures)
+    Get(tls_attach_failures_, tls_attach_failures_cache_, {{"reason", r}});
+  for (std::string_view r : unseen) Get(tls_unseen_, tls_unseen_cache_, {{"reason", r}});
+  for (const char* state : {"attached", "failed"})
+    tls_library_gauges_.push_back(&tls_libraries_.Add({{"state", state}}));
+}
+
+void Metrics::CountTlsAttachFailure(std::string_view reason) {
+  Get(tls_attach_failures_, tls_attach_failures_cache_, {{"reason", reason}}).Increment();
+}
+
+void Metrics::CountTlsUnseen(std::string_view reason) {
+  Get(tls_unseen_, tls_unseen_cache_, {{"reason", reason}}).Increment();
+}
+
+void Metrics::SetTlsLibraries(size_t attached, size_t failed) {
+  if (tls_library_gauges_.size() != 2) return;
+  tls_library_gauges_[0]->Set(static_cast<double>(attached));
+  tls_library_gauges_[1]->Set(static_cast<double>(failed));
 }
 
 void Metrics::SetKernelDrops(std::span<const uint64_t> totals) {

@@ -39,15 +39,22 @@ class Metrics {
 
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
+  // `tls`: read as TLS plaintext (label tls="true"), else from the socket (tls="false").
   void CountRequest(std::string_view direction, std::string_view protocol, std::string_view context,
-                    std::string_view comm, std::string_view unit);
+                    std::string_view comm, std::string_view unit, bool tls = false);
   void CountMalformed(std::string_view direction, std::string_view header, std::string_view reason,
                       std::string_view comm, std::string_view unit);
   void CountLegacy(std::string_view direction, std::string_view format, std::string_view comm,
                    std::string_view unit);
   void CountParseError(std::string_view protocol, std::string_view reason);
   void CountOutbound(std::string_view outcome, std::string_view protocol, std::string_view comm,
-                     std::string_view unit);
+                     std::string_view unit, bool tls = false);
+  // TLS (capture/tls/attacher.h): the reasons are declared at 0, the library gauge at 0 too.
+  void DeclareTls(std::span<const std::string_view> attach_failures,
+                  std::span<const std::string_view> unseen);
+  void CountTlsAttachFailure(std::string_view reason);
+  void CountTlsUnseen(std::string_view reason);
+  void SetTlsLibraries(size_t attached, size_t failed);
   // Totals as read from the kernel (monotonic): the counter follows them.
   void SetKernelDrops(std::span<const uint64_t> totals);
   void SetConnectionsTracked(size_t n);
@@ -93,6 +100,11 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& hpack_errors_;
   prometheus::Family<prometheus::Counter>& upgrades_;
   prometheus::Family<prometheus::Counter>& tracestate_duplicates_;
+  prometheus::Family<prometheus::Counter>& tls_attach_failures_;
+  prometheus::Family<prometheus::Counter>& tls_unseen_;
+  prometheus::Family<prometheus::Gauge>& tls_libraries_;
+  std::vector<prometheus::Gauge*> tls_library_gauges_;  // attached, failed
+  Counters tls_attach_failures_cache_, tls_unseen_cache_;
   std::vector<prometheus::Gauge*> http2_connections_;
   Counters hpack_errors_cache_, upgrades_cache_, tracestate_duplicates_cache_;
   Counters requests_cache_, malformed_cache_, legacy_cache_, parse_errors_cache_, outbound_cache_;

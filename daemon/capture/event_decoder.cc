@@ -16,7 +16,7 @@ DecodedEvent DecodeEvent(std::span<const uint8_t> record) {
     out.close = CloseEvent{hdr->conn_id, hdr->ts_ns};
     return out;
   }
-  if (hdr->kind != TG_EVENT_DATA) {
+  if (hdr->kind != TG_EVENT_DATA && hdr->kind != TG_EVENT_TLS_UNSEEN) {
     out.error = DecodeError::kUnknownKind;
     return out;
   }
@@ -31,8 +31,13 @@ DecodedEvent DecodeEvent(std::span<const uint8_t> record) {
   }
   // The ring buffer rounds records up to 8 bytes, so the record may be longer than the data.
   const size_t room = record.size() - sizeof(tg_data_event);
-  if (ev->data_len > room || ev->data_len > TG_MAX_COPY) {
+  if (ev->data_len > room || ev->data_len > TG_MAX_COPY ||
+      (hdr->kind == TG_EVENT_TLS_UNSEEN && ev->data_len != 0)) {
     out.error = DecodeError::kBadLength;
+    return out;
+  }
+  if (ev->hdr.transport != TG_TRANSPORT_TCP && ev->hdr.transport != TG_TRANSPORT_TLS) {
+    out.error = DecodeError::kBadTransport;
     return out;
   }
   const char* comm = ev->hdr.comm;
@@ -42,6 +47,7 @@ DecodedEvent DecodeEvent(std::span<const uint8_t> record) {
       .tuple = &ev->tuple,
       .direction = static_cast<Direction>(ev->hdr.direction),
       .flags = ev->hdr.flags,
+      .tls = ev->hdr.transport == TG_TRANSPORT_TLS,
       .syscall_bytes = ev->syscall_bytes,
       .data = std::string_view(reinterpret_cast<const char*>(ev->data), ev->data_len),
       .comm = std::string_view(comm, comm_len),
@@ -61,6 +67,8 @@ std::string_view Label(DecodeError e) {
       return "event_bad_direction";
     case DecodeError::kBadLength:
       return "event_bad_length";
+    case DecodeError::kBadTransport:
+      return "event_bad_transport";
   }
   return "event_invalid";
 }

@@ -20,6 +20,7 @@ struct DataEvent {
   const tg_tuple* tuple;
   Direction direction;
   uint16_t flags;  // enum tg_data_flags
+  bool tls;        // the plaintext of a TLS connection (TG_TRANSPORT_TLS)
   uint32_t syscall_bytes;
   std::string_view data;  // header bytes; views into the record
   std::string_view comm;  // NUL-trimmed
@@ -35,13 +36,14 @@ enum class DecodeError : uint8_t {
   kTooShort,  // smaller than its header
   kUnknownKind,
   kBadDirection,
-  kBadLength,  // data_len disagrees with the record size, or exceeds TG_MAX_COPY
+  kBadLength,     // data_len disagrees with the record size, or exceeds TG_MAX_COPY
+  kBadTransport,  // a transport byte that is neither TCP nor TLS
 };
 
 struct DecodedEvent {
   DecodeError error = DecodeError::kNone;
-  uint8_t kind = 0;  // TG_EVENT_DATA or TG_EVENT_CLOSE when error == kNone
-  DataEvent data{};
+  uint8_t kind = 0;  // TG_EVENT_DATA, TG_EVENT_CLOSE or TG_EVENT_TLS_UNSEEN when error == kNone
+  DataEvent data{};  // DATA, and TLS_UNSEEN (with no data)
   CloseEvent close{};
 };
 

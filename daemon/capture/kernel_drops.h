@@ -26,6 +26,8 @@ constexpr std::string_view KernelDropLabel(int reason) {
       return "iov_limit";
     case TG_DROP_UNREAD_CALL:
       return "unread_call";
+    case TG_DROP_TLS_UNMAPPED:
+      return "tls_unmapped";
   }
   return "";
 }

@@ -29,6 +29,9 @@ struct CaptureVariant {
   // socket the tracepoint hands over is a pointer the verifier trusts): kDirect.
   KernelReads reads = KernelReads::kDirect;
   bool http2 = true;  // HTTP/2 frames followed (false: HTTP/1 only)
+  // TLS plaintext read by uprobes (bpf/tls.h). A kernel that refuses those programs gets the
+  // same variant without them (Probes::Start), and `tracegap status` says why.
+  bool tls = true;
 };
 // "socket+http2", "syscall+direct-reads+http2", "syscall+probe-reads+http1-only", ...
 std::string VariantName(const CaptureVariant& v);

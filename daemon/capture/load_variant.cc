@@ -5,9 +5,11 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "capture/libbpf_log.h"
@@ -28,6 +30,7 @@ BpfObject& BpfObject::operator=(BpfObject&& o) noexcept {
     events = o.events;
     conns = o.conns;
     drops = o.drops;
+    tls_conns = o.tls_conns;
     o.skel = nullptr;
     o.destroy = nullptr;
   }
@@ -97,6 +100,15 @@ Skel* OpenConfigured(const ProbeConfig& config, const CaptureVariant& variant, s
   s->rodata->tg_max_header_bytes = config.max_header_bytes;
   s->rodata->tg_wakeup_bytes = config.wakeup_bytes;
   s->rodata->tg_follow_http2 = variant.http2 ? 1 : 0;
+  s->rodata->tg_tls_enabled = config.tls && variant.tls ? 1 : 0;
+  if (!s->rodata->tg_tls_enabled) {
+    // Never verified: the TLS code is dead in the other programs (tg_tls_enabled is read-only).
+    bpf_program* p;
+    bpf_object__for_each_program(p, s->obj) {
+      if (std::string_view(bpf_program__name(p)).starts_with(kTlsProgramPrefix))
+        bpf_program__set_autoload(p, false);
+    }
+  }
   s->rodata->tg_test_refuse_http2 =
       variant.http2 ? static_cast<uint8_t>(config.test_refuse_http2) : 0;
   if (int e = bpf_map__set_max_entries(s->maps.tg_events, config.ring_buffer_bytes); e) {
@@ -105,10 +117,18 @@ Skel* OpenConfigured(const ProbeConfig& config, const CaptureVariant& variant, s
     SkelApi<Skel>::Destroy(s);
     return nullptr;
   }
-  if (int e = bpf_map__set_max_entries(s->maps.tg_conns, config.max_connections); e) {
-    *error = "size connection map: " + ErrnoTextWithNumber(e);
-    SkelApi<Skel>::Destroy(s);
-    return nullptr;
+  // TLS sessions are a share of the connections: a quarter of them (LRU hashes are allocated
+  // whole at load; docs/internals.md#maps).
+  const uint32_t tls_entries = std::max<uint32_t>(1024, config.max_connections / 4);
+  for (auto [m, entries] :
+       {std::pair{s->maps.tg_conns, config.max_connections},
+        std::pair{s->maps.tg_tls_ssl, tls_entries}, std::pair{s->maps.tg_tls_conns, tls_entries}}) {
+    if (int e = bpf_map__set_max_entries(m, entries); e) {
+      *error = std::string("size ") + bpf_map__name(m) + " to " + std::to_string(entries) + ": " +
+               ErrnoTextWithNumber(e);
+      SkelApi<Skel>::Destroy(s);
+      return nullptr;
+    }
   }
   return s;
 }
@@ -132,6 +152,7 @@ bool Load(const ProbeConfig& config, const CaptureVariant& variant, BpfObject* o
   o.events = s->maps.tg_events;
   o.conns = s->maps.tg_conns;
   o.drops = s->maps.tg_drops;
+  o.tls_conns = s->maps.tg_tls_conns;
   // One log buffer per program, at the statistics level.
   std::vector<std::pair<bpf_program*, std::vector<char>>> logs;
   bpf_program* prog;

@@ -5,6 +5,7 @@
 // the kernel cannot have is skipped, not failed. No attaching here (capture/probes.h).
 
 #include <cstdint>
+#include <string_view>
 
 #include "capture/load_attempt.h"
 #include "tracegap.h"
@@ -30,6 +31,9 @@ struct ProbeConfig {
   // Which hooks to try (--capture): the socket layer's (tried first), the syscalls' (fallback).
   bool socket_hooks = true;
   bool syscall_hooks = true;
+  // Read TLS plaintext (--tls auto): load the uprobe programs of bpf/tls.h (attached later, per
+  // libssl file, by TlsAttacher) and have the capture hooks tie TLS sessions to sockets.
+  bool tls = true;
   // Test-only: make the kernel refuse the HTTP/2 variants (bpf/maps.h), to test the fallback and
   // its diagnostics. Set by TRACEGAP_TEST_REFUSE_HTTP2=complex|unsafe in the environment.
   enum class TestRefusal : uint8_t { kNone = 0, kComplex = 1, kUnsafe = 2 };
@@ -42,15 +46,19 @@ struct BpfObject {
   bpf_object* obj = nullptr;
   void* skel = nullptr;
   void (*destroy)(void*) = nullptr;
-  bpf_map* events = nullptr;  // tg_events: the ring buffer
-  bpf_map* conns = nullptr;   // tg_conns: the ids of live connections are its values' first word
-  bpf_map* drops = nullptr;   // tg_drops: kernel-side failures by reason
+  bpf_map* events = nullptr;     // tg_events: the ring buffer
+  bpf_map* conns = nullptr;      // tg_conns: the ids of live connections are its values' first word
+  bpf_map* drops = nullptr;      // tg_drops: kernel-side failures by reason
+  bpf_map* tls_conns = nullptr;  // tg_tls_conns: TLS streams' state; conn_id is the first word
   BpfObject() = default;
   BpfObject(const BpfObject&) = delete;
   BpfObject& operator=(const BpfObject&) = delete;
   BpfObject& operator=(BpfObject&& o) noexcept;
   ~BpfObject();
 };
+
+// The programs of bpf/tls.h are named so: loaded with --tls auto only, attached per libssl file.
+inline constexpr std::string_view kTlsProgramPrefix = "tg_tls_";
 
 // Loads `variant` with `config`'s settings into *out; fills *attempt either way (loaded, skipped
 // with the reason, or failed with the program, errno and the verifier's own words). Returns

@@ -63,6 +63,7 @@ void Probes::RingDeleter::operator()(ring_buffer* r) const { ring_buffer__free(r
 void Probes::LinkDeleter::operator()(bpf_link* l) const { bpf_link__destroy(l); }
 
 Probes::~Probes() {
+  tls_.reset();
   // Order matters: links first (stop new events), then the ring buffer, then the object.
   // Each tracepoint detach waits for an RCU grace period (~80 ms here); done one after another,
   // 17 of them take over a second. Detached from parallel threads, they share grace periods.
@@ -76,10 +77,13 @@ Probes::~Probes() {
 }
 
 std::vector<CaptureVariant> Probes::Chain(const ProbeConfig& config) {
-  return CaptureChain({.socket_hooks = config.socket_hooks,
-                       .syscall_hooks = config.syscall_hooks,
-                       .direct_kernel_reads = config.direct_kernel_reads,
-                       .http2 = config.http2});
+  std::vector<CaptureVariant> chain =
+      CaptureChain({.socket_hooks = config.socket_hooks,
+                    .syscall_hooks = config.syscall_hooks,
+                    .direct_kernel_reads = config.direct_kernel_reads,
+                    .http2 = config.http2});
+  for (CaptureVariant& v : chain) v.tls = config.tls;
+  return chain;
 }
 
 bool Probes::degraded() const {
@@ -109,9 +113,18 @@ std::unique_ptr<Probes> Probes::Start(const ProbeConfig& config, RecordHandler h
 
   // open, configure, load: the first variant of the chain that the kernel accepts.
   bool loaded = false;
-  for (const CaptureVariant& variant : Chain(config)) {
+  std::vector<CaptureVariant> chain = Chain(config);
+  for (size_t i = 0; i < chain.size(); ++i) {
+    const CaptureVariant variant = chain[i];
     LoadAttempt attempt;
     loaded = LoadVariant(config, variant, &p->object_, &attempt);
+    if (!loaded && variant.tls && attempt.failed_program.starts_with(kTlsProgramPrefix)) {
+      // The kernel refuses a TLS program: the same capture without TLS, next.
+      CaptureVariant without = variant;
+      without.tls = false;
+      chain.insert(chain.begin() + static_cast<std::ptrdiff_t>(i) + 1, without);
+      p->tls_unavailable_ = "the kernel refused the TLS programs: " + attempt.why;
+    }
     if (attempt.result == LoadAttempt::Result::kSkipped) {
       TG_LOG(Info) << attempt.Describe();
     } else if (attempt.result == LoadAttempt::Result::kFailed) {
@@ -140,6 +153,8 @@ std::unique_ptr<Probes> Probes::Start(const ProbeConfig& config, RecordHandler h
   if (p->variant_.hooks == CaptureHooks::kSocket) {
     bpf_program* prog;
     bpf_object__for_each_program(prog, p->object_.obj) {
+      // The TLS uprobes are attached per library file (StartTls).
+      if (std::string_view(bpf_program__name(prog)).starts_with(kTlsProgramPrefix)) continue;
       bpf_link* link = bpf_program__attach(prog);
       if (!link) {
         const int e = errno;
@@ -175,6 +190,12 @@ std::unique_ptr<Probes> Probes::Start(const ProbeConfig& config, RecordHandler h
   return p;
 }
 
+void Probes::StartTls(tls::Attacher::Hooks hooks) {
+  if (!variant_.tls) return;
+  tls_ = std::make_unique<tls::Attacher>(object_.obj, std::move(hooks));
+  tls_->Start();
+}
+
 int Probes::Poll(int timeout_ms) {
   // The BPF side submits with BPF_RB_NO_WAKEUP until tg_wakeup_bytes are queued, so epoll often
   // times out with records waiting: consume them either way.
@@ -186,7 +207,17 @@ int Probes::Poll(int timeout_ms) {
 }
 
 std::optional<std::unordered_set<uint64_t>> Probes::LiveConnectionIds() const {
-  const bpf_map* map = object_.conns;
+  std::unordered_set<uint64_t> ids;
+  for (const bpf_map* map : {object_.conns, object_.tls_conns}) {
+    if (map == nullptr || (map == object_.tls_conns && !variant_.tls)) continue;
+    std::optional<std::unordered_set<uint64_t>> some = ConnectionIdsIn(map);
+    if (!some) return std::nullopt;
+    ids.merge(*some);
+  }
+  return ids;
+}
+
+std::optional<std::unordered_set<uint64_t>> Probes::ConnectionIdsIn(const bpf_map* map) {
   const int fd = bpf_map__fd(map);
   const size_t key_size = bpf_map__key_size(map);
   const size_t value_size = bpf_map__value_size(map);  // struct tg_conn: conn_id comes first

@@ -19,6 +19,7 @@
 
 #include "capture/load_attempt.h"
 #include "capture/load_variant.h"
+#include "capture/tls/attacher.h"
 #include "event_loop.h"
 #include "tracegap.h"
 
@@ -71,11 +72,21 @@ class Probes final : public EventSource {
   const std::vector<LoadAttempt>& attempts() const { return attempts_; }
   // A better variant failed to load (a skipped one, e.g. a kfunc the kernel lacks, is no failure).
   bool degraded() const;
+  // Whether the loaded programs read TLS plaintext (--tls auto, and the kernel accepted them).
+  bool tls_loaded() const { return variant_.tls; }
+  // Why TLS plaintext is not read although --tls auto asked for it ("" when it is, or when off).
+  const std::string& tls_unavailable() const { return tls_unavailable_; }
+  // Attaches the TLS uprobes to the libssl files found now (capture/tls/attacher.h); later ones
+  // are attached as processes show TLS. Nothing when the loaded variant has no TLS programs.
+  void StartTls(tls::Attacher::Hooks hooks);
+  tls::Attacher* tls() { return tls_.get(); }
   // "tracepoint": the mechanism used for capture (reported in tracegap_build_info).
   static constexpr const char* kAttachMechanism = "tracepoint";
 
  private:
   Probes() = default;
+  // The connection ids in a map whose values begin with one (tg_conns, tg_tls_conns).
+  static std::optional<std::unordered_set<uint64_t>> ConnectionIdsIn(const bpf_map* map);
   struct RingDeleter {
     void operator()(ring_buffer* r) const;
   };
@@ -88,6 +99,8 @@ class Probes final : public EventSource {
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
   std::vector<std::unique_ptr<::bpf_link, LinkDeleter>> links_;
   RecordHandler handler_;
+  std::string tls_unavailable_;
+  std::unique_ptr<tls::Attacher> tls_;  // its uprobe links go before the object (~Probes)
 };
 
 }  // namespace tracegap

@@ -31,7 +31,7 @@ std::string OrNone(const std::string& s) { return s.empty() ? "(none)" : Sanitiz
 
 void AppendExample(std::string& out, const ExampleRow& e) {
   out += "  " + SanitizeForTerminal(e.time) + "  " + SanitizeForTerminal(e.outcome) + "  " +
-         SanitizeForTerminal(e.protocol) + "\n";
+         SanitizeForTerminal(e.protocol) + (e.tls ? " over TLS" : "") + "\n";
   out += "    " + SanitizeForTerminal(e.method) + " " + SanitizeForTerminal(e.authority) +
          SanitizeForTerminal(e.path) + " -> " + OrNone(e.peer) + "\n";
   std::string ids;
@@ -140,6 +140,35 @@ std::string FormatStatus(const StatusInfo& status) {
     drops.emplace_back(SanitizeForTerminal(reason), std::to_string(n));
   }
   AppendAligned(out, drops);
+  if (status.tls_mode.empty()) return out;
+  if (status.tls_mode == "off") {
+    out += "TLS: off (--tls off): TLS connections are passed over unread\n";
+    return out;
+  }
+  if (!status.tls_unavailable.empty()) {
+    out += "TLS: NOT read: " + SanitizeForTerminal(status.tls_unavailable) + "\n";
+    return out;
+  }
+  size_t attached = 0;
+  for (const auto& l : status.tls_libraries) attached += l.attached;
+  out += "TLS libraries: " + std::to_string(attached) + " of " +
+         std::to_string(status.tls_libraries.size()) + " attached\n";
+  for (const auto& l : status.tls_libraries) {
+    out += "  " + SanitizeForTerminal(l.path) + " (" + SanitizeForTerminal(l.kind) + "): " +
+           (l.attached ? std::to_string(l.probes) + " probes" : std::string("NOT attached")) +
+           (l.error.empty() ? "" : ": " + SanitizeForTerminal(l.error)) + "\n";
+  }
+  if (status.tls_unseen.empty()) {
+    out += "TLS not seen: no process\n";
+    return out;
+  }
+  out += "TLS not seen (processes whose TLS plaintext is not read, and why):\n";
+  for (const auto& u : status.tls_unseen) {
+    out += "  pid " + std::to_string(u.pid) + " " + SanitizeForTerminal(u.comm) + " (" +
+           SanitizeForTerminal(u.exe) + "): " + SanitizeForTerminal(u.reason) + ", " +
+           std::to_string(u.connections) + " connection(s)\n    " + SanitizeForTerminal(u.detail) +
+           "\n";
+  }
   return out;
 }
 

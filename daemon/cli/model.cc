@@ -87,6 +87,8 @@ class Fields {
   }
 
   std::string Path(std::string_view key) const { return path_ + "." + std::string(key); }
+  // Fields added in later versions are optional: a document without them still decodes.
+  bool Has(std::string_view key) const { return ok_ && obj_.contains(key); }
 
   std::nullptr_t Fail(const std::string& where, const std::string& what) {
     if (ok_) *error_ = where + " " + what;
@@ -156,6 +158,7 @@ bool DecodeExample(const Value& v, std::string path, ExampleRow* out, std::strin
     if (!StringItems(f, *ids, "inbound_trace_ids", &out->inbound_trace_ids)) return false;
   }
   f.String("outbound_traceparent", &out->outbound_traceparent);
+  if (f.Has("tls")) f.Bool("tls", &out->tls);
   return f.ok();
 }
 
@@ -219,6 +222,40 @@ bool DecodeStatus(const Value& doc, StatusInfo* out, std::string* error) {
   }
   f.Uint("connections_tracked", &out->connections_tracked);
   f.Uint("processes_tracked", &out->processes_tracked);
+  if (f.Has("tls")) {
+    const Value* tls = f.Get("tls", Type::object);
+    Fields t(*tls, f.Path("tls"), error);
+    t.String("mode", &out->tls_mode);
+    t.String("unavailable", &out->tls_unavailable);
+    if (const Value* libs = t.Get("libraries", Type::array)) {
+      for (size_t i = 0; i < libs->size(); ++i) {
+        StatusInfo::TlsLibrary l;
+        Fields g((*libs)[i], t.Path("libraries") + "[" + std::to_string(i) + "]", error);
+        g.String("path", &l.path);
+        g.String("kind", &l.kind);
+        g.Bool("attached", &l.attached);
+        g.String("error", &l.error);
+        g.Uint("probes", &l.probes);
+        if (!g.ok()) return false;
+        out->tls_libraries.push_back(std::move(l));
+      }
+    }
+    if (const Value* unseen = t.Get("unseen", Type::array)) {
+      for (size_t i = 0; i < unseen->size(); ++i) {
+        StatusInfo::TlsUnseen u;
+        Fields g((*unseen)[i], t.Path("unseen") + "[" + std::to_string(i) + "]", error);
+        g.Uint("pid", &u.pid);
+        g.String("comm", &u.comm);
+        g.String("exe", &u.exe);
+        g.String("reason", &u.reason);
+        g.String("detail", &u.detail);
+        g.Uint("connections", &u.connections);
+        if (!g.ok()) return false;
+        out->tls_unseen.push_back(std::move(u));
+      }
+    }
+    if (!t.ok()) return false;
+  }
   return f.ok();
 }
 

@@ -49,6 +49,7 @@ struct ExampleRow {
   std::string peer;
   std::vector<std::string> inbound_trace_ids;
   std::string outbound_traceparent;
+  bool tls = false;
 };
 
 struct ProcessDetail {
@@ -67,6 +68,19 @@ struct StatusInfo {
   std::vector<std::pair<std::string, uint64_t>> kernel_drops;
   uint64_t connections_tracked = 0;
   uint64_t processes_tracked = 0;
+  struct TlsLibrary {
+    std::string path, kind, error;
+    bool attached = false;
+    uint64_t probes = 0;
+  };
+  struct TlsUnseen {
+    uint64_t pid = 0, connections = 0;
+    std::string comm, exe, reason, detail;
+  };
+  std::string tls_mode;  // "" from a daemon that reports no TLS
+  std::string tls_unavailable;
+  std::vector<TlsLibrary> tls_libraries;
+  std::vector<TlsUnseen> tls_unseen;
 };
 
 // Each returns false and sets *error (naming the offending field) on a document that does not

@@ -192,6 +192,7 @@ GapExample Correlator::Example(const RequestSeen& out, Outcome outcome,
   ex.authority = Printable(out.authority);
   ex.path = Printable(out.path);
   ex.peer = Peer(out.tuple);
+  ex.tls = out.actor.tls;
   for (const Inbound* in : deciders) {
     if (in->verdict == ContextVerdict::kValid && ex.inbound_trace_ids.size() < 8) {
       ex.inbound_trace_ids.push_back(in->trace_id.ToHex());

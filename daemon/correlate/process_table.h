@@ -38,6 +38,7 @@ struct GapExample {
   std::string peer;                            // "addr:port" of the server called
   std::vector<std::string> inbound_trace_ids;  // of the inbound requests that decided, hex
   std::string outbound_traceparent;            // as sent (valid or malformed), "" if none
+  bool tls = false;                            // the request went inside TLS
 };
 
 struct ProcessSnapshot {
@@ -107,6 +108,23 @@ class ProcessTable {
 };
 
 // What GET /v1/status reports.
+// TLS (daemon/capture/tls/attacher.h), as `tracegap status` shows it.
+struct TlsLibraryStatus {
+  std::string path;
+  std::string kind;  // "openssl-3", "openssl-1.1"
+  bool attached = false;
+  std::string error;
+  int probes = 0;
+};
+struct TlsUnseenStatus {
+  uint32_t pid = 0;
+  std::string comm;
+  std::string exe;
+  std::string reason;  // a tracegap_tls_unseen_connections_total reason
+  std::string detail;
+  uint64_t connections = 0;
+};
+
 struct DaemonStatus {
   std::string version;
   double uptime_seconds = 0;
@@ -117,6 +135,10 @@ struct DaemonStatus {
   std::vector<std::pair<std::string, uint64_t>> kernel_drops;  // reason label -> total
   uint64_t connections_tracked = 0;
   uint64_t processes_tracked = 0;
+  std::string tls_mode = "off";  // --tls
+  std::string tls_unavailable;   // why TLS is not read although asked for ("" if it is)
+  std::vector<TlsLibraryStatus> tls_libraries;
+  std::vector<TlsUnseenStatus> tls_unseen;
 };
 
 }  // namespace tracegap

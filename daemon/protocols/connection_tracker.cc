@@ -113,8 +113,9 @@ void ConnectionTracker::OnData(const DataEvent& event) {
   const uint64_t conn_id = event.header->conn_id;
   Connection& conn = Touch(conn_id);
   if (conn.comm != event.comm) conn.comm.assign(event.comm);
-  conn.last_actor = Actor{event.header->tgid, event.header->tid, conn.comm, event.header->ts_ns};
-  Actor actor{event.header->tgid, event.header->tid, event.comm, event.header->ts_ns};
+  conn.last_actor =
+      Actor{event.header->tgid, event.header->tid, conn.comm, event.header->ts_ns, event.tls};
+  Actor actor{event.header->tgid, event.header->tid, event.comm, event.header->ts_ns, event.tls};
   if (event.flags & TG_DATA_AMQP) {
     OnAmqp(conn, event, actor);
     return;

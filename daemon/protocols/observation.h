@@ -17,6 +17,7 @@ struct Actor {
   uint32_t tid = 0;
   std::string_view comm;  // the process's name
   uint64_t ts_ns = 0;     // CLOCK_MONOTONIC
+  bool tls = false;       // read as TLS plaintext (bpf/tls.h), not from the socket's own bytes
 };
 
 // A request, or a message (IsMessaging(protocol): published, delivered). Views are valid only

@@ -41,7 +41,8 @@ static_assert(offsetof(tg_event_header, direction) == 1);
 static_assert(offsetof(tg_event_header, flags) == 2);
 static_assert(offsetof(tg_event_header, tgid) == 4);
 static_assert(offsetof(tg_event_header, tid) == 8);
-static_assert(offsetof(tg_event_header, _pad) == 12);
+static_assert(offsetof(tg_event_header, transport) == 12);
+static_assert(offsetof(tg_event_header, _pad) == 13);
 static_assert(offsetof(tg_event_header, conn_id) == 16);
 static_assert(offsetof(tg_event_header, ts_ns) == 24);
 static_assert(offsetof(tg_event_header, comm) == 32);
@@ -76,7 +77,8 @@ TEST(AbiTest, EventHeaderLayout) {
   EXPECT_EQ(offsetof(tg_event_header, flags), 2u);
   EXPECT_EQ(offsetof(tg_event_header, tgid), 4u);
   EXPECT_EQ(offsetof(tg_event_header, tid), 8u);
-  EXPECT_EQ(offsetof(tg_event_header, _pad), 12u);
+  EXPECT_EQ(offsetof(tg_event_header, transport), 12u);
+  EXPECT_EQ(offsetof(tg_event_header, _pad), 13u);
   EXPECT_EQ(offsetof(tg_event_header, conn_id), 16u);
   EXPECT_EQ(offsetof(tg_event_header, ts_ns), 24u);
   EXPECT_EQ(offsetof(tg_event_header, comm), 32u);
@@ -106,13 +108,13 @@ TEST(AbiTest, DataEventLayout) {
 // ---------------------------------------------------------------------------------------------
 // Constants and enum values
 
-static_assert(TG_ABI_VERSION == 1, "a layout change needs a new TG_ABI_VERSION and this test");
+static_assert(TG_ABI_VERSION == 2, "a layout change needs a new TG_ABI_VERSION and this test");
 static_assert(TG_COMM_LEN == 16);
 static_assert(TG_MAX_COPY > 0 && (TG_MAX_COPY & (TG_MAX_COPY - 1)) == 0);
 static_assert(TG_DEFAULT_MAX_HEADER_BYTES <= TG_MAX_COPY);
 
 TEST(AbiTest, Constants) {
-  EXPECT_EQ(TG_ABI_VERSION, 1);
+  EXPECT_EQ(TG_ABI_VERSION, 2);
   EXPECT_EQ(TG_COMM_LEN, 16);
   EXPECT_EQ(TG_MAX_COPY, 8192);
   EXPECT_EQ(TG_DEFAULT_MAX_HEADER_BYTES, 4096);
@@ -156,7 +158,7 @@ TEST(AbiTest, DropReasons) {
   EXPECT_EQ(TG_DROP_STASH_FULL, 3);
   EXPECT_EQ(TG_DROP_IOV_LIMIT, 4);
   EXPECT_EQ(TG_DROP_UNREAD_CALL, 5);
-  EXPECT_EQ(TG_DROP_REASON_COUNT, 6);
+  EXPECT_EQ(TG_DROP_REASON_COUNT, 7);
 }
 
 // ---------------------------------------------------------------------------------------------

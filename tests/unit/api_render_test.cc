@@ -66,6 +66,7 @@ TEST(ApiRenderTest, ProcessDetailWithGapExamples) {
   mangled.method = "POST";
   mangled.inbound_trace_ids.push_back("0af7651916cd43dd8448eb211c80319c");
   mangled.outbound_traceparent = "00-XYZ-bad";
+  mangled.tls = true;
   p.gap_examples.push_back(mangled);
   std::string expected(kProcessJson);
   expected.replace(expected.find(R"("exited":false)"), 14, R"("exited":true)");
@@ -73,11 +74,12 @@ TEST(ApiRenderTest, ProcessDetailWithGapExamples) {
               R"({"time":"2026-11-24T19:55:30.789Z","outcome":"dropped","protocol":"http1",)"
               R"("method":"GET","authority":"users.internal:8080","path":"/v1/users",)"
               R"("peer":"10.0.0.7:8080","inbound_trace_ids":["4bf92f3577b34da6a3ce929d0e0e4736"],)"
-              R"("outbound_traceparent":""},)"
+              R"("outbound_traceparent":"","tls":false},)"
               R"({"time":"2026-11-24T19:55:30.789Z","outcome":"mangled","protocol":"grpc",)"
               R"("method":"POST","authority":"users.internal:8080","path":"/v1/users",)"
               R"("peer":"10.0.0.7:8080","inbound_trace_ids":["4bf92f3577b34da6a3ce929d0e0e4736",)"
-              R"("0af7651916cd43dd8448eb211c80319c"],"outbound_traceparent":"00-XYZ-bad"}]})";
+              R"("0af7651916cd43dd8448eb211c80319c"],"outbound_traceparent":"00-XYZ-bad",)"
+              R"("tls":true}]})";
   EXPECT_EQ(RenderProcessDetail(p), expected);
 }
 
@@ -99,12 +101,20 @@ TEST(ApiRenderTest, Status) {
   s.kernel_drops = {{"ringbuf_full", 3}, {"read_user_failed", 0}};
   s.connections_tracked = 12;
   s.processes_tracked = 5;
+  s.tls_mode = "auto";
+  s.tls_libraries = {{"/usr/lib/x86_64-linux-gnu/libssl.so.3", "openssl-3", true, "", 14}};
+  s.tls_unseen = {{42, "server", "/srv/server", "go", "a Go binary", 3}};
   EXPECT_EQ(RenderStatus(s),
             R"({"version":"0.1.0","uptime_seconds":3723.5,"attach":"tracepoints",)"
             R"("capture":"probe-reads+http1-only","http2":false,"degraded":true,)"
             R"("load_failures":["capture variant probe-reads+http2 failed to load: E2BIG"],)"
             R"("kernel_drops":{"ringbuf_full":3,"read_user_failed":0},)"
-            R"("connections_tracked":12,"processes_tracked":5})");
+            R"("connections_tracked":12,"processes_tracked":5,)"
+            R"("tls":{"mode":"auto","unavailable":"",)"
+            R"("libraries":[{"path":"/usr/lib/x86_64-linux-gnu/libssl.so.3","kind":"openssl-3",)"
+            R"("attached":true,"error":"","probes":14}],)"
+            R"("unseen":[{"pid":42,"comm":"server","exe":"/srv/server","reason":"go",)"
+            R"("detail":"a Go binary","connections":3}]}})");
 }
 
 TEST(ApiRenderTest, ErrorIsEscaped) {

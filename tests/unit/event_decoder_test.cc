@@ -158,11 +158,37 @@ TEST(EventDecoderTest, DataEventTooShortForItsFixedPart) {
 }
 
 TEST(EventDecoderTest, UnknownKind) {
-  for (uint8_t kind : {0, 3, 255}) {
+  for (uint8_t kind : {0, 4, 255}) {
     const Record r = MakeDataRecord("x", MakeHeader(kind));
     const DecodedEvent ev = DecodeEvent(r.span());
     EXPECT_EQ(ev.error, DecodeError::kUnknownKind) << "kind " << int{kind};
   }
+}
+
+TEST(EventDecoderTest, TlsUnseenCarriesNoData) {
+  const Record empty = MakeDataRecord("", MakeHeader(TG_EVENT_TLS_UNSEEN));
+  const DecodedEvent ev = DecodeEvent(empty.span());
+  ASSERT_EQ(ev.error, DecodeError::kNone);
+  EXPECT_EQ(ev.kind, TG_EVENT_TLS_UNSEEN);
+  EXPECT_TRUE(ev.data.data.empty());
+  const Record with_data = MakeDataRecord("x", MakeHeader(TG_EVENT_TLS_UNSEEN));
+  EXPECT_EQ(DecodeEvent(with_data.span()).error, DecodeError::kBadLength);
+}
+
+TEST(EventDecoderTest, Transport) {
+  tg_event_header hdr = MakeHeader(TG_EVENT_DATA);
+  hdr.transport = TG_TRANSPORT_TLS;
+  const Record tls = MakeDataRecord("x", hdr);
+  const DecodedEvent ev = DecodeEvent(tls.span());
+  ASSERT_EQ(ev.error, DecodeError::kNone);
+  EXPECT_TRUE(ev.data.tls);
+  hdr.transport = TG_TRANSPORT_TCP;
+  const Record tcp = MakeDataRecord("x", hdr);
+  EXPECT_FALSE(DecodeEvent(tcp.span()).data.tls);
+  hdr.transport = 2;
+  const Record bad = MakeDataRecord("x", hdr);
+  EXPECT_EQ(DecodeEvent(bad.span()).error, DecodeError::kBadTransport);
+  EXPECT_EQ(Label(DecodeError::kBadTransport), "event_bad_transport");
 }
 
 TEST(EventDecoderTest, BadDirection) {

@@ -92,8 +92,12 @@ TEST(OptionsTest, CaptureHooks) {
   EXPECT_EQ(Parse({}).options->capture, "auto");
   EXPECT_EQ(Parse({"--capture", "socket"}).options->capture, "socket");
   EXPECT_EQ(Parse({"--capture=syscall"}).options->capture, "syscall");
-  ExpectUsageError(Parse({"--capture", "kprobe"}), "--capture: 'kprobe' is not auto, socket or syscall");
+  ExpectUsageError(Parse({"--capture", "kprobe"}),
+                   "--capture: 'kprobe' is not auto, socket or syscall");
   ExpectUsageError(Parse({"--capture", ""}), "--capture");
+  EXPECT_EQ(Parse({}).options->tls, "auto");
+  EXPECT_EQ(Parse({"--tls", "off"}).options->tls, "off");
+  ExpectUsageError(Parse({"--tls", "on"}), "--tls: 'on' is not auto or off");
 }
 
 TEST(OptionsTest, LogLevels) {

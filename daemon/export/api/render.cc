@@ -59,7 +59,8 @@ Json Example(const GapExample& e) {
               {"path", e.path},
               {"peer", e.peer},
               {"inbound_trace_ids", e.inbound_trace_ids},
-              {"outbound_traceparent", e.outbound_traceparent}};
+              {"outbound_traceparent", e.outbound_traceparent},
+              {"tls", e.tls}};
 }
 
 }  // namespace
@@ -78,6 +79,30 @@ std::string RenderProcessDetail(const ProcessSnapshot& process) {
   return Dump(doc);
 }
 
+Json Tls(const DaemonStatus& status) {
+  Json libraries = Json::array();
+  for (const TlsLibraryStatus& l : status.tls_libraries) {
+    libraries.push_back({{"path", l.path},
+                         {"kind", l.kind},
+                         {"attached", l.attached},
+                         {"error", l.error},
+                         {"probes", l.probes}});
+  }
+  Json unseen = Json::array();
+  for (const TlsUnseenStatus& u : status.tls_unseen) {
+    unseen.push_back({{"pid", u.pid},
+                      {"comm", u.comm},
+                      {"exe", u.exe},
+                      {"reason", u.reason},
+                      {"detail", u.detail},
+                      {"connections", u.connections}});
+  }
+  return Json{{"mode", status.tls_mode},
+              {"unavailable", status.tls_unavailable},
+              {"libraries", std::move(libraries)},
+              {"unseen", std::move(unseen)}};
+}
+
 std::string RenderStatus(const DaemonStatus& status) {
   Json drops = Json::object();
   for (const auto& [reason, count] : status.kernel_drops) drops[reason] = count;
@@ -90,7 +115,8 @@ std::string RenderStatus(const DaemonStatus& status) {
                    {"load_failures", status.load_failures},
                    {"kernel_drops", std::move(drops)},
                    {"connections_tracked", status.connections_tracked},
-                   {"processes_tracked", status.processes_tracked}});
+                   {"processes_tracked", status.processes_tracked},
+                   {"tls", Tls(status)}});
 }
 
 std::string RenderError(std::string_view message) { return Dump(Json{{"error", message}}); }

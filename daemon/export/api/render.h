@@ -6,14 +6,16 @@
 //   GET /v1/processes      {"processes": [<process>, ...]}
 //   GET /v1/processes/PID  <process> plus "gap_examples": [<example>, ...] (newest last)
 //   GET /v1/status         {version, uptime_seconds, attach, kernel_drops: {reason: count},
-//                           connections_tracked, processes_tracked}
+//                           connections_tracked, processes_tracked, tls: {mode, unavailable,
+//                           libraries: [{path, kind, attached, error, probes}], unseen: [{pid,
+//                           comm, exe, reason, detail, connections}]}}
 //   errors                 {"error": "<message>"}
 //
 // <process>: pid, start_time, comm, unit, exe, inbound {valid, missing, malformed, unknown},
 // outbound {origin, untraced_upstream, propagated, passthrough, dropped, restarted, mangled,
 // unknown}, gaps, gap_ratio, first_seen, last_seen, exited.
 // <example>: time, outcome, protocol, method, authority, path, peer, inbound_trace_ids [...],
-// outbound_traceparent.
+// outbound_traceparent, tls.
 // Times are RFC 3339 UTC with milliseconds ("2026-11-24T19:55:00.123Z").
 
 #include <cstdint>
