@@ -57,8 +57,8 @@ Metrics::Metrics(std::string_view version, std::string_view attach,
       tls_unseen_(CounterFamily(
           *registry_, "tracegap_tls_unseen_connections_total",
           "TLS connections whose plaintext is not read, by why: go, static_openssl, boringssl, "
-          "java, rustls, outside_probes, no_known_library, unreadable (`tracegap status` lists "
-          "the processes)")),
+          "java, rustls, outside_probes, no_known_library, unreadable, exited (`tracegap "
+          "status` lists the processes still running)")),
       tls_libraries_(prometheus::BuildGauge()
                          .Name("tracegap_tls_libraries")
                          .Help("TLS libraries found, by state: attached (their plaintext is "

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "capture/libbpf_log.h"
 #include "capture/tls/elf_tls.h"
@@ -91,7 +92,12 @@ Attacher::Attacher(bpf_object* obj, Hooks hooks, std::string proc)
     : obj_(obj), hooks_(std::move(hooks)), proc_(std::move(proc)) {}
 
 Attacher::~Attacher() {
-  for (bpf_link* l : links_) bpf_link__destroy(l);
+  // Each detach waits for the kernel (an RCU grace period: ~80 ms here, seconds under emulation);
+  // from parallel threads they share the waits, as the tracepoints do (~Probes).
+  std::vector<std::thread> detachers;
+  detachers.reserve(links_.size());
+  for (bpf_link* l : links_) detachers.emplace_back([l] { bpf_link__destroy(l); });
+  for (std::thread& t : detachers) t.join();
 }
 
 bool Attacher::AttachLibrary(const std::string& path, LibraryKind kind, FileKey key) {
@@ -194,6 +200,13 @@ void Attacher::NoteUnseen(uint32_t pid, std::string_view comm) {
     return;
   }
   if (looked_.size() > 4 * kMaxUnseen) looked_.clear();
+  const std::string base = proc_ + "/" + std::to_string(pid);
+  if (access(base.c_str(), F_OK) != 0) {
+    // Gone before its event was read (a short-lived client): counted, nothing to look at.
+    TG_LOG(Debug) << "TLS of pid " << pid << " (" << comm << ") is not seen; it has exited";
+    if (hooks_.unseen) hooks_.unseen(Unseen::kExited);
+    return;
+  }
   looked_[pid] = now;
   const size_t attached_before = attached_.size();
   ProcessMaps maps;
@@ -203,7 +216,7 @@ void Attacher::NoteUnseen(uint32_t pid, std::string_view comm) {
   u.comm = std::string(comm);
   u.connections = 1;
   char exe[4096];
-  const ssize_t n = readlink((proc_ + "/" + std::to_string(pid) + "/exe").c_str(), exe, sizeof exe);
+  const ssize_t n = readlink((base + "/exe").c_str(), exe, sizeof exe);
   if (n > 0) u.exe.assign(exe, static_cast<size_t>(n));
   if (has_libssl) {
     // Probes were just put on its library: its next connections are seen. One attached before:

@@ -20,6 +20,8 @@ std::string_view Label(Unseen u) {
       return "no_known_library";
     case Unseen::kUnreadable:
       return "unreadable";
+    case Unseen::kExited:
+      return "exited";
   }
   return "no_known_library";
 }

@@ -21,12 +21,14 @@ enum class Unseen : uint8_t {
   kOutsideProbes,  // maps a probed libssl, but the session's socket I/O was outside the probes
   kNoKnownLibrary,
   kUnreadable,  // the executable could not be read
+  kExited,      // the process was gone before it could be looked at (a short-lived client)
 };
 inline constexpr std::array kAllUnseen = {
     Unseen::kGo,     Unseen::kStaticOpenSsl, Unseen::kBoringSsl,      Unseen::kJava,
-    Unseen::kRustls, Unseen::kOutsideProbes, Unseen::kNoKnownLibrary, Unseen::kUnreadable};
+    Unseen::kRustls, Unseen::kOutsideProbes, Unseen::kNoKnownLibrary, Unseen::kUnreadable,
+    Unseen::kExited};
 // "go", "static_openssl", "boringssl", "java", "rustls", "outside_probes", "no_known_library",
-// "unreadable"
+// "unreadable", "exited"
 std::string_view Label(Unseen u);
 
 struct Diagnosis {
