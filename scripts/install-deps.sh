@@ -35,6 +35,8 @@ test_pkgs=(
   rabbitmq-server nats-server
   # Go peers (tests/peers/go: the h2c upgrade server), built with Debian's Go libraries.
   golang-go golang-golang-x-net-dev
+  # TLS e2e tests (tests/e2e/test_tls.py): certificates made with the openssl command.
+  openssl
 )
 
 want=("${build_pkgs[@]}")
