@@ -166,6 +166,17 @@ ProbeConfig MakeProbeConfig(const Options& opts) {
   return pc;
 }
 
+// Whether TLS plaintext is read, in words (the start-up line).
+std::string TlsDescription(Probes& probes, const std::string& mode) {
+  if (mode == "off") return "off";
+  if (probes.tls() == nullptr) return "NOT read (the kernel refused its programs)";
+  size_t attached = 0;
+  const tls::TlsStatus st = probes.tls()->Snapshot();
+  for (const tls::LibraryStatus& l : st.libraries) attached += l.attached;
+  return "read in " + std::to_string(attached) + " of " + std::to_string(st.libraries.size()) +
+         " OpenSSL libraries found";
+}
+
 // Which hooks capture, and how they read the kernel, in words (start-up line, `tracegap status`).
 std::string HooksDescription(const Probes& probes) {
   if (probes.hooks() == CaptureHooks::kSocket)
@@ -325,10 +336,12 @@ int Run(int argc, const char* const* argv, Options opts) {
   }
 
   TG_LOG(Info) << "tracegapd " << kVersion << " capturing: " << probes->attached()
-               << " tracepoints attached; capture variant " << capture << " ("
+               << " tracepoints and " << (probes->tls() ? probes->tls()->probes() : 0)
+               << " uprobes attached; capture variant " << capture << " ("
                << HooksDescription(*probes) << ", HTTP/2 "
-               << (probes->variant().http2 ? "followed" : "NOT followed") << "); metrics at http://"
-               << opts.listen << "/metrics; API at " << opts.api_socket;
+               << (probes->variant().http2 ? "followed" : "NOT followed") << "; TLS "
+               << TlsDescription(*probes, opts.tls) << "); metrics at http://" << opts.listen
+               << "/metrics; API at " << opts.api_socket;
 
   sd_notify(0, "READY=1");
   const int code = loop.Run(g_stop, g_reload, [&] {

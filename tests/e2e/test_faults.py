@@ -315,11 +315,13 @@ class KillAndRestart(unittest.TestCase):
             try:
                 pid = d1.proc.pid
                 progs, links, maps = (tglib.bpf_fd_ids(pid, k) for k in ("prog_id", "link_id", "map_id"))
-                attached = int(re.search(r"capturing: (\d+) tracepoints attached", d1.output()).group(1))
+                found = re.search(r"capturing: (\d+) tracepoints and (\d+) uprobes attached", d1.output())
+                attached = int(found.group(1)) + int(found.group(2))
                 self.assertEqual(len(links), attached)
                 loaded = bpftool_ids("prog")
                 self.assertTrue(progs and progs <= set(loaded), "bpftool must list the daemon's programs")
-                self.assertTrue(all(loaded[p]["name"].startswith(("tracepoint__", "tp_btf__")) for p in progs),
+                self.assertTrue(all(loaded[p]["name"].startswith(("tracepoint__", "tp_btf__", "tg_tls_"))
+                                    for p in progs),
                                 [loaded[p]["name"] for p in progs])
                 self.assertLessEqual(links, set(bpftool_ids("link")))
                 self.assertLessEqual(maps, set(bpftool_ids("map")))

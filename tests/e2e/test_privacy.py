@@ -28,8 +28,8 @@ OUT = "tracegap_outbound_total"
 
 # Every tracegap_* family and its exact label names (README "Metrics", docs/http2.md).
 FAMILIES = {
-    "tracegap_requests_total": {"direction", "protocol", "context", "comm", "unit"},
-    "tracegap_outbound_total": {"outcome", "protocol", "comm", "unit"},
+    "tracegap_requests_total": {"direction", "protocol", "context", "tls", "comm", "unit"},
+    "tracegap_outbound_total": {"outcome", "protocol", "tls", "comm", "unit"},
     "tracegap_malformed_total": {"direction", "header", "reason", "comm", "unit"},
     "tracegap_legacy_headers_total": {"direction", "format", "comm", "unit"},
     "tracegap_parse_errors_total": {"protocol", "reason"},
@@ -42,9 +42,12 @@ FAMILIES = {
     "tracegap_capture_degraded": set(),
     "tracegap_connection_upgrades_total": {"to"},
     "tracegap_tracestate_duplicates_total": {"direction"},
+    "tracegap_tls_libraries": {"state"},
+    "tracegap_tls_attach_failures_total": {"reason"},
+    "tracegap_tls_unseen_connections_total": {"reason"},
 }
 ALLOWED_LABELS = {"direction", "protocol", "context", "comm", "unit", "header", "reason", "format",
-                  "outcome", "state", "version", "attach", "hooks", "build", "http2", "to"}
+                  "outcome", "state", "version", "attach", "hooks", "build", "http2", "to", "tls"}
 # Labels whose values come from fixed sets.
 ENUMS = {
     "direction": {"inbound", "outbound"},
@@ -54,10 +57,11 @@ ENUMS = {
                 "mangled", "unknown"},
     "header": {"traceparent", "tracestate"},
     "format": {"b3", "jaeger", "xray", "grpc_trace_bin", "sw8"},
-    "state": {"synced", "unsynced", "broken"},
+    "state": {"synced", "unsynced", "broken", "attached", "failed"},
     "hooks": {"socket", "syscall"},
     "build": {"direct-reads", "probe-reads"},
     "http2": {"on", "off"},
+    "tls": {"true", "false"},
 }
 
 # A thread-per-request server named tgp-proxy. For each request it receives (whatever its path,
@@ -311,7 +315,7 @@ class Privacy(unittest.TestCase):
         # Every kernel-side failure reason is there from the start, so that alerts see it.
         reasons = {labels["reason"] for name, labels in samples(text) if name == "tracegap_kernel_drops_total"}
         self.assertEqual(reasons, {"ringbuf_full", "read_user_failed", "conn_map_full", "stash_map_full",
-                                   "iov_limit", "unread_call"})
+                                   "iov_limit", "unread_call", "tls_unmapped"})
 
     def test_api_refuses_other_users(self):
         sock = self.daemon.api_socket

@@ -142,8 +142,8 @@ bool Attacher::AttachLibrary(const std::string& path, LibraryKind kind, FileKey 
     lib.attached = required_ok == required;
   }
   if (lib.attached) {
-    TG_LOG(Info) << "TLS: " << lib.probes << " uprobes on " << path << " (" << Label(kind) << ")"
-                 << (lib.error.empty() ? "" : "; not attached: " + lib.error);
+    TG_LOG(Debug) << "TLS: " << lib.probes << " uprobes on " << path << " (" << Label(kind) << ")"
+                  << (lib.error.empty() ? "" : "; not attached: " + lib.error);
   } else {
     TG_LOG(Warning) << "TLS: cannot read the plaintext of " << path << ": " << lib.error;
   }

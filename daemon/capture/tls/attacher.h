@@ -78,6 +78,8 @@ class Attacher {
   // A connection of `pid` began with TLS that no probe reads (TG_EVENT_TLS_UNSEEN).
   void NoteUnseen(uint32_t pid, std::string_view comm);
   TlsStatus Snapshot() const;
+  // Uprobes attached (entry and return probes each count). The loop's thread only.
+  size_t probes() const { return links_.size(); }
 
  private:
   struct FileKey {

@@ -66,13 +66,18 @@ ProcessMaps ParseMaps(std::string_view text) {
     if (p == std::string_view::npos || file.inode == 0) continue;
     std::string_view path = line.substr(p);
     if (path.empty() || path.front() != '/') continue;
-    // A deleted file cannot be probed (its path names another file, or none).
-    if (path.ends_with(" (deleted)")) continue;
     file.path = std::string(path);
+    // The executable even when deleted (replaced by an upgrade while it runs): it is still read
+    // through /proc/PID/exe, and " (deleted)" stays in its name as evidence.
     if (!out.first_file) out.first_file = file;
-    const size_t slash = path.rfind('/');
-    const std::string_view base = path.substr(slash + 1);
+    constexpr std::string_view kDeleted = " (deleted)";
+    const bool deleted = path.ends_with(kDeleted);
+    const std::string_view name = deleted ? path.substr(0, path.size() - kDeleted.size()) : path;
+    const std::string_view base = name.substr(name.rfind('/') + 1);
+    // A JVM whose libjvm.so was replaced while it runs is still a JVM.
     if (base.starts_with("libjvm.so")) out.maps_libjvm = true;
+    // A deleted libssl cannot be probed (its path names another file, or none).
+    if (deleted) continue;
     if (const auto kind = LibsslKind(base)) {
       bool known = false;
       for (const auto& [f, k] : out.libssl) {

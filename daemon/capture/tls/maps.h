@@ -23,8 +23,9 @@ struct MappedFile {
 struct ProcessMaps {
   // The distinct libssl files mapped (by device and inode), in order of first mapping.
   std::vector<std::pair<MappedFile, LibraryKind>> libssl;
-  bool maps_libjvm = false;              // a JVM: JSSE does TLS in Java code
-  std::optional<MappedFile> first_file;  // the first file-backed mapping (the executable, normally)
+  bool maps_libjvm = false;  // a JVM: JSSE does TLS in Java code
+  // The first file-backed mapping (the executable, normally), " (deleted)" suffix included.
+  std::optional<MappedFile> first_file;
 };
 
 // Parses /proc/PID/maps text; malformed lines are skipped, never trusted.

@@ -13,7 +13,7 @@ namespace tracegap::tls {
 
 // The standard directories (/lib, /lib64, /usr/lib, /usr/lib64, /usr/local/lib, their multiarch
 // subdirectories) and those of /etc/ld.so.conf (with its `include` globs), under `root`. Real
-// paths, one per file (device and inode).
+// paths, one per file (device and inode), only ELF files of this machine (not /usr/lib32's).
 std::vector<std::pair<std::string, LibraryKind>> FindSystemLibssl(std::string_view root = "/");
 
 }  // namespace tracegap::tls
