@@ -30,6 +30,7 @@ namespace tracegap::tls {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace std::string_literals;
 constexpr const char* kSystemLibssl = "/usr/lib/x86_64-linux-gnu/libssl.so.3";
 
 // A fresh directory under the test temp dir, removed with its contents at the end.
@@ -167,8 +168,8 @@ TEST(TlsMapsTest, JvmAndGarbage) {
       "1-2 r-xp 0 08:01 99999999999999999999999 /x/libssl.so.3\n"
       "1-2 r-xp 0 08:01 5\n"
       "1-2 r-xp 0 08:01 5 \n"
-      "\xff\xfe\x00 r-xp\n"
-      "7f-80 r-xp 00000000 08:01 12 /usr/lib/jvm/java-17/lib/server/libjvm.so\n");
+      "\xff\xfe\0 r-xp\n"  // a NUL byte: the text goes on after it
+      "7f-80 r-xp 00000000 08:01 12 /usr/lib/jvm/java-17/lib/server/libjvm.so\n"s);
   EXPECT_TRUE(m.libssl.empty());
   EXPECT_TRUE(m.maps_libjvm);
   ASSERT_TRUE(m.first_file.has_value());
@@ -543,7 +544,11 @@ TEST(TlsReasonTest, Labels) {
 // FindSystemLibssl
 
 // The first 64 bytes of this test's own executable: an ELF header of this machine.
-std::string NativeElfHeader() { return ReadAll("/proc/self/exe").substr(0, 64); }
+std::string NativeElfHeader() {
+  std::string h(64, '\0');
+  std::ifstream("/proc/self/exe", std::ios::binary).read(h.data(), 64);
+  return h;
+}
 
 // The same header, for the 32-bit flavour of this machine (a biarch library).
 std::string Elf32Header() {
@@ -594,7 +599,7 @@ TEST(TlsSystemLibsTest, LdConfRules) {
   WriteAll(root / "opt/b/libssl.so.1.1", NativeElfHeader());
   // A relative symlink to the real file: named by its real path.
   WriteAll(root / "opt/real/libssl.so.3", NativeElfHeader());
-  fs::create_symlink("../../opt/real/libssl.so.3", root / "opt/c/lib/libssl.so.3");
+  fs::create_symlink("../../real/libssl.so.3", root / "opt/c/lib/libssl.so.3");
   // Not libraries to attach: 32-bit, not ELF, a directory.
   WriteAll(root / "usr/lib32/libssl.so.3", Elf32Header());
   WriteAll(root / "usr/local/lib/libssl.so.3", "INPUT(-lssl)\n");

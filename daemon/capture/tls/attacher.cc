@@ -181,6 +181,8 @@ bool Attacher::LookAtProcess(uint32_t pid, ProcessMaps* maps) {
     struct stat st {};
     FileKey key{0, file.inode};
     if (stat(path.c_str(), &st) == 0) key = {static_cast<uint64_t>(st.st_dev), st.st_ino};
+    // A 32-bit or foreign libssl (a biarch process): its arguments are not where the probes look.
+    if (!IsNativeLibrary(path)) continue;
     // The same file as one attached already (the system's) under another name: no new probes.
     any |= AttachLibrary(path, kind, key);
   }

@@ -110,6 +110,8 @@ void ReadLdConf(std::string_view root, const std::string& file,
 
 }  // namespace
 
+bool IsNativeLibrary(const std::string& path) { return IsNativeElf(path); }
+
 std::vector<std::pair<std::string, LibraryKind>> FindSystemLibssl(std::string_view root) {
   std::vector<std::string> dirs;
   for (const char* base : {"/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib"}) {

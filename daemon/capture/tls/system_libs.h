@@ -16,4 +16,8 @@ namespace tracegap::tls {
 // paths, one per file (device and inode), only ELF files of this machine (not /usr/lib32's).
 std::vector<std::pair<std::string, LibraryKind>> FindSystemLibssl(std::string_view root = "/");
 
+// Whether the file is an ELF object of this machine (class, byte order, architecture): the
+// uprobes read arguments as this architecture passes them.
+bool IsNativeLibrary(const std::string& path);
+
 }  // namespace tracegap::tls
