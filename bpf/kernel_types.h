@@ -90,6 +90,8 @@ struct pt_regs {
   unsigned long dx;
   unsigned long cx;
   unsigned long ax;      /* a function's return value (uretprobes: bpf/tls.h) */
+  unsigned long bx;      /* Go's register ABI: argument 2 */
+  unsigned long r14;     /* Go's register ABI: the current goroutine (g) */
   unsigned long orig_ax; /* the syscall number */
 };
 #elif defined(__TARGET_ARCH_arm64)

@@ -117,8 +117,11 @@ static __always_inline void tg_read_tuple(tg_sk_t skp, struct tg_tuple *t) {
 static __always_inline __u8 tg_sock_state(tg_sk_t skp) {
   return TG_SOCK(skp)->__sk_common.skc_state;
 }
-#else
-static __always_inline void tg_read_tuple(tg_sk_t skp, struct tg_tuple *t) {
+#endif
+
+/* The endpoints of the socket at address `skp`, read with bpf_probe_read_kernel: for any socket
+ * address (a uprobe's, tls.h), whatever the build. */
+static __always_inline void tg_read_tuple_core(__u64 skp, struct tg_tuple *t) {
   struct sock *sk = (struct sock *)skp;
   t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
   t->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
@@ -132,6 +135,11 @@ static __always_inline void tg_read_tuple(tg_sk_t skp, struct tg_tuple *t) {
     BPF_CORE_READ_INTO(&t->local_addr, sk, __sk_common.skc_v6_rcv_saddr);
     BPF_CORE_READ_INTO(&t->remote_addr, sk, __sk_common.skc_v6_daddr);
   }
+}
+
+#ifndef TG_SOCK
+static __always_inline void tg_read_tuple(tg_sk_t skp, struct tg_tuple *t) {
+  tg_read_tuple_core(skp, t);
 }
 
 static __always_inline __u8 tg_sock_state(tg_sk_t skp) {

@@ -8,6 +8,7 @@ build_pkgs=(
   build-essential cmake pkg-config
   clang llvm                       # BPF objects: clang -target bpf
   libbpf-dev bpftool libelf-dev zlib1g-dev
+  libcapstone-dev                  # disassembler: the RET instructions of Go's crypto/tls functions
   libboost-program-options-dev     # its libboost1.74-dev also brings Asio and Beast (header-only)
   nlohmann-json3-dev               # JSON of the local API
   prometheus-cpp-dev

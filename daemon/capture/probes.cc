@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -63,7 +64,13 @@ void Probes::RingDeleter::operator()(ring_buffer* r) const { ring_buffer__free(r
 void Probes::LinkDeleter::operator()(bpf_link* l) const { bpf_link__destroy(l); }
 
 Probes::~Probes() {
+  const auto t0 = std::chrono::steady_clock::now();
   tls_.reset();
+  TG_LOG(Debug) << "uprobes detached in "
+                << std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - t0)
+                       .count()
+                << " ms";
   // Order matters: links first (stop new events), then the ring buffer, then the object.
   // Each tracepoint detach waits for an RCU grace period (~80 ms here); done one after another,
   // 17 of them take over a second. Detached from parallel threads, they share grace periods.

@@ -153,13 +153,15 @@ def nghttp(url, count, *headers):
     return proc.pid
 
 
-def build_go_peer(source, name):
+def build_go_peer(source, name, ldflags=None):
     """Builds tests/peers/go/<source> with Debian's Go and Go libraries (GO111MODULE=off, GOPATH
-    /usr/share/gocode) into a temp dir; returns the binary's path, named `name` (its comm)."""
+    /usr/share/gocode) into a temp dir; returns the binary's path, named `name` (its comm).
+    ldflags="-s -w" builds it stripped."""
     out = os.path.join(tempfile.mkdtemp(prefix="tg-go-"), name)
     env = {**os.environ, "GO111MODULE": "off", "GOPATH": "/usr/share/gocode",
            "GOCACHE": os.path.join(os.path.dirname(out), "cache"), "GOFLAGS": ""}
-    r = subprocess.run(["go", "build", "-o", out, os.path.join(PEERS, "go", source)], env=env,
+    flags = ["-ldflags", ldflags] if ldflags else []
+    r = subprocess.run(["go", "build", *flags, "-o", out, os.path.join(PEERS, "go", source)], env=env,
                        capture_output=True, text=True, timeout=300)
     if r.returncode != 0:
         raise RuntimeError(f"go build {source} failed:\n{r.stderr}")

@@ -7,8 +7,9 @@ certificates made here.
 * A propagation chain over TLS: curl -> a Python HTTPS service (Debian's python3, ssl module) ->
   nginx over HTTPS; propagate / drop / restart counted exactly, and the gap example says TLS.
 * A TLS service started before tracegapd is seen like one started after.
-* A Go HTTPS client and server (crypto/tls compiled in): listed by `tracegap status` as unseen,
-  reason "go", counted, and their ciphertext makes no error.
+* A Go HTTPS client and server (crypto/tls compiled in): read once the process shows TLS (uprobes
+  at (*Conn).Write/Read and their RET instructions); stripped, listed by `tracegap status` as
+  unseen, reason "go", counted, and its ciphertext makes no error.
 * --tls off: HTTPS is passed over unread, with no error.
 """
 import json
@@ -239,38 +240,68 @@ class TlsServiceStartedBefore(unittest.TestCase):
             certs.close()
 
 
-class GoTlsUnseen(TlsBase):
-    """Go's crypto/tls is compiled into the binary: reported as not seen, never mis-read."""
+class GoTls(TlsBase):
+    """Go's crypto/tls compiled into the binary: probed at (*Conn).Write/Read (entry and RET
+    instructions) once the process shows TLS; a stripped binary is listed as not seen."""
 
-    def test_listed_with_reason_go(self):
+    def run_peer(self, binary, warmup, pause, n):
+        proc = subprocess.Popen([binary, "-cert", self.certs.cert, "-key", self.certs.key, "-warmup",
+                                 str(warmup), "-pause", str(pause), "-n", str(n), "-hold", "20"],
+                                stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: (proc.kill(), proc.wait()))
+        if warmup:
+            self.assertEqual(proc.stdout.readline().strip(), "warm")
+        return proc
+
+    def unseen(self, pid):
+        return [u for u in self.daemon.status()["tls"]["unseen"] if u["pid"] == pid]
+
+    def test_go_program_is_read(self):
         binary = peers.build_go_peer("tls-peer.go", "tg-go-tls")
         before = self.daemon.scrape()
-        proc = subprocess.Popen([binary, "-cert", self.certs.cert, "-key", self.certs.key, "-n", "3",
-                                 "-hold", "20"], stdout=subprocess.PIPE, text=True)
-        try:
-            line = proc.stdout.readline()
-            self.assertTrue(line.startswith("done"), line)
-            deadline = time.time() + 10
-            unseen = []
-            while time.time() < deadline:
-                unseen = [u for u in self.daemon.status()["tls"]["unseen"] if u["pid"] == proc.pid]
-                if unseen and unseen[0]["connections"] >= 2:
-                    break
-                time.sleep(0.2)
-            self.assertEqual(len(unseen), 1, self.daemon.status()["tls"])
-            self.assertEqual(unseen[0]["reason"], "go")
-            self.assertEqual(unseen[0]["comm"], "tg-go-tls")
-            self.assertIn("Go binary", unseen[0]["detail"])
-            after = self.daemon.scrape()
-            # Both ends of each of the 3 connections began with a TLS handshake (within the 30 s
-            # look-again interval, all counted on the one listing).
-            self.assertEqual(deltas(before, after, UNSEEN, ("reason",)), {"go": 6})
-            self.assertEqual(unseen[0]["connections"], 6)
-            self.assertEqual(deltas(before, after, REQ, ("tls",), comm="tg-go-tls"), {})
-            self.assertEqual(errors(before, after), {})
-        finally:
-            proc.kill()
-            proc.wait()
+        # The first connection shows TLS the daemon does not read yet: it probes the binary, and
+        # the requests after the pause are read.
+        proc = self.run_peer(binary, 1, 3, 3)
+        line = proc.stdout.readline()
+        self.assertTrue(line.startswith("done"), line)
+        after = self.daemon.wait_for(lambda m: sum(by_tls(before, m, "tg-go-tls", "inbound").values()) >= 3
+                                     and sum(by_tls(before, m, "tg-go-tls", "outbound").values()) >= 3)
+        time.sleep(0.3)
+        after = self.daemon.scrape()
+        self.assertEqual(by_tls(before, after, "tg-go-tls", "inbound"), {("http1", "valid", "true"): 3})
+        self.assertEqual(by_tls(before, after, "tg-go-tls", "outbound"), {("http1", "valid", "true"): 3})
+        self.assertEqual(errors(before, after), {})
+        libs = [l for l in self.daemon.status()["tls"]["libraries"] if l["kind"] == "go-crypto-tls"
+                and l["path"] == binary]
+        self.assertEqual(len(libs), 1, self.daemon.status()["tls"]["libraries"])
+        self.assertTrue(libs[0]["attached"], libs[0])
+        self.assertGreaterEqual(libs[0]["probes"], 4)
+        self.assertEqual(self.unseen(proc.pid), [])
+
+    def test_stripped_go_is_listed_with_reason(self):
+        binary = peers.build_go_peer("tls-peer.go", "tg-go-strip", ldflags="-s -w")
+        before = self.daemon.scrape()
+        proc = self.run_peer(binary, 0, 0, 3)
+        line = proc.stdout.readline()
+        self.assertTrue(line.startswith("done"), line)
+        deadline = time.time() + 10
+        unseen = []
+        while time.time() < deadline:
+            unseen = self.unseen(proc.pid)
+            if unseen and unseen[0]["connections"] >= 6:
+                break
+            time.sleep(0.2)
+        self.assertEqual(len(unseen), 1, self.daemon.status()["tls"])
+        self.assertEqual(unseen[0]["reason"], "go")
+        self.assertEqual(unseen[0]["comm"], "tg-go-strip")
+        self.assertIn("stripped", unseen[0]["detail"])
+        after = self.daemon.scrape()
+        # Both ends of each of the 3 connections began with a TLS handshake (within the 30 s
+        # look-again interval, all counted on the one listing).
+        self.assertEqual(deltas(before, after, UNSEEN, ("reason",)), {"go": 6})
+        self.assertEqual(unseen[0]["connections"], 6)
+        self.assertEqual(deltas(before, after, REQ, ("tls",), comm="tg-go-strip"), {})
+        self.assertEqual(errors(before, after), {})
 
 
 class TlsOff(TlsBase):

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "capture/tls/elf_tls.h"
+#include "capture/tls/go_probes.h"
 #include "capture/tls/maps.h"
 #include "capture/tls/reason.h"
 #include "capture/tls/system_libs.h"
@@ -633,6 +634,28 @@ TEST(TlsSystemLibsTest, ThisHost) {
     ASSERT_TRUE(std::holds_alternative<ElfTls>(r)) << std::get<std::string>(r);
     EXPECT_TRUE(std::get<ElfTls>(r).openssl_api) << path;
   }
+}
+
+}  // namespace
+}  // namespace tracegap::tls
+
+namespace tracegap::tls {
+namespace {
+
+TEST(TlsGoProbesTest, NotAGoProgramIsAnErrorWithItsCause) {
+  auto r = FindGoTlsProbes("/nonexistent/tg-go");
+  ASSERT_TRUE(std::holds_alternative<std::string>(r));
+  EXPECT_NE(std::get<std::string>(r).find("No such file"), std::string::npos);
+  // /bin/ls: stripped, or without Go's symbols: either way, said.
+  r = FindGoTlsProbes("/bin/ls");
+  ASSERT_TRUE(std::holds_alternative<std::string>(r));
+  const std::string& why = std::get<std::string>(r);
+  EXPECT_TRUE(why.find("stripped") != std::string::npos ||
+              why.find("crypto/tls.(*Conn).Write") != std::string::npos)
+      << why;
+  // This test binary has a .symtab (RelWithDebInfo) but no Go.
+  r = FindGoTlsProbes("/proc/self/exe");
+  ASSERT_TRUE(std::holds_alternative<std::string>(r));
 }
 
 }  // namespace

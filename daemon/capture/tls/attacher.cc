@@ -8,11 +8,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "capture/libbpf_log.h"
 #include "capture/tls/elf_tls.h"
+#include "capture/tls/go_probes.h"
 #include "capture/tls/system_libs.h"
 #include "errno_text.h"
 #include "log.h"
@@ -34,9 +36,9 @@ constexpr Probe kProbes[] = {
     {"SSL_write_ex", "tg_tls_write_ex_enter", "tg_tls_exit", false},
     {"SSL_read_ex", "tg_tls_read_ex_enter", "tg_tls_exit", false},
     // Where a session first does socket I/O: ties it to its socket before any plaintext.
+    // SSL_connect and SSL_accept run it too (they call it through its exported symbol): not
+    // probed apart, since every uprobe costs ~55 ms to detach here, one after another.
     {"SSL_do_handshake", "tg_tls_handshake_enter", "tg_tls_handshake_exit", false},
-    {"SSL_connect", "tg_tls_handshake_enter", "tg_tls_handshake_exit", false},
-    {"SSL_accept", "tg_tls_handshake_enter", "tg_tls_handshake_exit", false},
 };
 
 // Diagnosed processes listed at most; the oldest goes first.
@@ -159,14 +161,78 @@ void Attacher::Start() {
     if (stat(path.c_str(), &st) != 0) continue;
     AttachLibrary(path, kind, {static_cast<uint64_t>(st.st_dev), st.st_ino});
   }
-  // Every running process's own libssl (a container's, one outside the linker's directories).
+  // Every running process's own libssl (a container's, one outside the linker's directories),
+  // and every running Go program with crypto/tls (each executable read once).
   std::error_code ec;
+  std::set<FileKey> executables;
   for (const auto& entry : std::filesystem::directory_iterator(proc_, ec)) {
     const std::string name = entry.path().filename().string();
     if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    const uint32_t pid = static_cast<uint32_t>(std::stoul(name));
     ProcessMaps maps;
-    LookAtProcess(static_cast<uint32_t>(std::stoul(name)), &maps);
+    if (LookAtProcess(pid, &maps)) continue;
+    FileKey key;
+    if (!ExeKey(pid, &key) || !executables.insert(key).second) continue;
+    const std::string exe = proc_ + "/" + name + "/exe";
+    const auto elf = InspectElf(exe);
+    if (const auto* t = std::get_if<ElfTls>(&elf); t != nullptr && t->go && t->go_crypto_tls)
+      AttachGo(exe, key);
   }
+}
+
+bool Attacher::ExeKey(uint32_t pid, FileKey* key) const {
+  struct stat st {};
+  if (stat((proc_ + "/" + std::to_string(pid) + "/exe").c_str(), &st) != 0) return false;
+  *key = {static_cast<uint64_t>(st.st_dev), st.st_ino};
+  return true;
+}
+
+std::string Attacher::AttachGo(const std::string& path, FileKey key) {
+  if (auto it = go_.find(key); it != go_.end()) return it->second;
+  // Shown by the executable's own name (`path` is /proc/PID/exe, which names it for the attach).
+  std::error_code ec;
+  const std::filesystem::path shown = std::filesystem::read_symlink(path, ec);
+  LibraryStatus lib{ec ? path : shown.string(), LibraryKind::kGoCryptoTls, false, "", 0};
+  const auto found = FindGoTlsProbes(path);
+  if (const auto* why = std::get_if<std::string>(&found)) {
+    lib.error = *why;
+  } else {
+    const GoTlsProbes& g = std::get<GoTlsProbes>(found);
+    std::vector<std::pair<const char*, uint64_t>> at;
+    at.emplace_back("tg_tls_go_write_enter", g.write.entry);
+    at.emplace_back("tg_tls_go_read_enter", g.read.entry);
+    for (uint64_t r : g.read.returns) at.emplace_back("tg_tls_go_exit", r);
+    for (uint64_t h : g.handshakes) at.emplace_back("tg_tls_go_handshake_enter", h);
+    lib.attached = true;
+    for (const auto& [name, offset] : at) {
+      bpf_program* prog = bpf_object__find_program_by_name(obj_, name);
+      LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = false);
+      ClearLibbpfLines();
+      bpf_link* link = prog == nullptr
+                           ? nullptr
+                           : bpf_program__attach_uprobe_opts(prog, -1, path.c_str(),
+                                                             static_cast<size_t>(offset), &opts);
+      if (link == nullptr) {
+        const int e = prog == nullptr ? ENOENT : errno;
+        lib.error = std::string("uprobe ") + name + " at file offset " + std::to_string(offset) +
+                    ": " + ErrnoTextWithNumber(e) + LastLibbpfLines(2);
+        if (hooks_.attach_failed) hooks_.attach_failed(Classify(e));
+        lib.attached = false;
+        break;
+      }
+      links_.push_back(link);
+      ++lib.probes;
+    }
+  }
+  if (lib.attached) {
+    TG_LOG(Info) << "TLS: " << lib.probes << " uprobes on Go's crypto/tls in " << path;
+  } else {
+    TG_LOG(Info) << "TLS: Go's crypto/tls in " << path << " is not probed: " << lib.error;
+  }
+  go_[key] = lib.attached ? "" : lib.error;
+  std::lock_guard lock(mu_);
+  status_.libraries.push_back(std::move(lib));
+  return go_[key];
 }
 
 bool Attacher::LookAtProcess(uint32_t pid, ProcessMaps* maps) {
@@ -230,9 +296,22 @@ void Attacher::NoteUnseen(uint32_t pid, std::string_view comm) {
         "outside SSL_do_handshake/SSL_connect/SSL_accept/SSL_read/SSL_write (a memory "
         "BIO, as Node.js uses, or another TLS library in the same process)";
   } else {
-    const Diagnosis d = Diagnose(maps, InspectElf(proc_ + "/" + std::to_string(pid) + "/exe"));
+    FileKey key;
+    const bool have_key = ExeKey(pid, &key);
+    if (have_key) {
+      // A Go program probed already: its TLS is read (this event is its ciphertext's handshake).
+      if (auto it = go_.find(key); it != go_.end() && it->second.empty()) return;
+    }
+    const auto elf = InspectElf(base + "/exe");
+    const Diagnosis d = Diagnose(maps, elf);
     u.reason = d.reason;
     u.detail = d.detail;
+    if (d.reason == Unseen::kGo && have_key) {
+      // Probed from now on: its later connections are seen. Else listed, with why.
+      const std::string why = AttachGo(base + "/exe", key);
+      if (why.empty()) return;
+      u.detail += "; not probed: " + why;
+    }
   }
   TG_LOG(Info) << "TLS of pid " << pid << " (" << comm << ") is not seen: " << Label(u.reason)
                << ": " << u.detail;

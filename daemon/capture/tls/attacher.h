@@ -90,12 +90,17 @@ class Attacher {
   bool AttachLibrary(const std::string& path, LibraryKind kind, FileKey key);
   // Whether `pid` maps a libssl, attaching any not attached yet.
   bool LookAtProcess(uint32_t pid, ProcessMaps* maps);
+  // Attaches the Go crypto/tls probes to the executable at `path`, once per file; "" or why not.
+  std::string AttachGo(const std::string& path, FileKey key);
+  // The executable of `pid` as a file key (device, inode); false if it cannot be read.
+  bool ExeKey(uint32_t pid, FileKey* key) const;
 
   bpf_object* obj_;
   Hooks hooks_;
   std::string proc_;
   std::vector<bpf_link*> links_;
   std::map<FileKey, size_t> attached_;  // file -> index in status_.libraries
+  std::map<FileKey, std::string> go_;   // Go executables looked at -> "" (probed) or why not
   // When each pid was last looked at (CLOCK_MONOTONIC seconds): a busy process is looked at
   // again at most every kLookAgainSeconds.
   std::map<uint32_t, uint64_t> looked_;

@@ -34,6 +34,8 @@ std::string_view Label(LibraryKind k) {
       return "openssl-3";
     case LibraryKind::kOpenSsl11:
       return "openssl-1.1";
+    case LibraryKind::kGoCryptoTls:
+      return "go-crypto-tls";
   }
   return "openssl";
 }

@@ -11,8 +11,9 @@
 
 namespace tracegap::tls {
 
-enum class LibraryKind : uint8_t { kOpenSsl3, kOpenSsl11 };  // libssl.so.3, libssl.so.1.1
-std::string_view Label(LibraryKind k);                       // "openssl-3", "openssl-1.1"
+// libssl.so.3, libssl.so.1.1; and a Go binary's own crypto/tls (capture/tls/go_probes.h).
+enum class LibraryKind : uint8_t { kOpenSsl3, kOpenSsl11, kGoCryptoTls };
+std::string_view Label(LibraryKind k);  // "openssl-3", "openssl-1.1", "go-crypto-tls"
 
 struct MappedFile {
   std::string path;  // as the process sees it (its mount namespace)

@@ -1,11 +1,11 @@
 // tracegap end-to-end test peer: a Go HTTPS server and client in one process (Go's crypto/tls,
 // compiled in: no libssl), built with Debian's Go.
 //
-//	tls-peer -cert CERT -key KEY -n N -hold SECONDS
+//	tls-peer -cert CERT -key KEY [-warmup W -pause SECONDS] -n N -hold SECONDS
 //
-// Serves HTTPS on a free loopback port, makes N requests to itself with a valid traceparent (one
-// connection each), prints "done PORT", then stays up for -hold seconds so that the process can be
-// looked at.
+// Serves HTTPS on a free loopback port; makes W requests to itself, prints "warm", waits -pause
+// seconds; then makes N requests with a valid traceparent (one connection each), prints
+// "done PORT", and stays up for -hold seconds so that the process can be looked at.
 package main
 
 import (
@@ -24,6 +24,8 @@ func main() {
 	key := flag.String("key", "", "private key (PEM)")
 	n := flag.Int("n", 3, "requests")
 	hold := flag.Int("hold", 5, "seconds to stay up after the requests")
+	warmup := flag.Int("warmup", 0, "requests before the pause")
+	pause := flag.Int("pause", 0, "seconds between the warm-up and the requests")
 	flag.Parse()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,7 +38,7 @@ func main() {
 	go srv.ServeTLS(ln, *cert, *key)
 	port := ln.Addr().(*net.TCPAddr).Port
 	url := fmt.Sprintf("https://127.0.0.1:%d/", port)
-	for i := 0; i < *n; i++ {
+	get := func() {
 		c := &http.Client{Transport: &http.Transport{
 			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
 			DisableKeepAlives: true,
@@ -50,6 +52,16 @@ func main() {
 		}
 		io.Copy(io.Discard, r.Body)
 		r.Body.Close()
+	}
+	if *warmup > 0 {
+		for i := 0; i < *warmup; i++ {
+			get()
+		}
+		fmt.Println("warm")
+		time.Sleep(time.Duration(*pause) * time.Second)
+	}
+	for i := 0; i < *n; i++ {
+		get()
 	}
 	fmt.Printf("done %d\n", port)
 	time.Sleep(time.Duration(*hold) * time.Second)
