@@ -18,6 +18,8 @@ each daemon alone.
 Sections (--only NAME runs one; several --only may be given):
   http1    nginx + wrk (saturation) and h2load --h1 --rps (fixed rate): req/s, p50/p99, nginx CPU/req
   h2grpc   nghttpd + h2load (h2c), and a python3-grpcio unary load (bench/grpc_driver.py)
+  https    nginx over TLS (OpenSSL 3) + wrk (saturation): what reading TLS plaintext at uprobes
+           costs per request, beside the same load in plaintext
   syscall  build/bin/syscall_bench: ns per syscall on TCP (non-HTTP), UNIX pair, pipe, file
   daemon   tracegapd CPU per 100k requests and RSS at fixed HTTP/1 rates, and per gRPC call;
            kernel drops
@@ -70,7 +72,7 @@ CONFIGS = ("none", "floor", "tracegapd", "floor-syscall", "tracegapd-syscall")
 SOCKET_CONFIGS = ("floor", "tracegapd")  # need the kernel's socket-layer tracepoints
 FLOOR_OF = {"tracegapd": "floor", "tracegapd-syscall": "floor-syscall"}
 DAEMON_CONFIGS = ("none", "tracegapd", "tracegapd-syscall")  # the daemon section's (its figures are the daemon's)
-SECTIONS = ("http1", "h2grpc", "syscall", "daemon", "scale", "evidence")
+SECTIONS = ("http1", "h2grpc", "https", "syscall", "daemon", "scale", "evidence")
 SYSCALL_CASES = ("tcp_loopback", "unix_socketpair", "pipe", "regular_file")
 # The issue's table (the report's headline): id -> (what, section, unit, digits, target, goal).
 # A figure passes when it is ≤ the target; the default capture path's figure is judged.
@@ -359,11 +361,12 @@ def daemon_delta(before, after, n):
 class Nginx:
     """nginx, one worker on CPU 0, `return 200 "ok"`, keep-alive, access_log off."""
 
-    def __init__(self, ctx, conns=1024):
+    def __init__(self, ctx, conns=1024, tls=False):
         self.ctx = ctx
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="nginx-", dir=ctx.tmp)
         self.conns = conns
+        self.tls = tls
 
     def __enter__(self):
         soft, hard = __import__("resource").getrlimit(__import__("resource").RLIMIT_NOFILE)
@@ -371,6 +374,13 @@ class Nginx:
         wc = min(self.conns + 512, max(1024, nofile - 64))
         conf = os.path.join(self.dir, "nginx.conf")
         d = self.dir
+        listen = f"listen 127.0.0.1:{self.port} backlog=4096;"
+        if self.tls:
+            # A self-signed RSA-2048 certificate; TLS 1.3 with OpenSSL's default suites.
+            run_tool("openssl", ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                                 "-subj", "/CN=localhost", "-keyout", f"{d}/key.pem", "-out", f"{d}/cert.pem"], 60)
+            listen = (f"listen 127.0.0.1:{self.port} ssl backlog=4096;\n    ssl_certificate {d}/cert.pem;\n"
+                      f"    ssl_certificate_key {d}/key.pem;")
         with open(conf, "w") as f:
             f.write(f"""worker_processes 1;
 worker_rlimit_nofile {nofile};
@@ -387,7 +397,7 @@ http {{
   uwsgi_temp_path {d}/uwsgi;
   scgi_temp_path {d}/scgi;
   server {{
-    listen 127.0.0.1:{self.port} backlog=4096;
+    {listen}
     location / {{ return 200 "ok"; }}
   }}
 }}
@@ -411,7 +421,7 @@ http {{
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}/"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/"
 
     def cpu(self):
         return proc_cpu(self.worker)
@@ -772,6 +782,33 @@ def sec_http1(ctx):
                    f"{td} {fmt(lt, 2)}% vs {fl} {fmt(lf, 2)}%" + (f" = {fmt(lt / lf, 2)}×" if lf > 0 else ""),
                    "≤ 1.5× the floor's loss", ok, "http1",
                    note="" if lf > 0 else "the floor's loss is ≤ 0 here (within noise): any positive loss counts as a MISS")
+
+
+# ------------------------------------------------------------------------------------------------
+# Section 2b: HTTPS (nginx over OpenSSL 3): the TLS uprobes' cost
+
+def sec_https(ctx):
+    """The same nginx and wrk load as section 1, over TLS and in plaintext, interleaved: tracegapd
+    reads HTTPS plaintext at uprobes on SSL_read/SSL_write (entry and return) in both nginx and wrk
+    (both map the system's libssl.so.3), the floor has no uprobes."""
+    res = ctx.results["https"] = {}
+    d = ctx.dur(10, 1)
+    with Nginx(ctx, tls=True) as tls, Nginx(ctx) as plain:
+        wrk(tls.url, 1)  # warm-up (and the handshakes' cost out of the way)
+        res["tls"] = interleaved(ctx, "https saturation",
+                                 lambda cfg, rep: measure(cfg, tls.cpu, lambda: wrk(tls.url, d)))
+        res["plain"] = interleaved(ctx, "http (beside https) saturation",
+                                   lambda cfg, rep: measure(cfg, plain.cpu, lambda: wrk(plain.url, d)))
+    res["cmd"] = f"taskset -c {LOAD_CPU} wrk -t1 -c16 -d{d}s --latency https://127.0.0.1:PORT/"
+    for kind in ("tls", "plain"):
+        runs = res[kind]
+        res[f"{kind}_loss"] = {c: med(pct_loss(paired(runs, "rps", c))) for c in runs if c != "none"}
+        res[f"{kind}_server_us"] = {c: med(paired_diff(runs, "server_us_per", c)) for c in runs if c != "none"}
+    for c in res["tls_loss"]:
+        ctx.target(f"https_loss_{c}", f"HTTPS saturation loss vs none ({c}), plaintext beside it",
+                   f"{fmt(res['tls_loss'][c], 2)} % (plaintext {fmt(res['plain_loss'][c], 2)} %); nginx CPU "
+                   f"{res['tls_server_us'][c]:+.2f} µs/req (plaintext {res['plain_server_us'][c]:+.2f})",
+                   "reported", None, "https")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1421,6 +1458,8 @@ def headline_table(ctx):
         cmds.append(f"HTTP/1 loss: `{r['http1']['cmd_sat']}`; p99: `{r['http1']['cmd_fixed']}` (section 1)")
     if "h2grpc" in r:
         cmds.append(f"HTTP/2: `{r['h2grpc']['cmd_h2']}`; gRPC: `{r['h2grpc']['cmd_grpc']}` (section 2)")
+    if "https" in r:
+        cmds.append(f"HTTPS: `{r['https']['cmd']}` (section 2b)")
     if "syscall" in r:
         cmds.append(f"syscalls: `{r['syscall']['cmd']}` (section 3)")
     if "daemon" in r:
@@ -1526,6 +1565,21 @@ def write_report(ctx, path, started, finished, cmdline):
                    "handlers and raw-bytes messages (no protoc), insecure channel on 127.0.0.1, 16 concurrent callers "
                    f"on one channel, 16-byte request, 2-byte reply. `{g['cmd_grpc']}`\n")
         out.append(table(*load_rows(g["grpc"], unit="calls/s", server="gRPC server")))
+        out.append("")
+    if "https" in r:
+        t = r["https"]
+        out.append("## 2b. HTTPS: the TLS uprobes' cost (nginx over OpenSSL 3)\n")
+        out.append("The section 1 nginx with a TLS listener (self-signed RSA-2048, TLS 1.3, keep-alive: one handshake "
+                   "per connection) and, interleaved with it, the same nginx in plaintext. tracegapd reads the "
+                   "plaintext at uprobes on SSL_read/SSL_write (entry and return) in nginx and in wrk, which "
+                   "both map the system's libssl.so.3 (docs/tls.md); the floor has no uprobes (its figure is the "
+                   "socket hooks' cost on ciphertext, which tracegapd passes over). "
+                   f"`{t['cmd']}`\n")
+        out.append("**HTTPS**\n")
+        out.append(table(*load_rows(t["tls"], server="nginx")))
+        out.append("")
+        out.append("**The same load in plaintext, same run**\n")
+        out.append(table(*load_rows(t["plain"], server="nginx")))
         out.append("")
     if "syscall" in r:
         s = r["syscall"]
@@ -1656,8 +1710,8 @@ def write_report(ctx, path, started, finished, cmdline):
     out.append("## How to reproduce\n")
     out.append("`scripts/build.sh`, then as root `bench/run.py` (full, ≈ 50 min, rewrites this file) or "
                "`bench/run.py --smoke` (≈ 2.5 min, report to a temp file; also `ctest -L bench`). "
-               "`--only http1|h2grpc|syscall|daemon|scale|evidence` runs one section, `--reps N` changes the "
-               "repetitions, `--configs none,tracegapd,...` measures a subset of the configurations. Needs wrk, nghttp2-client, nghttp2-server, python3-grpcio, nginx, bpftool and linux-perf "
+               "`--only http1|h2grpc|https|syscall|daemon|scale|evidence` runs one section, `--reps N` changes the "
+               "repetitions, `--configs none,tracegapd,...` measures a subset of the configurations. Needs wrk, nghttp2-client, nghttp2-server, python3-grpcio, nginx, openssl, bpftool and linux-perf "
                "(scripts/install-deps.sh installs them).\n")
     Path(path).write_text("\n".join(out))
 
@@ -1668,8 +1722,10 @@ def check_tools(ctx, sections):
     need = {"taskset", "bpftool"}
     if {"http1", "daemon", "scale", "evidence"} & set(sections):
         need |= {"nginx", "h2load"}
-    if "http1" in sections or "evidence" in sections:
+    if {"http1", "https", "evidence"} & set(sections):
         need.add("wrk")
+    if "https" in sections:
+        need |= {"nginx", "openssl"}
     if "h2grpc" in sections:
         need |= {"nghttpd", "h2load"}
     if "evidence" in sections:
@@ -1741,7 +1797,8 @@ def main():
     try:
         check_tools(ctx, sections)
         ctx.results["_machine"] = machine_info()
-        funcs = {"http1": sec_http1, "h2grpc": sec_h2grpc, "syscall": sec_syscall, "daemon": sec_daemon,
+        funcs = {"http1": sec_http1, "h2grpc": sec_h2grpc, "https": sec_https, "syscall": sec_syscall,
+                 "daemon": sec_daemon,
                  "scale": sec_scale, "evidence": sec_evidence}
         for s in sections:
             ctx.section = s
