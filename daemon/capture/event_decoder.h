@@ -19,8 +19,8 @@ struct DataEvent {
   const tg_event_header* header;  // kind == TG_EVENT_DATA
   const tg_tuple* tuple;
   Direction direction;
-  uint16_t flags;  // enum tg_data_flags
-  bool tls;        // the plaintext of a TLS connection (TG_TRANSPORT_TLS)
+  uint16_t flags;    // enum tg_data_flags
+  bool tls = false;  // the plaintext of a TLS connection (TG_TRANSPORT_TLS)
   uint32_t syscall_bytes;
   std::string_view data;  // header bytes; views into the record
   std::string_view comm;  // NUL-trimmed

@@ -64,20 +64,22 @@ void Probes::RingDeleter::operator()(ring_buffer* r) const { ring_buffer__free(r
 void Probes::LinkDeleter::operator()(bpf_link* l) const { bpf_link__destroy(l); }
 
 Probes::~Probes() {
+  // Order matters: links first (stop new events), then the ring buffer, then the object.
+  // Each tracepoint detach waits for an RCU grace period (~80 ms here); done one after another,
+  // 17 of them take over a second. Detached from parallel threads, they share grace periods.
+  // The TLS uprobes go at the same time (the kernel removes those one at a time, ~55 ms each
+  // here: docs/tls.md), so that the two waits overlap.
   const auto t0 = std::chrono::steady_clock::now();
-  tls_.reset();
-  TG_LOG(Debug) << "uprobes detached in "
+  std::vector<std::thread> detachers;
+  detachers.reserve(links_.size() + 1);
+  detachers.emplace_back([this] { tls_.reset(); });
+  for (auto& link : links_) detachers.emplace_back([l = std::move(link)]() mutable { l.reset(); });
+  for (auto& t : detachers) t.join();
+  TG_LOG(Debug) << "probes detached in "
                 << std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::steady_clock::now() - t0)
                        .count()
                 << " ms";
-  // Order matters: links first (stop new events), then the ring buffer, then the object.
-  // Each tracepoint detach waits for an RCU grace period (~80 ms here); done one after another,
-  // 17 of them take over a second. Detached from parallel threads, they share grace periods.
-  std::vector<std::thread> detachers;
-  detachers.reserve(links_.size());
-  for (auto& link : links_) detachers.emplace_back([l = std::move(link)]() mutable { l.reset(); });
-  for (auto& t : detachers) t.join();
   links_.clear();
   ring_.reset();
   object_ = BpfObject();

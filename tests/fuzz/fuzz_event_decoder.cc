@@ -41,12 +41,12 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "protocols/amqp/errors.h"
-#include "protocols/kafka/errors.h"
-#include "protocols/nats/errors.h"
 #include "protocols/connection_tracker.h"
 #include "protocols/http1/message.h"
 #include "protocols/http2/connection.h"
 #include "protocols/http2/errors.h"
+#include "protocols/kafka/errors.h"
+#include "protocols/nats/errors.h"
 #include "protocols/observation.h"
 #include "protocols/trace_context/trace_context.h"
 #include "tracegap.h"
@@ -102,7 +102,7 @@ void CheckDecode(std::span<const uint8_t> record, const DecodedEvent& ev) {
     FUZZ_CHECK(ev.close.conn_id == hdr.conn_id && ev.close.ts_ns == hdr.ts_ns);
     return;
   }
-  if (hdr.kind != TG_EVENT_DATA) {
+  if (hdr.kind != TG_EVENT_DATA && hdr.kind != TG_EVENT_TLS_UNSEEN) {
     FUZZ_CHECK(ev.error == DecodeError::kUnknownKind);
     return;
   }
@@ -116,11 +116,17 @@ void CheckDecode(std::span<const uint8_t> record, const DecodedEvent& ev) {
   }
   tg_data_event data;
   std::memcpy(&data, record.data(), sizeof(data));
-  if (data.data_len > record.size() - sizeof(tg_data_event) || data.data_len > TG_MAX_COPY) {
+  if (data.data_len > record.size() - sizeof(tg_data_event) || data.data_len > TG_MAX_COPY ||
+      (hdr.kind == TG_EVENT_TLS_UNSEEN && data.data_len != 0)) {
     FUZZ_CHECK(ev.error == DecodeError::kBadLength);
     return;
   }
-  FUZZ_CHECK(ev.error == DecodeError::kNone && ev.kind == TG_EVENT_DATA);
+  if (hdr.transport != TG_TRANSPORT_TCP && hdr.transport != TG_TRANSPORT_TLS) {
+    FUZZ_CHECK(ev.error == DecodeError::kBadTransport);
+    return;
+  }
+  FUZZ_CHECK(ev.error == DecodeError::kNone && ev.kind == hdr.kind);
+  FUZZ_CHECK(ev.data.tls == (hdr.transport == TG_TRANSPORT_TLS));
   const auto* base = reinterpret_cast<const char*>(record.data());
   FUZZ_CHECK(ev.data.data.data() == base + sizeof(tg_data_event));
   FUZZ_CHECK(ev.data.data.size() == data.data_len);

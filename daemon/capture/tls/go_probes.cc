@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <map>
 #include <string_view>
 
@@ -62,6 +63,65 @@ bool FileOffset(Elf* e, uint64_t vaddr, uint64_t* out) {
   return false;
 }
 
+template <class T>
+bool ReadAt(std::string_view bytes, uint64_t at, T* out) {
+  if (at > bytes.size() || bytes.size() - at < sizeof(T)) return false;
+  std::memcpy(out, bytes.data() + at, sizeof(T));
+  return true;
+}
+
+// The wanted functions' addresses and sizes from Go's own function table (.gopclntab), which a
+// stripped binary keeps (the runtime needs it). Go 1.18+ layout (magic 0xfffffff0, 1.20+
+// 0xfffffff1): a header of 8 pointer-sized words (nfunc, nfiles, textStart, then the offsets of
+// funcnametab, cutab, filetab, pctab, pclntab), then at pclntab: nfunc+1 pairs {entryOff u32,
+// funcOff u32}; each _func at pclntab+funcOff starts {entryOff u32, nameOff i32 into funcnametab}.
+// Little-endian, 64-bit only (what the probes support). "" or why not.
+std::string FromPclntab(Elf* e, std::map<std::string_view, Symbol>* want) {
+  std::string_view tab;
+  size_t shstrndx = 0;
+  if (elf_getshdrstrndx(e, &shstrndx) != 0) return "no section names";
+  for (Elf_Scn* scn = elf_nextscn(e, nullptr); scn != nullptr; scn = elf_nextscn(e, scn)) {
+    GElf_Shdr sh;
+    if (gelf_getshdr(scn, &sh) == nullptr) continue;
+    const char* name = elf_strptr(e, shstrndx, sh.sh_name);
+    if (name == nullptr) continue;
+    const std::string_view n(name);
+    if (n != ".gopclntab" && n != ".data.rel.ro.gopclntab") continue;
+    Elf_Data* data = elf_getdata(scn, nullptr);
+    if (data == nullptr || data->d_buf == nullptr) return "its .gopclntab cannot be read";
+    tab = std::string_view(static_cast<const char*>(data->d_buf), data->d_size);
+  }
+  if (tab.empty()) return "no .gopclntab section";
+  uint32_t magic = 0;
+  if (!ReadAt(tab, 0, &magic) || (magic != 0xfffffff0 && magic != 0xfffffff1))
+    return "its .gopclntab is not Go 1.18 or later's (magic " + std::to_string(magic) + ")";
+  if (tab.size() < 8 || tab[7] != 8) return "its .gopclntab is not a 64-bit one";
+  uint64_t h[8];
+  for (int i = 0; i < 8; ++i) {
+    if (!ReadAt(tab, 8 + 8 * static_cast<uint64_t>(i), &h[i])) return "its .gopclntab is truncated";
+  }
+  const uint64_t nfunc = h[0], text = h[2], funcnames = h[3], pcln = h[7];
+  if (nfunc > (1u << 24)) return "its .gopclntab claims " + std::to_string(nfunc) + " functions";
+  size_t found = 0;
+  for (uint64_t i = 0; i < nfunc && found < want->size(); ++i) {
+    uint32_t entry = 0, funcoff = 0, next = 0, func_entry = 0;
+    int32_t nameoff = 0;
+    if (!ReadAt(tab, pcln + 8 * i, &entry) || !ReadAt(tab, pcln + 8 * i + 4, &funcoff) ||
+        !ReadAt(tab, pcln + 8 * (i + 1), &next) || !ReadAt(tab, pcln + funcoff, &func_entry) ||
+        !ReadAt(tab, pcln + funcoff + 4, &nameoff) || nameoff < 0)
+      return "its .gopclntab is truncated";
+    const uint64_t at = funcnames + static_cast<uint64_t>(nameoff);
+    if (at >= tab.size()) return "its .gopclntab names lie outside it";
+    const std::string_view rest = tab.substr(at);
+    const std::string_view name = rest.substr(0, rest.find('\0'));
+    auto it = want->find(name);
+    if (it == want->end() || next <= entry) continue;
+    it->second = {text + entry, next - entry};
+    ++found;
+  }
+  return "";
+}
+
 }  // namespace
 
 std::variant<GoTlsProbes, std::string> FindGoTlsProbes(const std::string& path) {
@@ -91,7 +151,13 @@ std::variant<GoTlsProbes, std::string> FindGoTlsProbes(const std::string& path) 
       if (it != want.end()) it->second = {sym.st_value, sym.st_size};
     }
   }
-  if (!symtab) return path + " is stripped (no .symtab): its crypto/tls functions cannot be found";
+  if (!symtab || want[kWrite].vaddr == 0 || want[kRead].vaddr == 0) {
+    // Stripped (or symbols renamed): Go's own function table.
+    const std::string why = FromPclntab(e, &want);
+    if (!why.empty())
+      return path + (symtab ? "" : " is stripped (no .symtab) and") + " " + why +
+             ": its crypto/tls functions cannot be found";
+  }
   csh cs;
   const cs_arch arch = eh.e_machine == EM_AARCH64 ? CS_ARCH_ARM64 : CS_ARCH_X86;
   const cs_mode mode = eh.e_machine == EM_AARCH64 ? CS_MODE_ARM : CS_MODE_64;

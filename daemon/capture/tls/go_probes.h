@@ -3,8 +3,8 @@
 // instruction after the prologue's conditional jump to morestack: a stack growth re-runs the
 // function from its start, and a probe there would fire twice), (*Conn).Read there and at each
 // of its RET instructions (found by disassembling with Capstone), and the client and server
-// handshakes at entry. File offsets, as uprobes take them. Symbols come from .symtab (a stripped
-// binary is reported, not probed).
+// handshakes at entry. File offsets, as uprobes take them. Functions are found in .symtab or,
+// in a stripped binary, in Go's own function table (.gopclntab, Go 1.18+ layout).
 
 #include <cstdint>
 #include <string>
