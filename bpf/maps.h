@@ -29,6 +29,10 @@ const volatile __u8 tg_tls_enabled = 1;
  * fallback to HTTP/1 only and its diagnostics: 1 makes the HTTP/2 code too complex for any
  * verifier (E2BIG), 2 makes it read out of bounds (EACCES). */
 const volatile __u8 tg_test_refuse_http2 = 0;
+/* Test-only (TRACEGAP_TEST_REFUSE_TLS in the daemon's environment): 1 makes the OpenSSL return
+ * program read out of bounds (EACCES), to test that a kernel refusing the TLS programs gets the
+ * same capture without them, and says why. */
+const volatile __u8 tg_test_refuse_tls = 0;
 
 /* Header bytes and connection closes, to the daemon. Size: --ring-buffer-bytes. */
 struct {

@@ -132,6 +132,11 @@ static __always_inline int tg_tls_capture(__u64 id, __u64 buf, long n, __u8 dir,
 
 static __always_inline int tg_tls_return(struct pt_regs *ctx) {
   __u64 id = bpf_get_current_pid_tgid();
+  if (tg_test_refuse_tls == 1) {
+    __u32 zero = 0;
+    struct tg_scratch *scr = bpf_map_lookup_elem(&tg_scratch_map, &zero);
+    if (scr) scr->raw[id] = 0; /* no bound: every verifier refuses it */
+  }
   struct tg_tls_call *cp = bpf_map_lookup_elem(&tg_tls_calls, &id);
   if (!cp || cp->kind == TG_TLS_CALL_HANDSHAKE) return 0;
   struct tg_tls_call call = *cp;

@@ -163,6 +163,13 @@ ProbeConfig MakeProbeConfig(const Options& opts) {
                             : ": the HTTP/2 variants are made unloadable on purpose (a test of the "
                               "fallback)");
   }
+  if (const char* refuse = std::getenv("TRACEGAP_TEST_REFUSE_TLS"); refuse != nullptr) {
+    pc.test_refuse_tls = std::string_view(refuse) == "1";
+    TG_LOG(Warning) << "TRACEGAP_TEST_REFUSE_TLS=" << refuse
+                    << (pc.test_refuse_tls ? ": the TLS programs are made unloadable on purpose (a "
+                                             "test of the fallback)"
+                                           : ": not 1, ignored");
+  }
   return pc;
 }
 

@@ -101,6 +101,7 @@ Skel* OpenConfigured(const ProbeConfig& config, const CaptureVariant& variant, s
   s->rodata->tg_wakeup_bytes = config.wakeup_bytes;
   s->rodata->tg_follow_http2 = variant.http2 ? 1 : 0;
   s->rodata->tg_tls_enabled = config.tls && variant.tls ? 1 : 0;
+  s->rodata->tg_test_refuse_tls = s->rodata->tg_tls_enabled && config.test_refuse_tls ? 1 : 0;
   if (!s->rodata->tg_tls_enabled) {
     // Never verified: the TLS code is dead in the other programs (tg_tls_enabled is read-only).
     bpf_program* p;

@@ -38,6 +38,8 @@ struct ProbeConfig {
   // its diagnostics. Set by TRACEGAP_TEST_REFUSE_HTTP2=complex|unsafe in the environment.
   enum class TestRefusal : uint8_t { kNone = 0, kComplex = 1, kUnsafe = 2 };
   TestRefusal test_refuse_http2 = TestRefusal::kNone;
+  // Test-only: make the kernel refuse the TLS programs (TRACEGAP_TEST_REFUSE_TLS=1).
+  bool test_refuse_tls = false;
 };
 
 // A loaded build, seen through the generic libbpf API. Move-only; destroying it frees the

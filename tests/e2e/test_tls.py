@@ -334,6 +334,32 @@ class UnseenTls(TlsBase):
         self.assertEqual(errors(before, after), {})
 
 
+class TlsRefusedByTheKernel(unittest.TestCase):
+    """A kernel that refuses the TLS programs: the same capture without them, and the reason."""
+
+    def test_capture_goes_on_without_tls(self):
+        certs = Certs()
+        self.addCleanup(certs.close)
+        with tls_nginx(certs, "tg-tlsr-nginx") as ng, \
+                tglib.Daemon(env={"TRACEGAP_TEST_REFUSE_TLS": "1"}) as d:
+            tls = d.status()["tls"]
+            self.assertIn("the kernel refused the TLS programs", tls["unavailable"])
+            self.assertIn("tg_tls_exit", tls["unavailable"])
+            self.assertEqual(tls["libraries"], [])
+            status = d.status()
+            self.assertTrue(status["degraded"], status)
+            self.assertTrue(any("tg_tls_exit" in f for f in status["load_failures"]), status["load_failures"])
+            self.assertIn("TLS NOT read", d.output())
+            # Plain HTTP is still captured; HTTPS passes unread and without error.
+            before = d.scrape()
+            https(tglib.named("curl", "tg-tlsr-curl"), certs, f"https://127.0.0.1:{ng.tls_port}/",
+                  f"traceparent: {VALID}")
+            tglib.curl(f"http://127.0.0.1:{ng.port}/", f"traceparent: {VALID}")
+            after = d.wait_for(lambda m: m.delta(before, REQ, comm="tg-tlsr-nginx", direction="inbound") >= 1)
+            self.assertEqual(by_tls(before, after, "tg-tlsr-nginx", "inbound"), {("http1", "valid", "false"): 1})
+            self.assertEqual(errors(before, after), {})
+
+
 class TlsOff(TlsBase):
     daemon_args = ("--tls", "off")
 
