@@ -1,5 +1,11 @@
-// Finding TLS libraries: /proc/PID/maps parsing, ELF inspection, the reason a process's TLS is
-// not seen, and the system's libssl files (daemon/capture/tls).
+// Finding TLS libraries (daemon/capture/tls), one section per file under test, in this order:
+//   TlsMapsTest        maps.h         /proc/PID/maps parsing
+//   (helpers)                         ELF files made with libelf for the tests below
+//   TlsElfTest         elf_tls.h      what TLS an ELF file carries; bad files are errors
+//   TlsReasonTest      reason.h       why a process's TLS is not seen
+//   TlsSystemLibsTest  system_libs.h  the linker directories' libssl files
+//   TlsGoProbesTest    go_probes.h    where Go's crypto/tls is probed (the end-to-end tier runs real
+//                                     Go programs: tests/e2e/test_tls.py)
 #include <elf.h>
 #include <fcntl.h>
 #include <gelf.h>
