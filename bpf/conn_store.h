@@ -74,11 +74,7 @@ static __always_inline struct tg_conn *tg_conn_find(tg_sk_t sk) {
 }
 
 static __always_inline struct tg_conn *tg_conn_insert(tg_sk_t sk, struct tg_conn *init) {
-  /* Another CPU may have inserted it in between: then take that one. */
-  if (bpf_map_update_elem(&tg_conns, &sk, init, BPF_NOEXIST) &&
-      !bpf_map_lookup_elem(&tg_conns, &sk))
-    return 0;
-  return bpf_map_lookup_elem(&tg_conns, &sk);
+  return tg_conn_hash_insert(&tg_conns, &sk, init);
 }
 
 static __always_inline void tg_conn_remove(tg_sk_t sk, const struct tg_conn *conn) {

@@ -140,6 +140,14 @@ static __always_inline int tg_is_self(__u64 pid_tgid) {
   return ns.tgid == tg_self_tgid;
 }
 
+/* Inserts `init` at `key` in the hash `map` of struct tg_conn, or takes the entry another CPU
+ * inserted in between; null if neither can be had (the map is full). */
+static __always_inline struct tg_conn *tg_conn_hash_insert(void *map, const __u64 *key,
+                                                           const struct tg_conn *init) {
+  if (bpf_map_update_elem(map, key, init, BPF_NOEXIST) && !bpf_map_lookup_elem(map, key)) return 0;
+  return bpf_map_lookup_elem(map, key);
+}
+
 static __always_inline void tg_count_drop(__u32 reason) {
   __u64 *n = bpf_map_lookup_elem(&tg_drops, &reason);
   if (n) *n += 1;

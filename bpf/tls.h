@@ -98,12 +98,9 @@ static __always_inline struct tg_conn *tg_tls_conn(const struct tg_tls_sock *whe
   if (conn) return conn;
   struct tg_conn init = {.conn_id = __sync_fetch_and_add(&tg_next_conn_id, 1) + 1,
                          .fresh = where->handshake};
-  if (bpf_map_update_elem(&tg_tls_conns, &key, &init, BPF_NOEXIST) &&
-      !bpf_map_lookup_elem(&tg_tls_conns, &key)) {
-    tg_count_drop(TG_DROP_CONN_MAP_FULL);
-    return 0;
-  }
-  return bpf_map_lookup_elem(&tg_tls_conns, &key);
+  conn = tg_conn_hash_insert(&tg_tls_conns, &key, &init);
+  if (!conn) tg_count_drop(TG_DROP_CONN_MAP_FULL);
+  return conn;
 }
 
 /* Follows `n` bytes of TLS plaintext at `buf` (direction `dir`) on the TLS stream of the socket
