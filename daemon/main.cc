@@ -96,6 +96,8 @@ void Reload(int argc, const char* const* argv, Options& live, Pipeline& pipeline
            {next.max_connections != live.max_connections, "--max-connections"},
            {next.api_socket != live.api_socket, "--api-socket"},
            {next.max_metric_processes != live.max_metric_processes, "--max-metric-processes"},
+           {next.max_edges != live.max_edges, "--max-edges"},
+           {next.kubelet_log_dir != live.kubelet_log_dir, "--kubelet-log-dir"},
            {next.kernel_reads != live.kernel_reads, "--kernel-reads"}}) {
     if (changed)
       TG_LOG(Warning) << "reload: " << name << " changed; it takes effect only after a restart";
@@ -227,14 +229,16 @@ int Run(int argc, const char* const* argv, Options opts) {
                   Labels(http2::kStates), opts.max_metric_processes);
   const auto upgrade_labels = Labels(kAllUpgrades);
   metrics.DeclareUpgrades(upgrade_labels);
-  ProcessInfoCache processes;
+  ProcessInfoCache processes("/proc", 8192,
+                             WorkloadResolver::Paths{.kubelet_log_dir = opts.kubelet_log_dir});
   ProcessTable table(opts.max_processes, std::chrono::seconds(opts.retention_seconds));
+  EdgeTable edges(opts.max_edges);
   PipelineConfig config;
   config.max_connections = opts.max_connections;
   config.max_header_bytes = opts.max_header_bytes;
   config.correlator.linger = std::chrono::milliseconds(opts.linger_ms);
   config.correlator.message_window = std::chrono::milliseconds(opts.message_window_ms);
-  Pipeline pipeline(config, metrics, processes, table, WallClockMs);
+  Pipeline pipeline(config, metrics, processes, table, edges, WallClockMs);
 
   ProbeConfig pc = MakeProbeConfig(opts);
   ProbeError perr;
@@ -336,7 +340,7 @@ int Run(int argc, const char* const* argv, Options opts) {
   };
   std::string api_error;
   std::unique_ptr<api::ApiServer> api =
-      api::ApiServer::Start(opts.api_socket, table, status, &api_error);
+      api::ApiServer::Start(opts.api_socket, table, status, &api_error, &edges);
   if (!api) {
     TG_LOG(Error) << "cannot serve the local API: " << api_error;
     return kExitListen;

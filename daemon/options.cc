@@ -54,8 +54,17 @@ po::options_description Describe(Options& o, std::string& log_level) {
       "readable by group or others; off by default")(
       "max-metric-processes",
       po::value(&o.max_metric_processes)->default_value(o.max_metric_processes)->value_name("N"),
-      "distinct (comm, unit) pairs given metric series of their own (1..100000); requests of "
-      "later ones are counted under comm=\"_other\", unit=\"_other\"")(
+      "distinct process label sets (comm, unit, workload, container, namespace) given metric "
+      "series of their own (1..100000); requests of later ones are counted under \"_other\" in "
+      "all five")(
+      "max-edges", po::value(&o.max_edges)->default_value(o.max_edges)->value_name("N"),
+      "distinct (client, server) pairs given tracegap_edge_requests_total series of their own "
+      "(1..1000000); requests on later ones are counted under server=\"_other\"")(
+      "kubelet-log-dir",
+      po::value(&o.kubelet_log_dir)->default_value(o.kubelet_log_dir)->value_name("DIR"),
+      "where the kubelet keeps pods/<namespace>_<pod>_<uid>/ and containers/ (the workload "
+      "label of a process in a Kubernetes pod is read there; a DaemonSet mounts the node's "
+      "/var/log)")(
       "kernel-reads", po::value(&o.kernel_reads)->default_value(o.kernel_reads)->value_name("MODE"),
       "how the BPF programs read kernel structures: auto (plain loads where the kernel allows, "
       "Linux 6.2+, else bpf_probe_read_kernel) or probe-read (always bpf_probe_read_kernel)")(
@@ -118,6 +127,10 @@ std::string Validate(const Options& o) {
     err << "--api-socket: '" << o.api_socket << "' must be a path of 1..107 bytes";
   } else if (o.max_metric_processes < 1 || o.max_metric_processes > 100000) {
     err << "--max-metric-processes: " << o.max_metric_processes << " is out of range (1..100000)";
+  } else if (o.max_edges < 1 || o.max_edges > 1000000) {
+    err << "--max-edges: " << o.max_edges << " is out of range (1..1000000)";
+  } else if (o.kubelet_log_dir.empty() || o.kubelet_log_dir.front() != '/') {
+    err << "--kubelet-log-dir: '" << o.kubelet_log_dir << "' is not an absolute path";
   } else if (o.kernel_reads != "auto" && o.kernel_reads != "probe-read") {
     err << "--kernel-reads: '" << o.kernel_reads << "' is not auto or probe-read";
   } else if (o.capture != "auto" && o.capture != "socket" && o.capture != "syscall") {

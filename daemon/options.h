@@ -26,7 +26,10 @@ struct Options {
   std::string metrics_tls_cert;    // --metrics-tls-cert: PEM (certificate + key); "" = plain HTTP
   std::string metrics_basic_auth;  // --metrics-basic-auth: file with one user:password line
   uint32_t max_metric_processes =
-      1000;  // --max-metric-processes: (comm, unit) pairs with series of their own
+      1000;                   // --max-metric-processes: process label sets with series of their own
+  uint32_t max_edges = 2000;  // --max-edges: (client, server) pairs with series of their own
+  // --kubelet-log-dir: the kubelet's pods/ and containers/ log directories (workload names)
+  std::string kubelet_log_dir = "/var/log";
   std::string kernel_reads =
       "auto";  // --kernel-reads: auto (direct where the kernel allows) | probe-read
   std::string capture =

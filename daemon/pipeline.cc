@@ -2,15 +2,17 @@
 
 #include <unordered_set>
 
+#include "correlate/edge.h"
 #include "log.h"
 
 namespace tracegap {
 
 Pipeline::Pipeline(const PipelineConfig& config, Metrics& metrics, ProcessInfoCache& processes,
-                   ProcessTable& table, WallClock wall)
+                   ProcessTable& table, EdgeTable& edges, WallClock wall)
     : metrics_(metrics),
       processes_(processes),
       table_(table),
+      edges_(edges),
       wall_(wall),
       correlator_(
           config.correlator, table,
@@ -24,7 +26,20 @@ ProcessIdentity Pipeline::Identify(uint32_t tgid, std::string_view comm) {
   who.identity.comm = std::string(comm);
   who.identity.unit = info.unit;
   who.identity.exe = info.exe;
+  const ProcessLabels labels = LabelsOf(Actor{.tgid = tgid, .comm = comm});
+  who.identity.workload = labels.workload;
+  who.identity.container = labels.container;
+  who.identity.namespace_ = labels.namespace_;
   return who;
+}
+
+ProcessLabels Pipeline::LabelsOf(const Actor& actor) {
+  const ProcessInfo& info = processes_.Get(actor.tgid);
+  const Workload& w = info.workload;
+  // The comm fallback is the event's, like the comm label (the cache read /proc/PID/comm once).
+  const std::string_view workload =
+      w.kind == Workload::Kind::kComm || w.workload.empty() ? actor.comm : w.workload;
+  return ProcessLabels{actor.comm, info.unit, workload, w.container, w.namespace_};
 }
 
 void Pipeline::OnRecord(std::span<const uint8_t> record) {
@@ -55,31 +70,43 @@ void Pipeline::OnRecord(std::span<const uint8_t> record) {
 void Pipeline::OnRequest(const RequestSeen& r) {
   const std::string_view direction = r.inbound ? "inbound" : "outbound";
   const std::string_view protocol = Label(r.protocol);
-  const std::string& unit = processes_.Get(r.actor.tgid).unit;
-  metrics_.CountRequest(direction, protocol, Label(r.verdict), r.actor.comm, unit, r.actor.tls);
+  const ProcessLabels who = LabelsOf(r.actor);
+  metrics_.CountRequest(direction, protocol, Label(r.verdict), who, r.actor.tls);
   if (r.verdict == ContextVerdict::kMalformed) {
-    metrics_.CountMalformed(direction, "traceparent", Label(r.context.traceparent_error),
-                            r.actor.comm, unit);
+    metrics_.CountMalformed(direction, "traceparent", Label(r.context.traceparent_error), who);
   }
   if (r.verdict != ContextVerdict::kUnknown &&
       r.context.tracestate_error != TracestateError::kNone) {
-    metrics_.CountMalformed(direction, "tracestate", Label(r.context.tracestate_error),
-                            r.actor.comm, unit);
+    metrics_.CountMalformed(direction, "tracestate", Label(r.context.tracestate_error), who);
   }
   if (r.verdict != ContextVerdict::kUnknown && r.context.tracestate_has_duplicates) {
     metrics_.CountTracestateDuplicates(direction);
   }
   for (LegacyFormat f : ListLegacyFormats(r.context.legacy)) {
-    metrics_.CountLegacy(direction, Label(f), r.actor.comm, unit);
+    metrics_.CountLegacy(direction, Label(f), who);
   }
   // A broker's messages are the publishers', not its own work: counted above, not correlated.
   if (r.relayed) return;
   if (r.inbound) {
     correlator_.OnInbound(r);
   } else {
-    const Outcome outcome = correlator_.OnOutbound(r);
-    metrics_.CountOutbound(Label(outcome), protocol, r.actor.comm, unit, r.actor.tls);
+    GapExample example;
+    const Outcome outcome = correlator_.OnOutbound(r, &example);
+    metrics_.CountOutbound(Label(outcome), protocol, who, r.actor.tls);
+    CountEdge(r, who, outcome, IsGap(outcome) ? &example : nullptr);
   }
+}
+
+// The edge of an outbound request: its sender's workload to the server it names (for a message,
+// the broker it went to: an exchange, topic or subject is not a server).
+void Pipeline::CountEdge(const RequestSeen& r, const ProcessLabels& who, Outcome outcome,
+                         const GapExample* example) {
+  const std::string_view client = metrics_.EdgeClient(who);
+  const std::string server = EdgeServer(IsMessaging(r.protocol) ? std::string_view() : r.authority,
+                                        r.actor.tls, PeerAddress(r.tuple));
+  const std::string_view counted =
+      edges_.Count(client, server, r.protocol, outcome, wall_(), example);
+  metrics_.CountEdge(client, counted, Label(r.protocol), Label(outcome));
 }
 
 void Pipeline::OnResponse(const ResponseSeen& r) { correlator_.OnResponse(r); }
@@ -116,6 +143,8 @@ void Pipeline::ReapProcesses() {
   // read again from /proc when they are next seen.
   processes_.ForgetIf([&live](uint32_t pid) { return !live.contains(pid); });
   table_.Expire(now);
+  const EdgeTable::Totals edges = edges_.totals();
+  metrics_.SetEdges(edges.pairs, edges.max_pairs, edges.folded);
 }
 
 }  // namespace tracegap

@@ -2,7 +2,7 @@
 // The daemon's event path, top to bottom:
 //   ring buffer record -> DecodeEvent -> ConnectionTracker (HTTP/1 reassembly and parsing)
 //   -> Observer reports (requests, responses, parse errors) -> Metrics and Correlator
-//   -> ProcessTable (served by the local API).
+//   -> ProcessTable and EdgeTable (served by the local API).
 // Not thread-safe: the main thread feeds records and runs housekeeping; metrics and the process
 // table are read concurrently by scrapes and API requests, which they make safe.
 
@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "correlate/correlator.h"
+#include "correlate/edge_table.h"
 #include "correlate/process_info.h"
 #include "correlate/process_table.h"
 #include "event_loop.h"
@@ -30,7 +31,7 @@ struct PipelineConfig {
 class Pipeline final : public Observer, public PipelineControl {
  public:
   Pipeline(const PipelineConfig& config, Metrics& metrics, ProcessInfoCache& processes,
-           ProcessTable& table, WallClock wall);
+           ProcessTable& table, EdgeTable& edges, WallClock wall);
 
   // One raw ring buffer record (8-byte aligned).
   void OnRecord(std::span<const uint8_t> record);
@@ -60,10 +61,15 @@ class Pipeline final : public Observer, public PipelineControl {
 
  private:
   ProcessIdentity Identify(uint32_t tgid, std::string_view comm);
+  // The process labels of the actor (views into the cache's entry and the event).
+  ProcessLabels LabelsOf(const Actor& actor);
+  void CountEdge(const RequestSeen& r, const ProcessLabels& who, Outcome outcome,
+                 const GapExample* example);
 
   Metrics& metrics_;
   ProcessInfoCache& processes_;
   ProcessTable& table_;
+  EdgeTable& edges_;
   WallClock wall_;
   Correlator correlator_;
   ConnectionTracker tracker_;

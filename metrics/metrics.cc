@@ -33,6 +33,11 @@ Metrics::Metrics(std::string_view version, std::string_view attach,
       outbound_(CounterFamily(*registry_, "tracegap_outbound_total",
                               "Outbound requests by propagation outcome (see docs/semantics.md); "
                               "gaps are dropped, restarted and mangled")),
+      edges_(CounterFamily(
+          *registry_, "tracegap_edge_requests_total",
+          "Outbound requests by edge: client (the sending workload), server (the Host or "
+          ":authority the request names, else the peer address; \"_other\" past --max-edges), "
+          "protocol and propagation outcome")),
       connections_tracked_(prometheus::BuildGauge()
                                .Name("tracegap_connections_tracked")
                                .Help("TCP connections whose HTTP state the daemon holds")
@@ -88,6 +93,18 @@ Metrics::Metrics(std::string_view version, std::string_view attach,
   }
   kernel_drop_seen_.assign(kernel_drop_counters_.size(), 0);
   max_identities_ = max_identities;
+  auto& edges = prometheus::BuildGauge()
+                    .Name("tracegap_edges")
+                    .Help(
+                        "Distinct (client, server) pairs with series of their own (tracked), "
+                        "and how many may have (limit: --max-edges)")
+                    .Register(*registry_);
+  edges_tracked_ = &edges.Add({{"state", "tracked"}});
+  edges_limit_ = &edges.Add({{"state", "limit"}});
+  edges_folded_ = &CounterFamily(*registry_, "tracegap_edge_requests_folded_total",
+                                 "Outbound requests counted under server=\"_other\" because "
+                                 "--max-edges pairs were tracked already")
+                       .Add({});
 }
 
 void Metrics::SetCaptureInfo(std::string_view hooks, std::string_view build, bool http2,
@@ -166,10 +183,10 @@ const std::string& Metrics::CacheKey(LabelList labels) {
   return key_;
 }
 
-bool Metrics::Admit(std::string_view comm, std::string_view unit) {
+bool Metrics::Admit(const ProcessLabels& who) {
   std::string id;
-  AppendKeyPart(id, comm);
-  AppendKeyPart(id, unit);
+  for (std::string_view v : {who.comm, who.unit, who.workload, who.container, who.namespace_})
+    AppendKeyPart(id, v);
   if (identities_.contains(id)) return true;
   if (identities_.size() >= max_identities_) return false;
   identities_.insert(std::move(id));
@@ -177,24 +194,26 @@ bool Metrics::Admit(std::string_view comm, std::string_view unit) {
 }
 
 prometheus::Counter& Metrics::GetForProcess(prometheus::Family<prometheus::Counter>& family,
-                                            Counters& cache, LabelList labels) {
+                                            Counters& cache, LabelList labels,
+                                            const ProcessLabels& who) {
+  static constexpr const char* kNames[] = {"comm", "unit", "workload", "container", "namespace"};
+  const std::string_view values[] = {who.comm, who.unit, who.workload, who.container,
+                                     who.namespace_};
   // Hot path: a label set seen before. Only admitted identities' keys are ever cached, so the
   // cache is bounded too.
-  if (auto it = cache.find(CacheKey(labels)); it != cache.end()) return *it->second;
-  std::vector<std::pair<const char*, std::string_view>> list(labels);
-  const size_t n = list.size();  // ..., comm, unit
-  if (!Admit(list[n - 2].second, list[n - 1].second)) {
-    list[n - 2].second = kOther;
-    list[n - 1].second = kOther;
-  }
   key_.clear();
-  for (const auto& [name, value] : list) AppendKeyPart(key_, value);
+  for (const auto& [name, value] : labels) AppendKeyPart(key_, value);
+  for (std::string_view v : values) AppendKeyPart(key_, v);
+  if (auto it = cache.find(key_); it != cache.end()) return *it->second;
+  const bool admitted = Admit(who);
+  key_.clear();
+  for (const auto& [name, value] : labels) AppendKeyPart(key_, value);
+  for (std::string_view v : values) AppendKeyPart(key_, admitted ? v : kOther);
   if (auto it = cache.find(key_); it != cache.end()) return *it->second;
   std::map<std::string, std::string> label_map;
-  for (size_t i = 0; i < n; ++i) {
-    label_map.emplace(list[i].first,
-                      i + 2 >= n ? LabelValue(list[i].second) : std::string(list[i].second));
-  }
+  for (const auto& [name, value] : labels) label_map.emplace(name, std::string(value));
+  for (size_t i = 0; i < std::size(values); ++i)
+    label_map.emplace(kNames[i], admitted ? LabelValue(values[i]) : std::string(kOther));
   prometheus::Counter* c = &family.Add(label_map);
   cache.emplace(key_, c);
   return *c;
@@ -213,34 +232,26 @@ prometheus::Counter& Metrics::Get(prometheus::Family<prometheus::Counter>& famil
 }
 
 void Metrics::CountRequest(std::string_view direction, std::string_view protocol,
-                           std::string_view context, std::string_view comm, std::string_view unit,
-                           bool tls) {
+                           std::string_view context, const ProcessLabels& who, bool tls) {
   GetForProcess(requests_, requests_cache_,
                 {{"direction", direction},
                  {"protocol", protocol},
                  {"context", context},
-                 {"tls", tls ? "true" : "false"},
-                 {"comm", comm},
-                 {"unit", unit}})
+                 {"tls", tls ? "true" : "false"}},
+                who)
       .Increment();
 }
 
 void Metrics::CountMalformed(std::string_view direction, std::string_view header,
-                             std::string_view reason, std::string_view comm,
-                             std::string_view unit) {
+                             std::string_view reason, const ProcessLabels& who) {
   GetForProcess(malformed_, malformed_cache_,
-                {{"direction", direction},
-                 {"header", header},
-                 {"reason", reason},
-                 {"comm", comm},
-                 {"unit", unit}})
+                {{"direction", direction}, {"header", header}, {"reason", reason}}, who)
       .Increment();
 }
 
 void Metrics::CountLegacy(std::string_view direction, std::string_view format,
-                          std::string_view comm, std::string_view unit) {
-  GetForProcess(legacy_, legacy_cache_,
-                {{"direction", direction}, {"format", format}, {"comm", comm}, {"unit", unit}})
+                          const ProcessLabels& who) {
+  GetForProcess(legacy_, legacy_cache_, {{"direction", direction}, {"format", format}}, who)
       .Increment();
 }
 
@@ -249,14 +260,40 @@ void Metrics::CountParseError(std::string_view protocol, std::string_view reason
 }
 
 void Metrics::CountOutbound(std::string_view outcome, std::string_view protocol,
-                            std::string_view comm, std::string_view unit, bool tls) {
+                            const ProcessLabels& who, bool tls) {
   GetForProcess(outbound_, outbound_cache_,
-                {{"outcome", outcome},
-                 {"protocol", protocol},
-                 {"tls", tls ? "true" : "false"},
-                 {"comm", comm},
-                 {"unit", unit}})
+                {{"outcome", outcome}, {"protocol", protocol}, {"tls", tls ? "true" : "false"}},
+                who)
       .Increment();
+}
+
+std::string_view Metrics::EdgeClient(const ProcessLabels& who) {
+  return Admit(who) ? who.workload : std::string_view(kOther);
+}
+
+void Metrics::CountEdge(std::string_view client, std::string_view server, std::string_view protocol,
+                        std::string_view outcome) {
+  if (auto it = edges_cache_.find(CacheKey(
+          {{"client", client}, {"server", server}, {"protocol", protocol}, {"outcome", outcome}}));
+      it != edges_cache_.end()) {
+    it->second->Increment();
+    return;
+  }
+  prometheus::Counter* c = &edges_.Add({{"client", LabelValue(client)},
+                                        {"server", LabelValue(server)},
+                                        {"protocol", std::string(protocol)},
+                                        {"outcome", std::string(outcome)}});
+  edges_cache_.emplace(key_, c);
+  c->Increment();
+}
+
+void Metrics::SetEdges(size_t tracked, size_t limit, uint64_t folded_total) {
+  edges_tracked_->Set(static_cast<double>(tracked));
+  edges_limit_->Set(static_cast<double>(limit));
+  if (folded_total > edges_folded_seen_) {
+    edges_folded_->Increment(static_cast<double>(folded_total - edges_folded_seen_));
+    edges_folded_seen_ = folded_total;
+  }
 }
 
 void Metrics::DeclareTls(std::span<const std::string_view> attach_failures,

@@ -2,12 +2,14 @@
 // tracegap's Prometheus metrics: names, help texts and label sets in one place.
 //
 // Every label value is bounded: directions, protocols, verdicts and reasons come from fixed enums;
-// comm (15 chars) and unit are per process, and at most `max_identities` distinct (comm, unit)
-// pairs get series of their own: later ones are counted under comm="_other", unit="_other", so
-// that a host running many distinct short-lived programs cannot grow the exposition without bound.
-// comm and unit are written by the watched processes: bytes that are not printable UTF-8 become
-// '?' (one invalid byte in a label would make Prometheus reject the whole scrape).
-// No pid, trace id, path or header value is ever a label.
+// the process labels (comm, unit, workload, container, namespace: ProcessLabels) are per process,
+// and at most `max_identities` distinct sets of them get series of their own: later ones are
+// counted under "_other" in all five, so that a host running many distinct short-lived programs
+// (or pods) cannot grow the exposition without bound. Edges (tracegap_edge_requests_total) are
+// bounded by the EdgeTable (--max-edges) and by their client being such a workload label.
+// Process labels are written by the watched processes or their runtime: bytes that are not
+// printable UTF-8 become '?' (one invalid byte in a label would make Prometheus reject the whole
+// scrape). No pid, trace id, path or header value is ever a label.
 // Thread safety: the Count*/Set* methods must be called from one thread (the pipeline's); scrapes
 // run concurrently on the exposer's threads, which prometheus-cpp makes safe.
 
@@ -27,6 +29,15 @@
 
 namespace tracegap {
 
+// Who a process is, as its metrics label it (correlate/workload.h says where each comes from).
+struct ProcessLabels {
+  std::string_view comm;
+  std::string_view unit;
+  std::string_view workload;
+  std::string_view container;
+  std::string_view namespace_;
+};
+
 class Metrics {
  public:
   // `kernel_drop_reasons` are declared at 0 so that alerts on them work from the first scrape.
@@ -41,14 +52,22 @@ class Metrics {
 
   // `tls`: read as TLS plaintext (label tls="true"), else from the socket (tls="false").
   void CountRequest(std::string_view direction, std::string_view protocol, std::string_view context,
-                    std::string_view comm, std::string_view unit, bool tls = false);
+                    const ProcessLabels& who, bool tls = false);
   void CountMalformed(std::string_view direction, std::string_view header, std::string_view reason,
-                      std::string_view comm, std::string_view unit);
-  void CountLegacy(std::string_view direction, std::string_view format, std::string_view comm,
-                   std::string_view unit);
+                      const ProcessLabels& who);
+  void CountLegacy(std::string_view direction, std::string_view format, const ProcessLabels& who);
   void CountParseError(std::string_view protocol, std::string_view reason);
-  void CountOutbound(std::string_view outcome, std::string_view protocol, std::string_view comm,
-                     std::string_view unit, bool tls = false);
+  void CountOutbound(std::string_view outcome, std::string_view protocol, const ProcessLabels& who,
+                     bool tls = false);
+  // tracegap_edge_requests_total{client, server, protocol, outcome}. `client` is a workload label
+  // (EdgeClient), `server` an EdgeServer (or "_other" from the EdgeTable).
+  void CountEdge(std::string_view client, std::string_view server, std::string_view protocol,
+                 std::string_view outcome);
+  // The workload label under which `who`'s edges are counted: its workload when its labels have
+  // series of their own (or get them now), else "_other" like its other series.
+  std::string_view EdgeClient(const ProcessLabels& who);
+  // tracegap_edges{state="tracked"|"limit"} and tracegap_edge_requests_folded_total.
+  void SetEdges(size_t tracked, size_t limit, uint64_t folded_total);
   // TLS (capture/tls/attacher.h): the reasons are declared at 0, the library gauge at 0 too.
   void DeclareTls(std::span<const std::string_view> attach_failures,
                   std::span<const std::string_view> unseen);
@@ -70,7 +89,7 @@ class Metrics {
   // Which capture variant runs (set once, after load): tracegap_capture_info{hooks,build,http2} =
   // 1, and tracegap_capture_degraded = 1 when the kernel refused a better one.
   void SetCaptureInfo(std::string_view hooks, std::string_view build, bool http2, bool degraded);
-  // Distinct (comm, unit) pairs that have series of their own so far.
+  // Distinct sets of process labels that have series of their own so far.
   size_t identities() const { return identities_.size(); }
 
   // What a label value written by a watched process is exported as: valid UTF-8 kept, control
@@ -83,10 +102,10 @@ class Metrics {
   using LabelList = std::initializer_list<std::pair<const char*, std::string_view>>;
   prometheus::Counter& Get(prometheus::Family<prometheus::Counter>& family, Counters& cache,
                            LabelList labels);
-  // Get for the per-process families: `labels` end with comm and unit.
+  // Get for the per-process families: `labels` and then the five process labels of `who`.
   prometheus::Counter& GetForProcess(prometheus::Family<prometheus::Counter>& family,
-                                     Counters& cache, LabelList labels);
-  bool Admit(std::string_view comm, std::string_view unit);
+                                     Counters& cache, LabelList labels, const ProcessLabels& who);
+  bool Admit(const ProcessLabels& who);
   const std::string& CacheKey(LabelList labels);
 
   std::shared_ptr<prometheus::Registry> registry_;
@@ -96,6 +115,12 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& parse_errors_;
   prometheus::Family<prometheus::Counter>& kernel_drops_;
   prometheus::Family<prometheus::Counter>& outbound_;
+  prometheus::Family<prometheus::Counter>& edges_;
+  prometheus::Gauge* edges_tracked_ = nullptr;
+  prometheus::Gauge* edges_limit_ = nullptr;
+  prometheus::Counter* edges_folded_ = nullptr;
+  uint64_t edges_folded_seen_ = 0;
+  Counters edges_cache_;
   prometheus::Gauge& connections_tracked_;
   prometheus::Family<prometheus::Counter>& hpack_errors_;
   prometheus::Family<prometheus::Counter>& upgrades_;
@@ -112,7 +137,7 @@ class Metrics {
   std::vector<uint64_t> kernel_drop_seen_;
   std::string key_;  // scratch for cache keys
   size_t max_identities_;
-  std::unordered_set<std::string> identities_;  // (comm, unit) pairs with series of their own
+  std::unordered_set<std::string> identities_;  // process label sets with series of their own
 };
 
 }  // namespace tracegap

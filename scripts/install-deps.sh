@@ -38,6 +38,10 @@ test_pkgs=(
   golang-go golang-golang-x-net-dev
   # TLS e2e tests (tests/e2e/test_tls.py): certificates made with the openssl command.
   openssl
+  # Workload e2e test (tests/e2e/test_workloads.py): a service in a real container, run by podman
+  # (on a local Debian root, no image is pulled) with crun; runc for hybrid cgroup hosts whose v2
+  # hierarchy still has a controller (crun refuses those: "cgroups in hybrid mode not supported").
+  podman crun runc
 )
 
 want=("${build_pkgs[@]}")

@@ -44,6 +44,8 @@ po::options_description CommandOptions(const std::string& command) {
         "all", po::bool_switch(), "");
   } else if (command == "process") {
     d.add_options()("pid", po::value<std::string>(), "");
+  } else if (command == "edges") {
+    d.add_options()("all", po::bool_switch(), "");
   }
   return d;
 }
@@ -103,6 +105,33 @@ int Process(const Invocation& inv, std::ostream& out, std::ostream& err) {
   return kExitOk;
 }
 
+int Edges(const Invocation& inv, std::ostream& out, std::ostream& err) {
+  QueryResult q = Query(inv.socket, "/v1/edges", false);
+  if (!q.document) return Report(err, q.failure);
+  int code = kExitOk;
+  auto list = DecodeOrReport<EdgeList>(*q.document, DecodeEdges, err, &code);
+  if (!list) return code;
+  if (inv.vm["json"].as<bool>()) {
+    out << PrintDocument(*q.document, 2) << "\n";
+    return kExitOk;
+  }
+  const bool all = inv.vm["all"].as<bool>();
+  const std::vector<EdgeRow> selected = SelectEdges(std::move(list->edges), all);
+  if (selected.empty()) {
+    out << (all ? "no outbound requests seen yet\n"
+                : "no edge has carried requests with context to pass on yet (--all lists every "
+                  "edge)\n");
+  } else {
+    out << FormatEdgeTable(selected);
+  }
+  if (list->folded_requests > 0) {
+    out << "note: " << list->edges_tracked << " of at most " << list->max_edges
+        << " (client, server) pairs tracked; " << list->folded_requests
+        << " requests on later pairs are counted under server _other (tracegapd --max-edges)\n";
+  }
+  return kExitOk;
+}
+
 int Status(const Invocation& inv, std::ostream& out, std::ostream& err) {
   QueryResult q = Query(inv.socket, "/v1/status", false);
   if (!q.document) return Report(err, q.failure);
@@ -143,6 +172,10 @@ std::string HelpText() {
          "      (every process, unsorted) instead of the table.\n"
          "  process PID [--json]\n"
          "      One process: identity, counts per outcome, and recent gap examples.\n"
+         "  edges [--all] [--json]\n"
+         "      Edges (client workload -> server the requests name), worst first (highest gap\n"
+         "      ratio, then most gaps), each with its newest gap. Without --all, only edges\n"
+         "      whose client had context to pass on.\n"
          "  status [--json]\n"
          "      The daemon's version, uptime, capture hooks (socket layer or syscalls) and\n"
          "      variant (degraded, and why, when the kernel refused a better one), and kernel\n"
@@ -155,7 +188,9 @@ std::string HelpText() {
          "  -h, --help      print this help and exit\n"
          "  --version       print the version and exit\n"
          "\n"
-         "Table columns: IN = inbound requests, IN-CTX% = share of them with a valid\n"
+         "Table columns: WORKLOAD = the process's Kubernetes namespace/pod, else its container,\n"
+         "else its systemd unit, else its name; IN = inbound requests, IN-CTX% = share of them "
+         "with a valid\n"
          "traceparent, OUT = outbound requests, PROPAGATED/PASSTHRU/DROPPED/RESTARTED/MANGLED =\n"
          "outbound outcomes, GAP% = (dropped+restarted+mangled) / outbound requests made with\n"
          "context to pass on. '-' means the denominator is 0.\n"
@@ -189,9 +224,11 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       out << "tracegap " << kVersion << "\n";
       return kExitOk;
     }
-    if (cmd >= argc) return UsageError(err, "missing command (processes, process or status)");
+    if (cmd >= argc)
+      return UsageError(err, "missing command (processes, process, edges or status)");
     inv.command = argv[cmd];
-    if (inv.command != "processes" && inv.command != "process" && inv.command != "status") {
+    if (inv.command != "processes" && inv.command != "process" && inv.command != "edges" &&
+        inv.command != "status") {
       return UsageError(err, "unknown command '" + inv.command + "'");
     }
     stage = inv.command + ": ";
@@ -221,6 +258,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   }
   if (inv.command == "processes") return Processes(inv, out, err);
   if (inv.command == "process") return Process(inv, out, err);
+  if (inv.command == "edges") return Edges(inv, out, err);
   return Status(inv, out, err);
 }
 

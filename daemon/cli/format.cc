@@ -70,13 +70,17 @@ std::string FormatProcessDetail(const ProcessDetail& detail) {
   const ProcessRow& p = detail.process;
   std::string out = SanitizeForTerminal(p.comm) + " (pid " + std::to_string(p.pid) + ")" +
                     (p.exited ? ", exited" : "") + "\n";
-  AppendAligned(out, {
-                         {"unit", p.unit.empty() ? "-" : SanitizeForTerminal(p.unit)},
-                         {"exe", p.exe.empty() ? "-" : SanitizeForTerminal(p.exe)},
-                         {"start time", std::to_string(p.start_time) + " (clock ticks after boot)"},
-                         {"first seen", SanitizeForTerminal(p.first_seen)},
-                         {"last seen", SanitizeForTerminal(p.last_seen)},
-                     });
+  AppendAligned(out,
+                {
+                    {"workload", p.workload.empty() ? "-" : SanitizeForTerminal(p.workload)},
+                    {"container", p.container.empty() ? "-" : SanitizeForTerminal(p.container)},
+                    {"namespace", p.namespace_.empty() ? "-" : SanitizeForTerminal(p.namespace_)},
+                    {"unit", p.unit.empty() ? "-" : SanitizeForTerminal(p.unit)},
+                    {"exe", p.exe.empty() ? "-" : SanitizeForTerminal(p.exe)},
+                    {"start time", std::to_string(p.start_time) + " (clock ticks after boot)"},
+                    {"first seen", SanitizeForTerminal(p.first_seen)},
+                    {"last seen", SanitizeForTerminal(p.last_seen)},
+                });
 
   out += "\ninbound requests: " + std::to_string(p.inbound_total()) + "\n";
   Lines in;

@@ -127,6 +127,9 @@ bool DecodeProcess(const Value& v, std::string path, ProcessRow* out, std::strin
   f.String("comm", &out->comm);
   f.String("unit", &out->unit);
   f.String("exe", &out->exe);
+  if (f.Has("workload")) f.String("workload", &out->workload);
+  if (f.Has("container")) f.String("container", &out->container);
+  if (f.Has("namespace")) f.String("namespace", &out->namespace_);
   if (const Value* in = f.Get("inbound", Type::object)) {
     Fields g(*in, f.Path("inbound"), error);
     for (size_t i = 0; i < kInboundKeys.size(); ++i) g.Uint(kInboundKeys[i], &out->inbound[i]);
@@ -197,6 +200,43 @@ bool DecodeProcessDetail(const Value& doc, ProcessDetail* out, std::string* erro
     out->examples.push_back(std::move(e));
   }
   return true;
+}
+
+bool DecodeEdges(const Value& doc, EdgeList* out, std::string* error) {
+  Fields f(doc, "edges", error);
+  f.Uint("max_edges", &out->max_edges);
+  f.Uint("edges_tracked", &out->edges_tracked);
+  f.Uint("folded_requests", &out->folded_requests);
+  const Value* list = f.Get("edges", Type::array);
+  if (list == nullptr) return false;
+  out->edges.clear();
+  out->edges.reserve(list->size());
+  for (size_t i = 0; i < list->size(); ++i) {
+    const std::string path = "edges[" + std::to_string(i) + "]";
+    Fields g((*list)[i], path, error);
+    EdgeRow e;
+    g.String("client", &e.client);
+    g.String("server", &e.server);
+    g.String("protocol", &e.protocol);
+    if (const Value* outbound = g.Get("outbound", Type::object)) {
+      Fields h(*outbound, g.Path("outbound"), error);
+      for (Outcome o : kAllOutcomes) h.Uint(Label(o), &e.outbound[static_cast<size_t>(o)]);
+      if (!h.ok()) return false;
+    }
+    g.Uint("requests", &e.requests);
+    g.Uint("gaps", &e.gaps);
+    g.Number("gap_ratio", &e.gap_ratio);
+    g.String("first_seen", &e.first_seen);
+    g.String("last_seen", &e.last_seen);
+    if (!g.ok()) return false;
+    if (const auto it = (*list)[i].find("last_gap"); it != (*list)[i].end() && !it->is_null()) {
+      ExampleRow ex;
+      if (!DecodeExample(*it, path + ".last_gap", &ex, error)) return false;
+      e.last_gap = std::move(ex);
+    }
+    out->edges.push_back(std::move(e));
+  }
+  return f.ok();
 }
 
 bool DecodeStatus(const Value& doc, StatusInfo* out, std::string* error) {

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +24,9 @@ struct ProcessRow {
   std::string comm;
   std::string unit;
   std::string exe;
+  std::string workload;  // "" from a daemon older than workload labels
+  std::string container;
+  std::string namespace_;
   std::array<uint64_t, kInboundKeys.size()> inbound{};  // indexed like kInboundKeys
   OutcomeCounts outbound{};                             // indexed by Outcome
   uint64_t gaps = 0;
@@ -57,6 +61,30 @@ struct ProcessDetail {
   std::vector<ExampleRow> examples;  // newest last
 };
 
+// GET /v1/edges: one row per (client, server, protocol), worst first.
+struct EdgeRow {
+  std::string client;
+  std::string server;
+  std::string protocol;
+  OutcomeCounts outbound{};  // indexed by Outcome
+  uint64_t requests = 0;
+  uint64_t gaps = 0;
+  double gap_ratio = 0;
+  std::string first_seen;
+  std::string last_seen;
+  std::optional<ExampleRow> last_gap;
+
+  uint64_t count(Outcome o) const { return outbound[static_cast<size_t>(o)]; }
+  uint64_t with_context() const { return WithContext(outbound); }
+};
+
+struct EdgeList {
+  uint64_t max_edges = 0;
+  uint64_t edges_tracked = 0;
+  uint64_t folded_requests = 0;
+  std::vector<EdgeRow> edges;  // in the daemon's order (worst first)
+};
+
 struct StatusInfo {
   std::string version;
   double uptime_seconds = 0;
@@ -88,5 +116,6 @@ struct StatusInfo {
 bool DecodeProcessList(const Document& doc, std::vector<ProcessRow>* out, std::string* error);
 bool DecodeProcessDetail(const Document& doc, ProcessDetail* out, std::string* error);
 bool DecodeStatus(const Document& doc, StatusInfo* out, std::string* error);
+bool DecodeEdges(const Document& doc, EdgeList* out, std::string* error);
 
 }  // namespace tracegap::cli

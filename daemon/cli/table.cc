@@ -102,14 +102,52 @@ size_t DisplayWidth(std::string_view s) {
   }));
 }
 
-std::string FormatProcessTable(const std::vector<ProcessRow>& rows) {
-  struct Column {
-    std::string_view title;
-    bool left;
+namespace {
+
+struct Column {
+  std::string_view title;
+  bool left;
+};
+
+// Aligned columns: text left-aligned, numbers right-aligned, two spaces apart, no trailing
+// spaces. `after[i]`, when given and not empty, is printed after row i as it is.
+template <size_t N>
+std::string Layout(const std::array<Column, N>& columns,
+                   const std::vector<std::array<std::string, N>>& cells,
+                   const std::vector<std::string>* after = nullptr) {
+  std::array<size_t, N> width{};
+  for (size_t c = 0; c < N; ++c) {
+    width[c] = columns[c].title.size();
+    for (const auto& row : cells) width[c] = std::max(width[c], DisplayWidth(row[c]));
+  }
+  std::string out;
+  auto emit = [&](size_t c, std::string_view text) {
+    if (c > 0) out += "  ";
+    const std::string pad(width[c] - DisplayWidth(text), ' ');
+    if (columns[c].left) {
+      out += text;
+      if (c + 1 < N) out += pad;
+    } else {
+      out += pad;
+      out += text;
+    }
   };
+  for (size_t c = 0; c < N; ++c) emit(c, columns[c].title);
+  out += '\n';
+  for (size_t r = 0; r < cells.size(); ++r) {
+    for (size_t c = 0; c < N; ++c) emit(c, cells[r][c]);
+    out += '\n';
+    if (after && r < after->size()) out += (*after)[r];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string FormatProcessTable(const std::vector<ProcessRow>& rows) {
   // clang-format off
   static constexpr std::array<Column, 12> kColumns = {{
-      {"PID", false}, {"COMM", true}, {"UNIT", true}, {"IN", false}, {"IN-CTX%", false},
+      {"PID", false}, {"COMM", true}, {"WORKLOAD", true}, {"IN", false}, {"IN-CTX%", false},
       {"OUT", false}, {"PROPAGATED", false}, {"PASSTHRU", false}, {"DROPPED", false},
       {"RESTARTED", false}, {"MANGLED", false}, {"GAP%", false},
   }};
@@ -120,7 +158,7 @@ std::string FormatProcessTable(const std::vector<ProcessRow>& rows) {
     cells.push_back({
         Num(r.pid),
         SanitizeForTerminal(r.comm),
-        r.unit.empty() ? "-" : SanitizeForTerminal(r.unit),
+        r.workload.empty() ? "-" : SanitizeForTerminal(r.workload),
         Num(r.inbound_total()),
         Percent(r.inbound_valid(), r.inbound_total()),
         Num(r.outbound_total()),
@@ -132,30 +170,53 @@ std::string FormatProcessTable(const std::vector<ProcessRow>& rows) {
         r.with_context() == 0 ? "-" : PercentOfRatio(r.gap_ratio),
     });
   }
-  std::array<size_t, kColumns.size()> width{};
-  for (size_t c = 0; c < kColumns.size(); ++c) {
-    width[c] = kColumns[c].title.size();
-    for (const auto& row : cells) width[c] = std::max(width[c], DisplayWidth(row[c]));
-  }
-  std::string out;
-  auto emit = [&](size_t c, std::string_view text) {
-    if (c > 0) out += "  ";
-    const std::string pad(width[c] - DisplayWidth(text), ' ');
-    if (kColumns[c].left) {
-      out += text;
-      if (c + 1 < kColumns.size()) out += pad;
-    } else {
-      out += pad;
-      out += text;
+  return Layout(kColumns, cells);
+}
+
+std::vector<EdgeRow> SelectEdges(std::vector<EdgeRow> edges, bool all) {
+  if (!all) std::erase_if(edges, [](const EdgeRow& e) { return e.with_context() == 0; });
+  return edges;
+}
+
+std::string FormatEdgeTable(const std::vector<EdgeRow>& edges) {
+  // clang-format off
+  static constexpr std::array<Column, 10> kColumns = {{
+      {"CLIENT", true}, {"SERVER", true}, {"PROTO", true}, {"OUT", false},
+      {"PROPAGATED", false}, {"PASSTHRU", false}, {"DROPPED", false}, {"RESTARTED", false},
+      {"MANGLED", false}, {"GAP%", false},
+  }};
+  // clang-format on
+  std::vector<std::array<std::string, kColumns.size()>> cells;
+  std::vector<std::string> after;
+  cells.reserve(edges.size());
+  for (const EdgeRow& e : edges) {
+    cells.push_back({
+        SanitizeForTerminal(e.client),
+        SanitizeForTerminal(e.server),
+        SanitizeForTerminal(e.protocol),
+        Num(e.requests),
+        Num(e.count(Outcome::kPropagated)),
+        Num(e.count(Outcome::kPassthrough)),
+        Num(e.count(Outcome::kDropped)),
+        Num(e.count(Outcome::kRestarted)),
+        Num(e.count(Outcome::kMangled)),
+        e.with_context() == 0 ? "-" : PercentOfRatio(e.gap_ratio),
+    });
+    std::string line;
+    if (e.last_gap) {
+      const ExampleRow& g = *e.last_gap;
+      line = "  last gap: " + SanitizeForTerminal(g.time) + " " + SanitizeForTerminal(g.outcome) +
+             " " + SanitizeForTerminal(g.method) + " " + SanitizeForTerminal(g.authority) +
+             SanitizeForTerminal(g.path) + " -> " +
+             (g.peer.empty() ? std::string("?") : SanitizeForTerminal(g.peer)) +
+             (g.tls ? " over TLS" : "");
+      if (!g.inbound_trace_ids.empty())
+        line += " (inbound trace " + SanitizeForTerminal(g.inbound_trace_ids.front()) + ")";
+      line += "\n";
     }
-  };
-  for (size_t c = 0; c < kColumns.size(); ++c) emit(c, kColumns[c].title);
-  out += '\n';
-  for (const auto& row : cells) {
-    for (size_t c = 0; c < kColumns.size(); ++c) emit(c, row[c]);
-    out += '\n';
+    after.push_back(std::move(line));
   }
-  return out;
+  return Layout(kColumns, cells, &after);
 }
 
 }  // namespace tracegap::cli

@@ -23,10 +23,20 @@ std::optional<SortKey> ParseSortKey(std::string_view text);
 std::vector<ProcessRow> SelectRows(std::vector<ProcessRow> rows, SortKey key, bool all);
 
 // The table of `rows` in the given order, columns
-//   PID COMM UNIT IN IN-CTX% OUT PROPAGATED PASSTHRU DROPPED RESTARTED MANGLED GAP%
+//   PID COMM WORKLOAD IN IN-CTX% OUT PROPAGATED PASSTHRU DROPPED RESTARTED MANGLED GAP%
 // text left-aligned, numbers right-aligned, two spaces apart, no trailing spaces. Percentages
-// have one decimal, or are "-" when their denominator is 0; an empty unit is "-".
+// have one decimal, or are "-" when their denominator is 0; an empty workload is "-".
 std::string FormatProcessTable(const std::vector<ProcessRow>& rows);
+
+// `tracegap edges`: without `all`, only edges whose client had context to pass on (the others
+// cannot drop it); the daemon's order (worst first) is kept.
+std::vector<EdgeRow> SelectEdges(std::vector<EdgeRow> edges, bool all);
+
+// The edges in the given order, columns
+//   CLIENT SERVER PROTO OUT PROPAGATED PASSTHRU DROPPED RESTARTED MANGLED GAP%
+// laid out like FormatProcessTable, each edge with a gap followed by an indented line with its
+// newest gap: "  last gap: TIME OUTCOME METHOD AUTHORITYPATH -> PEER (inbound trace ID)".
+std::string FormatEdgeTable(const std::vector<EdgeRow>& edges);
 
 // "12.5" for 1/8; "-" when den is 0.
 std::string Percent(uint64_t num, uint64_t den);

@@ -1,24 +1,13 @@
 #include "correlate/correlator.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
+
+#include "correlate/edge.h"
 
 namespace tracegap {
 namespace {
 
 uint64_t Ns(std::chrono::milliseconds ms) { return static_cast<uint64_t>(ms.count()) * 1000000ull; }
-
-std::string Peer(const tg_tuple* t) {
-  if (!t) return {};
-  char addr[INET6_ADDRSTRLEN] = {};
-  if (t->family == 2) {
-    inet_ntop(AF_INET, t->remote_addr, addr, sizeof(addr));
-    return std::string(addr) + ":" + std::to_string(t->remote_port);
-  }
-  inet_ntop(AF_INET6, t->remote_addr, addr, sizeof(addr));
-  return "[" + std::string(addr) + "]:" + std::to_string(t->remote_port);
-}
 
 // A traceparent as sent may be any bytes (mangled); keep it short and printable.
 std::string Printable(std::string_view v) {
@@ -191,7 +180,7 @@ GapExample Correlator::Example(const RequestSeen& out, Outcome outcome,
   ex.method = Printable(out.method);
   ex.authority = Printable(out.authority);
   ex.path = Printable(out.path);
-  ex.peer = Peer(out.tuple);
+  ex.peer = PeerAddress(out.tuple);
   ex.tls = out.actor.tls;
   for (const Inbound* in : deciders) {
     if (in->verdict == ContextVerdict::kValid && ex.inbound_trace_ids.size() < 8) {
@@ -202,7 +191,7 @@ GapExample Correlator::Example(const RequestSeen& out, Outcome outcome,
   return ex;
 }
 
-Outcome Correlator::OnOutbound(const RequestSeen& r) {
+Outcome Correlator::OnOutbound(const RequestSeen& r, GapExample* example) {
   ProcessIdentity who = identity_(r.actor.tgid, r.actor.comm);
   Proc* p = nullptr;
   if (auto it = procs_.find(r.actor.tgid); it != procs_.end() && it->second.key == who.key) {
@@ -213,6 +202,7 @@ Outcome Correlator::OnOutbound(const RequestSeen& r) {
   const Outcome outcome = Decide(r, p, deciders);
   if (IsGap(outcome)) {
     GapExample ex = Example(r, outcome, deciders);
+    if (example) *example = ex;
     table_.CountOutbound(who.key, who.identity, outcome, wall_(), &ex);
   } else {
     table_.CountOutbound(who.key, who.identity, outcome, wall_(), nullptr);

@@ -6,9 +6,9 @@
 //   - a consumed message (no response will come) is active from its delivery until the next
 //     delivery on its connection and channel (then lingers), or for `message_window` at most;
 //   - if the sending thread received exactly one active inbound request (not a message), that
-//     request alone decides (thread-per-request servers); otherwise (an event loop that received several, or a
-//     worker pool whose sending thread received none) every active or lingering inbound request
-//     of the process decides.
+//     request alone decides (thread-per-request servers); otherwise (an event loop that received
+//     several, or a worker pool whose sending thread received none) every active or lingering
+//     inbound request of the process decides.
 // Times are the kernel's CLOCK_MONOTONIC timestamps of the events, so decisions do not depend on
 // how late the daemon reads them. Not thread-safe: the pipeline thread calls every method;
 // results go to the thread-safe ProcessTable.
@@ -40,7 +40,7 @@ struct CorrelatorConfig {
 // Who a tgid is: its key (pid, start time) and the identity shown in the table.
 struct ProcessIdentity {
   ProcessKey key;
-  ProcessSnapshot identity;  // comm, unit, exe
+  ProcessSnapshot identity;  // comm, unit, exe, workload, container, namespace
 };
 using IdentityLookup = std::function<ProcessIdentity(uint32_t tgid, std::string_view comm)>;
 using WallClock = std::function<int64_t()>;  // unix milliseconds
@@ -51,8 +51,9 @@ class Correlator {
              WallClock wall);
 
   void OnInbound(const RequestSeen& request);
-  // Returns the outcome (also recorded in the table).
-  Outcome OnOutbound(const RequestSeen& request);
+  // Returns the outcome (also recorded in the table). For a gap, `*example` (if given) gets the
+  // example recorded in the table.
+  Outcome OnOutbound(const RequestSeen& request, GapExample* example = nullptr);
   void OnResponse(const ResponseSeen& response);
   void OnConnectionClosed(uint64_t conn_id, uint64_t ts_ns);
   // Events may have been lost up to `ts_ns`: outbound requests of processes with no known inbound

@@ -1,12 +1,15 @@
 #pragma once
 // What the daemon knows of a process beyond its pid: its start time (so that a reused pid is a new
-// process), its name and its systemd unit or container. Read from /proc, cached per pid.
+// process), its name, its systemd unit or container, and its workload (correlate/workload.h).
+// Read from /proc, cached per pid.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "correlate/workload.h"
 
 namespace tracegap {
 
@@ -22,14 +25,18 @@ std::optional<uint64_t> StartTimeFromStat(std::string_view stat_line);
 struct ProcessInfo {
   uint64_t start_time = 0;  // clock ticks since boot; 0 if the process was gone when first seen
   std::string unit;
-  std::string exe;  // /proc/PID/exe target; "" if unreadable
+  std::string exe;    // /proc/PID/exe target; "" if unreadable
+  Workload workload;  // from /proc/PID/cgroup and /proc/PID/comm, named by the host's metadata
 };
 
 // Caches ProcessInfo by pid. Lookups re-read /proc only for a pid not seen before, or when the
-// caller says the pid may have been reused. Not thread-safe: one owner thread.
+// caller says the pid may have been reused. Workloads are named by a WorkloadResolver reading the
+// metadata under `paths` (its own caches, by pod and container). Not thread-safe: one owner
+// thread.
 class ProcessInfoCache {
  public:
-  explicit ProcessInfoCache(std::string proc_root = "/proc", size_t max_entries = 8192);
+  explicit ProcessInfoCache(std::string proc_root = "/proc", size_t max_entries = 8192,
+                            WorkloadResolver::Paths paths = {});
   const ProcessInfo& Get(uint32_t pid);
   void Forget(uint32_t pid) { cache_.erase(pid); }
   // Forgets every pid for which forget(pid) is true.
@@ -42,9 +49,10 @@ class ProcessInfoCache {
   size_t size() const { return cache_.size(); }
 
  private:
-  ProcessInfo Read(uint32_t pid) const;
+  ProcessInfo Read(uint32_t pid);
   std::string proc_root_;
   size_t max_entries_;
+  WorkloadResolver workloads_;
   std::unordered_map<uint32_t, ProcessInfo> cache_;
 };
 

@@ -32,6 +32,9 @@ ProcessTable::Entry& ProcessTable::Touch(const ProcessKey& key, const ProcessSna
   e.snap.comm = identity.comm;
   e.snap.unit = identity.unit;
   e.snap.exe = identity.exe;
+  e.snap.workload = identity.workload;
+  e.snap.container = identity.container;
+  e.snap.namespace_ = identity.namespace_;
   e.snap.first_seen_unix_ms = now_unix_ms;
   e.snap.last_seen_unix_ms = now_unix_ms;
   return e;

@@ -47,6 +47,11 @@ struct ProcessSnapshot {
   std::string comm;
   std::string unit;
   std::string exe;
+  // correlate/workload.h: "namespace/pod", container, systemd unit or comm; container and
+  // namespace "" where there is none.
+  std::string workload;
+  std::string container;
+  std::string namespace_;
   VerdictCounts inbound{};   // indexed by ContextVerdict
   OutcomeCounts outbound{};  // indexed by Outcome
   int64_t first_seen_unix_ms = 0;

@@ -22,9 +22,7 @@ Environment: TRACEGAP_TEST_CACHE (default /var/cache/tracegap-test) holds the ca
 """
 import argparse
 import ctypes
-import fcntl
 import glob
-import hashlib
 import json
 import os
 import re
@@ -36,15 +34,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import check_packaging  # noqa: E402  (daemon_options: the --help parser shared with the static test)
+import debian_root  # noqa: E402  (the cached Debian 12 root, shared with tests/e2e/test_workloads.py)
+from debian_root import SOURCES_CANDIDATES, sources_file  # noqa: E402
 
 SKIP = 77
-SUITE = "bookworm"
-VARIANT = "minbase"
-INCLUDE = ["systemd", "systemd-sysv", "dbus", "curl", "python3", "procps", "iproute2",
-           "ca-certificates", "adduser"]
-SOURCES_CANDIDATES = ["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"]
-CACHE = os.environ.get("TRACEGAP_TEST_CACHE", "/var/cache/tracegap-test")
 DEB_MOUNT = "/mnt/tracegap-deb"
 MAX_EXPOSURE = 2.5
 # CAP_DAC_READ_SEARCH (2), CAP_PERFMON (38), CAP_BPF (39)
@@ -83,48 +78,13 @@ def die_with_parent():
 
 
 # ------------------------------------------------------------------------------------------------
-# The cached root
-
-def sources_file():
-    for path in SOURCES_CANDIDATES:
-        if os.path.isfile(path) and os.path.getsize(path) > 0:
-            return path
-    return None
-
+# The cached root (tests/support/debian_root.py)
 
 def cached_root():
-    """A minimal Debian 12 root with systemd, made by mmdebstrap once and reused while its recipe
-    (suite, variant, package list, apt sources) is unchanged. Never modified by the tests:
-    containers run on an overlay of it."""
-    sources = sources_file()
-    with open(sources, "rb") as f:
-        recipe = {"suite": SUITE, "variant": VARIANT, "include": INCLUDE,
-                  "sources_sha256": hashlib.sha256(f.read()).hexdigest(), "format": 1}
-    stamp_text = json.dumps(recipe, sort_keys=True)
-    os.makedirs(CACHE, exist_ok=True)
-    root = os.path.join(CACHE, f"{SUITE}-root")
-    stamp = root + ".stamp"
-    with open(os.path.join(CACHE, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two runs at once build it once
-        if os.path.isdir(root) and os.path.isfile(stamp) and open(stamp).read() == stamp_text:
-            log(f"cached root {root} is up to date")
-            return root
-        log(f"building the root {root} with mmdebstrap (once; ~1 min, ~260 MB)")
-        tmp = root + ".new"
-        shutil.rmtree(tmp, ignore_errors=True)
-        cmd = ["mmdebstrap", f"--variant={VARIANT}", "--include=" + ",".join(INCLUDE), SUITE, tmp, sources]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        if r.returncode != 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise Failure(f"mmdebstrap failed ({r.returncode}):\n{r.stderr[-3000:]}")
-        if os.path.exists(stamp):
-            os.unlink(stamp)
-        shutil.rmtree(root, ignore_errors=True)
-        os.rename(tmp, root)
-        with open(stamp, "w") as f:
-            f.write(stamp_text)
-        log("root built")
-        return root
+    try:
+        return debian_root.cached_root(log)
+    except debian_root.BuildError as e:
+        raise Failure(str(e))
 
 
 # ------------------------------------------------------------------------------------------------

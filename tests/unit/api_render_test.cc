@@ -17,6 +17,9 @@ ProcessSnapshot Snapshot() {
   p.comm = "api-gw";
   p.unit = "api-gw.service";
   p.exe = "/usr/bin/api-gw";
+  p.workload = "shop/api-gw-5d8f7-x2k4q";
+  p.container = "api-gw";
+  p.namespace_ = "shop";
   p.inbound = {8, 1, 1, 0};
   p.outbound[static_cast<size_t>(Outcome::kOrigin)] = 2;
   p.outbound[static_cast<size_t>(Outcome::kPropagated)] = 6;
@@ -44,7 +47,8 @@ GapExample Example() {
 
 constexpr std::string_view kProcessJson =
     R"({"pid":4242,"start_time":987654,"comm":"api-gw","unit":"api-gw.service",)"
-    R"("exe":"/usr/bin/api-gw","inbound":{"valid":8,"missing":1,"malformed":1,"unknown":0},)"
+    R"("exe":"/usr/bin/api-gw","workload":"shop/api-gw-5d8f7-x2k4q","container":"api-gw",)"
+    R"("namespace":"shop","inbound":{"valid":8,"missing":1,"malformed":1,"unknown":0},)"
     R"("outbound":{"origin":2,"untraced_upstream":0,"propagated":6,"passthrough":0,)"
     R"("dropped":2,"restarted":1,"mangled":1,"unknown":3},"gaps":4,"gap_ratio":0.4,)"
     R"("first_seen":"2026-11-24T19:55:00.123Z","last_seen":"2026-11-24T19:56:00.456Z",)"
@@ -115,6 +119,46 @@ TEST(ApiRenderTest, Status) {
             R"("attached":true,"error":"","probes":14}],)"
             R"("unseen":[{"pid":42,"comm":"server","exe":"/srv/server","reason":"go",)"
             R"("detail":"a Go binary","connections":3}]}})");
+}
+
+TEST(ApiRenderTest, EdgesWorstFirstWithTheNewestGap) {
+  EdgeTable table(10);
+  const GapExample gap = Example();
+  table.Count("shop/api-gw", "users.internal:8080", Protocol::kHttp1, Outcome::kDropped,
+              1795550130789, &gap);
+  table.Count("shop/api-gw", "users.internal:8080", Protocol::kHttp1, Outcome::kPropagated,
+              1795550160456, nullptr);
+  table.Count("shop/api-gw", "cart", Protocol::kGrpc, Outcome::kOrigin, 1795550100123, nullptr);
+  std::vector<EdgeSnapshot> edges = table.List();
+  SortWorstFirst(edges);
+  EXPECT_EQ(RenderEdges(edges, table.totals()),
+            R"({"max_edges":10,"edges_tracked":2,"folded_requests":0,"edges":[)"
+            R"({"client":"shop/api-gw","server":"users.internal:8080","protocol":"http1",)"
+            R"("outbound":{"origin":0,"untraced_upstream":0,"propagated":1,"passthrough":0,)"
+            R"("dropped":1,"restarted":0,"mangled":0,"unknown":0},"requests":2,"gaps":1,)"
+            R"("gap_ratio":0.5,"first_seen":"2026-11-24T19:55:30.789Z",)"
+            R"("last_seen":"2026-11-24T19:56:00.456Z","last_gap":)"
+            R"({"time":"2026-11-24T19:55:30.789Z","outcome":"dropped","protocol":"http1",)"
+            R"("method":"GET","authority":"users.internal:8080","path":"/v1/users",)"
+            R"("peer":"10.0.0.7:8080","inbound_trace_ids":["4bf92f3577b34da6a3ce929d0e0e4736"],)"
+            R"("outbound_traceparent":"","tls":false}},)"
+            R"({"client":"shop/api-gw","server":"cart","protocol":"grpc",)"
+            R"("outbound":{"origin":1,"untraced_upstream":0,"propagated":0,"passthrough":0,)"
+            R"("dropped":0,"restarted":0,"mangled":0,"unknown":0},"requests":1,"gaps":0,)"
+            R"("gap_ratio":0.0,"first_seen":"2026-11-24T19:55:00.123Z",)"
+            R"("last_seen":"2026-11-24T19:55:00.123Z","last_gap":null}]})");
+  // The CLI reads back what the daemon writes.
+  std::string error;
+  std::optional<cli::Document> doc = cli::ParseDocument(RenderEdges(edges, table.totals()), &error);
+  ASSERT_TRUE(doc.has_value()) << error;
+  cli::EdgeList list;
+  ASSERT_TRUE(cli::DecodeEdges(*doc, &list, &error)) << error;
+  ASSERT_EQ(list.edges.size(), 2u);
+  EXPECT_EQ(list.edges[0].count(Outcome::kDropped), 1u);
+  ASSERT_TRUE(list.edges[0].last_gap.has_value());
+  EXPECT_EQ(list.edges[0].last_gap->path, "/v1/users");
+  EXPECT_FALSE(list.edges[1].last_gap.has_value());
+  EXPECT_EQ(list.max_edges, 10u);
 }
 
 TEST(ApiRenderTest, ErrorIsEscaped) {

@@ -236,6 +236,7 @@ class CliServerTest : public CliTest {
     ProcessSnapshot id;
     id.comm = "front";
     id.unit = "front.service";
+    id.workload = "front.service";
     table_.CountInbound({100, 1}, id, ContextVerdict::kValid, 1000);
     GapExample e;
     e.outcome = Outcome::kDropped;
@@ -243,10 +244,15 @@ class CliServerTest : public CliTest {
     e.authority = "back:80";
     e.path = "/api";
     e.peer = "10.1.1.1:80";
+    const GapExample edge_gap = e;  // CountOutbound moves from e
     table_.CountOutbound({100, 1}, id, Outcome::kDropped, 1001, &e);
     table_.CountOutbound({100, 1}, id, Outcome::kPropagated, 1002, nullptr);
     id.comm = "quiet";
     table_.CountInbound({200, 1}, id, ContextVerdict::kMissing, 1003);
+    edges_.Count("front.service", "back", Protocol::kHttp1, Outcome::kDropped, 1001, &edge_gap);
+    edges_.Count("front.service", "back", Protocol::kHttp1, Outcome::kPropagated, 1002, nullptr);
+    edges_.Count("front.service", "metrics:9090", Protocol::kHttp1, Outcome::kOrigin, 1003,
+                 nullptr);
     std::string error;
     server_ = api::ApiServer::Start(
         path_, table_,
@@ -256,11 +262,12 @@ class CliServerTest : public CliTest {
           s.kernel_drops = {{"ringbuf_full", 0}};
           return s;
         },
-        &error);
+        &error, &edges_);
     ASSERT_NE(server_, nullptr) << error;
   }
 
   ProcessTable table_{10, std::chrono::seconds(60)};
+  EdgeTable edges_{10};
   std::unique_ptr<api::ApiServer> server_;
 };
 
@@ -268,13 +275,35 @@ TEST_F(CliServerTest, Processes) {
   CliRun r = Cli({"--socket", path_, "processes"});
   EXPECT_EQ(r.code, kExitOk) << r.err;
   EXPECT_EQ(r.out,
-            "PID  COMM   UNIT           IN  IN-CTX%  OUT  PROPAGATED  PASSTHRU  DROPPED  "
+            "PID  COMM   WORKLOAD       IN  IN-CTX%  OUT  PROPAGATED  PASSTHRU  DROPPED  "
             "RESTARTED  MANGLED  GAP%\n"
             "100  front  front.service   1    100.0    2           1         0        1  "
             "        0        0  50.0\n");
   r = Cli({"processes", "--all", "--sort", "outbound", "--socket", path_});
   EXPECT_EQ(r.code, kExitOk) << r.err;
   EXPECT_NE(r.out.find("\n200  quiet"), std::string::npos) << r.out;
+}
+
+TEST_F(CliServerTest, Edges) {
+  CliRun r = Cli({"--socket", path_, "edges"});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(r.out,
+            "CLIENT         SERVER  PROTO  OUT  PROPAGATED  PASSTHRU  DROPPED  RESTARTED  MANGLED  "
+            "GAP%\n"
+            "front.service  back    http1    2           1         0        1          0        0  "
+            "50.0\n"
+            "  last gap: 1970-01-01T00:00:00.000Z dropped GET back:80/api -> 10.1.1.1:80\n");
+  r = Cli({"edges", "--all", "--socket", path_});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_NE(r.out.find("\nfront.service  metrics:9090  http1"), std::string::npos) << r.out;
+  r = Cli({"--socket", path_, "edges", "--json"});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  std::string error;
+  std::optional<Document> v = ParseDocument(r.out, &error);
+  ASSERT_TRUE(v.has_value()) << error;
+  EXPECT_EQ((*v)["edges"].size(), 2u);
+  EXPECT_EQ((*v)["edges"][0]["server"], "back");
+  EXPECT_EQ((*v)["max_edges"], 10);
 }
 
 TEST_F(CliServerTest, ProcessesJson) {

@@ -9,11 +9,11 @@
 namespace tracegap::cli {
 namespace {
 
-ProcessRow Row(uint32_t pid, std::string comm, std::string unit) {
+ProcessRow Row(uint32_t pid, std::string comm, std::string workload) {
   ProcessRow r;
   r.pid = pid;
   r.comm = std::move(comm);
-  r.unit = std::move(unit);
+  r.workload = std::move(workload);
   return r;
 }
 
@@ -45,7 +45,7 @@ std::vector<uint32_t> Pids(const std::vector<ProcessRow>& rows) {
 
 TEST(CliTableTest, AlignedColumnsWorstFirst) {
   EXPECT_EQ(FormatProcessTable(SelectRows(Rows(), SortKey::kGaps, false)),
-            "  PID  COMM    UNIT           IN  IN-CTX%  OUT  PROPAGATED  PASSTHRU  DROPPED  "
+            "  PID  COMM    WORKLOAD       IN  IN-CTX%  OUT  PROPAGATED  PASSTHRU  DROPPED  "
             "RESTARTED  MANGLED  GAP%\n"
             "    7  nginx   nginx.service  10     90.0   10           5         0        3  "
             "        0        0  37.5\n"
@@ -55,7 +55,7 @@ TEST(CliTableTest, AlignedColumnsWorstFirst) {
 
 TEST(CliTableTest, HeaderOnlyForNoRows) {
   EXPECT_EQ(FormatProcessTable({}),
-            "PID  COMM  UNIT  IN  IN-CTX%  OUT  PROPAGATED  PASSTHRU  DROPPED  RESTARTED  "
+            "PID  COMM  WORKLOAD  IN  IN-CTX%  OUT  PROPAGATED  PASSTHRU  DROPPED  RESTARTED  "
             "MANGLED  GAP%\n");
 }
 
@@ -105,9 +105,51 @@ TEST(CliTableTest, RatioIsComparedExactly) {
   EXPECT_EQ(Pids(SelectRows({b, a}, SortKey::kGapRatio, false)), (std::vector<uint32_t>{1, 2}));
 }
 
+EdgeRow Edge(std::string client, std::string server, uint64_t propagated, uint64_t dropped) {
+  EdgeRow e;
+  e.client = std::move(client);
+  e.server = std::move(server);
+  e.protocol = "http1";
+  e.outbound[static_cast<size_t>(Outcome::kPropagated)] = propagated;
+  e.outbound[static_cast<size_t>(Outcome::kDropped)] = dropped;
+  e.requests = propagated + dropped;
+  e.gaps = dropped;
+  e.gap_ratio = e.requests == 0 ? 0 : static_cast<double>(dropped) / e.requests;
+  return e;
+}
+
+TEST(CliTableTest, EdgesKeepTheDaemonsOrderWithTheNewestGapUnderEach) {
+  EdgeRow bad = Edge("shop/checkout", "payments:8080", 1, 3);
+  ExampleRow g;
+  g.time = "2026-11-24T19:55:30.789Z";
+  g.outcome = "dropped";
+  g.method = "POST";
+  g.authority = "payments:8080";
+  g.path = "/charge";
+  g.peer = "10.0.0.7:8080";
+  g.inbound_trace_ids = {"4bf92f3577b34da6a3ce929d0e0e4736"};
+  bad.last_gap = g;
+  EdgeRow good = Edge("shop/cart", "\x1b[2Jredis", 5, 0);
+  EdgeRow origin_only = Edge("cron", "api", 0, 0);
+  origin_only.outbound[static_cast<size_t>(Outcome::kOrigin)] = 9;
+  origin_only.requests = 9;
+  const std::vector<EdgeRow> shown = SelectEdges({bad, good, origin_only}, false);
+  ASSERT_EQ(shown.size(), 2u);
+  EXPECT_EQ(FormatEdgeTable(shown),
+            "CLIENT         SERVER         PROTO  OUT  PROPAGATED  PASSTHRU  DROPPED  RESTARTED  "
+            "MANGLED  GAP%\n"
+            "shop/checkout  payments:8080  http1    4           1         0        3          0  "
+            "      0  75.0\n"
+            "  last gap: 2026-11-24T19:55:30.789Z dropped POST payments:8080/charge -> "
+            "10.0.0.7:8080 (inbound trace 4bf92f3577b34da6a3ce929d0e0e4736)\n"
+            "shop/cart      ?[2Jredis      http1    5           5         0        0          0  "
+            "      0   0.0\n");
+  EXPECT_EQ(SelectEdges({bad, good, origin_only}, true).size(), 3u);
+}
+
 TEST(CliTableTest, HostileNamesCannotDriveTheTerminal) {
   ProcessRow r = Row(1, "\x1b[2Jevil", "");  // ESC
-  r.unit = "u\xc2\x9bx";                     // CSI (a C1 control) encoded as UTF-8
+  r.workload = "u\xc2\x9bx";                 // CSI (a C1 control) encoded as UTF-8
   SetOutcome(r, Outcome::kOrigin, 1);
   const std::string table = FormatProcessTable({r});
   EXPECT_EQ(table.find('\x1b'), std::string::npos);
@@ -149,6 +191,7 @@ TEST(CliFormatTest, ProcessDetail) {
   ProcessDetail d;
   d.process = Rows()[2];
   d.process.exe = "/usr/sbin/nginx";
+  d.process.unit = "nginx.service";
   d.process.first_seen = "2026-11-24T19:55:00.123Z";
   ExampleRow e;
   e.time = "2026-11-24T19:55:30.789Z";
@@ -161,7 +204,10 @@ TEST(CliFormatTest, ProcessDetail) {
   e.inbound_trace_ids = {"aaaa", "bbbb"};
   d.examples.push_back(e);
   const std::string text = FormatProcessDetail(d);
-  EXPECT_TRUE(text.starts_with("nginx (pid 7)\n  unit        nginx.service\n")) << text;
+  EXPECT_TRUE(
+      text.starts_with("nginx (pid 7)\n  workload    nginx.service\n  container   -\n"
+                       "  namespace   -\n  unit        nginx.service\n"))
+      << text;
   EXPECT_NE(text.find("\ninbound requests: 10\n  valid      9  (90.0%)\n"), std::string::npos)
       << text;
   EXPECT_NE(text.find("  dropped            3  gap\n"), std::string::npos) << text;

@@ -15,6 +15,11 @@
 namespace tracegap {
 namespace {
 
+// Process labels as on a host without containers: the workload is the unit, else the comm.
+ProcessLabels Who(std::string_view comm, std::string_view unit) {
+  return ProcessLabels{comm, unit, unit.empty() ? comm : unit, "", ""};
+}
+
 Metrics MakeMetrics(size_t max_identities) {
   static constexpr std::string_view kNone[] = {"x"};
   return Metrics("test", "tracepoint", kNone, kNone, kNone, max_identities);
@@ -52,8 +57,8 @@ TEST(MetricsLabels, LabelValueKeepsPrintableUtf8AndReplacesTheRest) {
 
 TEST(MetricsLabels, InvalidCommIsExportedSanitised) {
   Metrics m = MakeMetrics(10);
-  m.CountRequest("inbound", "http1", "valid", "bad\xff\x01", "");
-  m.CountRequest("inbound", "http1", "valid", "bad\xff\x01", "");
+  m.CountRequest("inbound", "http1", "valid", Who("bad\xff\x01", ""));
+  m.CountRequest("inbound", "http1", "valid", Who("bad\xff\x01", ""));
   const auto by = RequestsByComm(m);
   ASSERT_EQ(by.count("bad??"), 1u);
   EXPECT_EQ(by.at("bad??"), 2);
@@ -64,34 +69,125 @@ TEST(MetricsLabels, InvalidCommIsExportedSanitised) {
 TEST(MetricsLabels, IdentitiesBeyondTheCapAreCountedAsOther) {
   Metrics m = MakeMetrics(2);
   for (const char* comm : {"a", "b", "c", "d", "a", "c"}) {
-    m.CountRequest("inbound", "http1", "valid", comm, "u.service");
-    m.CountOutbound("dropped", "http1", comm, "u.service");
+    m.CountRequest("inbound", "http1", "valid", Who(comm, "u.service"));
+    m.CountOutbound("dropped", "http1", Who(comm, "u.service"));
   }
   EXPECT_EQ(m.identities(), 2u);
   const auto by = RequestsByComm(m);
   EXPECT_EQ(by, (std::map<std::string, double>{{"a", 2}, {"b", 1}, {"_other", 3}}));
   // The same pair under another label set (another verdict) is still its own identity.
-  m.CountRequest("inbound", "http1", "missing", "b", "u.service");
+  m.CountRequest("inbound", "http1", "missing", Who("b", "u.service"));
   EXPECT_EQ(RequestsByComm(m).at("b"), 2);
   // The same comm in another unit is another identity: over the cap.
-  m.CountRequest("inbound", "http1", "valid", "a", "other.service");
+  m.CountRequest("inbound", "http1", "valid", Who("a", "other.service"));
   EXPECT_EQ(RequestsByComm(m).at("_other"), 4);
 }
 
 // A comm may hold any byte, separators included: two label sets never share a counter.
 TEST(MetricsLabels, NoCommOrUnitCanAliasAnother) {
   Metrics m = MakeMetrics(10);
-  m.CountRequest("inbound", "http1", "valid", "a\x1f", "b");
-  m.CountRequest("inbound", "http1", "valid", "a",
-                 "\x1f"
-                 "b");
-  m.CountRequest("inbound", "http1", "valid", "a",
-                 "\x1f"
-                 "b");
+  m.CountRequest("inbound", "http1", "valid", Who("a\x1f", "b"));
+  m.CountRequest("inbound", "http1", "valid",
+                 Who("a",
+                     "\x1f"
+                     "b"));
+  m.CountRequest("inbound", "http1", "valid",
+                 Who("a",
+                     "\x1f"
+                     "b"));
   EXPECT_EQ(m.identities(), 2u);
   const auto by = RequestsByComm(m);
   EXPECT_EQ(by.at("a?"), 1);
   EXPECT_EQ(by.at("a"), 2);
+}
+
+// label name -> value of each series of `family`, in collection order.
+std::vector<std::map<std::string, std::string>> Series(const Metrics& m, std::string_view family) {
+  std::vector<std::map<std::string, std::string>> out;
+  for (const auto& f : m.registry()->Collect()) {
+    if (f.name != family) continue;
+    for (const auto& metric : f.metric) {
+      std::map<std::string, std::string> labels;
+      for (const auto& label : metric.label) labels[label.name] = label.value;
+      labels["="] = std::to_string(static_cast<int64_t>(metric.counter.value));
+      out.push_back(std::move(labels));
+    }
+  }
+  return out;
+}
+
+TEST(MetricsLabels, WorkloadLabelsAreOnEveryPerProcessFamily) {
+  Metrics m = MakeMetrics(10);
+  const ProcessLabels pod{"python3", "cri-containerd-0123456789ab.scope",
+                          "shop/checkout-7d9f-x2k4q", "app", "shop"};
+  m.CountRequest("inbound", "http1", "valid", pod);
+  m.CountOutbound("dropped", "http1", pod);
+  m.CountMalformed("inbound", "traceparent", "version", pod);
+  m.CountLegacy("inbound", "b3", pod);
+  for (std::string_view family : {"tracegap_requests_total", "tracegap_outbound_total",
+                                  "tracegap_malformed_total", "tracegap_legacy_headers_total"}) {
+    const auto series = Series(m, family);
+    ASSERT_EQ(series.size(), 1u) << family;
+    EXPECT_EQ(series[0].at("workload"), "shop/checkout-7d9f-x2k4q") << family;
+    EXPECT_EQ(series[0].at("container"), "app") << family;
+    EXPECT_EQ(series[0].at("namespace"), "shop") << family;
+    EXPECT_EQ(series[0].at("comm"), "python3") << family;
+  }
+}
+
+TEST(MetricsLabels, OverTheCapEveryProcessLabelIsOther) {
+  Metrics m = MakeMetrics(1);
+  m.CountRequest("inbound", "http1", "valid", ProcessLabels{"a", "", "ns/a", "c", "ns"});
+  m.CountRequest("inbound", "http1", "valid", ProcessLabels{"b", "", "ns/b", "c", "ns"});
+  const auto series = Series(m, "tracegap_requests_total");
+  ASSERT_EQ(series.size(), 2u);
+  const auto& other = series[0].at("comm") == "_other" ? series[0] : series[1];
+  for (const char* label : {"comm", "unit", "workload", "container", "namespace"})
+    EXPECT_EQ(other.at(label), "_other") << label;
+}
+
+TEST(MetricsEdges, EdgeClientIsTheWorkloadWhileUnderTheCap) {
+  Metrics m = MakeMetrics(1);
+  const ProcessLabels first{"a", "", "ns/a", "", "ns"};
+  const ProcessLabels second{"b", "", "ns/b", "", "ns"};
+  EXPECT_EQ(m.EdgeClient(first), "ns/a");
+  EXPECT_EQ(m.EdgeClient(second), Metrics::kOther);
+  EXPECT_EQ(m.EdgeClient(first), "ns/a");
+  EXPECT_EQ(m.identities(), 1u);
+}
+
+TEST(MetricsEdges, EdgeSeriesCountPerClientServerProtocolOutcome) {
+  Metrics m = MakeMetrics(10);
+  m.CountEdge("shop/checkout", "payments:8080", "http1", "dropped");
+  m.CountEdge("shop/checkout", "payments:8080", "http1", "dropped");
+  m.CountEdge("shop/checkout", "payments:8080", "http1", "propagated");
+  m.CountEdge("bad\xff", "x", "grpc", "origin");
+  const auto series = Series(m, "tracegap_edge_requests_total");
+  std::map<std::string, std::string> counts;
+  for (const auto& s : series)
+    counts[s.at("client") + " " + s.at("server") + " " + s.at("protocol") + " " + s.at("outcome")] =
+        s.at("=");
+  EXPECT_EQ(counts, (std::map<std::string, std::string>{
+                        {"shop/checkout payments:8080 http1 dropped", "2"},
+                        {"shop/checkout payments:8080 http1 propagated", "1"},
+                        {"bad? x grpc origin", "1"}}));
+}
+
+TEST(MetricsEdges, EdgeGaugesAndFoldedCounterFollowTheTable) {
+  Metrics m = MakeMetrics(10);
+  m.SetEdges(3, 2000, 0);
+  m.SetEdges(2000, 2000, 5);
+  m.SetEdges(2000, 2000, 7);
+  std::map<std::string, double> edges;
+  double folded = -1;
+  for (const auto& f : m.registry()->Collect()) {
+    if (f.name == "tracegap_edges") {
+      for (const auto& metric : f.metric) edges[metric.label.at(0).value] = metric.gauge.value;
+    }
+    if (f.name == "tracegap_edge_requests_folded_total") folded = f.metric.at(0).counter.value;
+  }
+  EXPECT_EQ(edges, (std::map<std::string, double>{{"tracked", 2000}, {"limit", 2000}}));
+  EXPECT_EQ(folded, 7);
 }
 
 }  // namespace

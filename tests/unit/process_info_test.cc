@@ -305,6 +305,57 @@ TEST_F(ProcessInfoCacheTest, GarbageStat) {
   EXPECT_EQ(cache.Get(8).unit, "a.service");
 }
 
+TEST_F(ProcessInfoCacheTest, FillsWorkload) {
+  // The kubelet's log directory (see workload_test.cc) under the fake root, for a pod's process.
+  const std::string uid = "3f1c9a2e-5b7d-4c1e-9f00-112233445566";
+  fs::create_directories(root_ / "log/pods" / ("shop_web-5c7d_" + uid));
+  fs::create_directories(root_ / "log/containers");
+  fs::create_symlink(root_ / "log/pods" / ("shop_web-5c7d_" + uid) / "server/0.log",
+                     root_ / "log/containers" / ("web-5c7d_shop_server-" + kId + ".log"));
+  WriteProcess(100, "5555",
+               "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod"
+               "3f1c9a2e_5b7d_4c1e_9f00_112233445566.slice/cri-containerd-" +
+                   kId + ".scope\n");
+  WriteProcFile(100, "comm", "server\n");
+  WriteProcess(101, "6666", "0::/system.slice/nginx.service\n");
+  WriteProcFile(101, "comm", "nginx\n");
+  WriteProcess(102, "7777", "0::/user.slice/user-1000.slice/session-2.scope\n");
+  WriteProcFile(102, "comm", "curl\n");
+  WriteProcess(103, "8888", "0::/system.slice/docker-" + kId + ".scope\n");
+  WorkloadResolver::Paths paths;
+  paths.kubelet_log_dir = (root_ / "log").string();
+  paths.docker_root = (root_ / "docker").string();
+  paths.containers_storage = (root_ / "storage").string();
+  ProcessInfoCache cache(root_.string(), 8192, paths);
+
+  const ProcessInfo& pod = cache.Get(100);
+  EXPECT_EQ(pod.unit, kShortId);  // the unit label is unchanged
+  EXPECT_EQ(pod.workload.kind, Workload::Kind::kPod);
+  EXPECT_EQ(pod.workload.workload, "shop/web-5c7d");
+  EXPECT_EQ(pod.workload.namespace_, "shop");
+  EXPECT_EQ(pod.workload.pod, "web-5c7d");
+  EXPECT_EQ(pod.workload.container, "server");
+
+  const ProcessInfo& service = cache.Get(101);
+  EXPECT_EQ(service.workload.kind, Workload::Kind::kUnit);
+  EXPECT_EQ(service.workload.workload, "nginx.service");
+
+  const ProcessInfo& session = cache.Get(102);
+  EXPECT_EQ(session.unit, "session-2.scope");
+  EXPECT_EQ(session.workload.kind, Workload::Kind::kComm);
+  EXPECT_EQ(session.workload.workload, "curl");  // comm without its newline
+
+  // No docker metadata and no comm file: the short id all the same.
+  const ProcessInfo& container = cache.Get(103);
+  EXPECT_EQ(container.workload.kind, Workload::Kind::kContainer);
+  EXPECT_EQ(container.workload.workload, kShortId);
+
+  // A process gone before it was read: no comm, nothing else.
+  const ProcessInfo& gone = cache.Get(104);
+  EXPECT_EQ(gone.workload.kind, Workload::Kind::kComm);
+  EXPECT_EQ(gone.workload.workload, "");
+}
+
 TEST_F(ProcessInfoCacheTest, StaysBounded) {
   for (uint32_t pid = 1; pid <= 5; ++pid) {
     WriteProcess(pid, std::to_string(pid * 10),

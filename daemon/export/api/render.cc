@@ -41,6 +41,9 @@ Json Process(const ProcessSnapshot& p) {
               {"comm", p.comm},
               {"unit", p.unit},
               {"exe", p.exe},
+              {"workload", p.workload},
+              {"container", p.container},
+              {"namespace", p.namespace_},
               {"inbound", std::move(inbound)},
               {"outbound", std::move(outbound)},
               {"gaps", p.gaps()},
@@ -64,6 +67,29 @@ Json Example(const GapExample& e) {
 }
 
 }  // namespace
+
+std::string RenderEdges(const std::vector<EdgeSnapshot>& edges, const EdgeTable::Totals& totals) {
+  Json list = Json::array();
+  for (const EdgeSnapshot& e : edges) {
+    Json outbound = Json::object();
+    for (Outcome o : kAllOutcomes)
+      outbound[std::string(Label(o))] = e.outbound[static_cast<size_t>(o)];
+    list.push_back(Json{{"client", e.client},
+                        {"server", e.server},
+                        {"protocol", Label(e.protocol)},
+                        {"outbound", std::move(outbound)},
+                        {"requests", e.total()},
+                        {"gaps", e.gaps()},
+                        {"gap_ratio", Rounded(e.gap_ratio(), kRatioScale)},
+                        {"first_seen", FormatTimestamp(e.first_seen_unix_ms)},
+                        {"last_seen", FormatTimestamp(e.last_seen_unix_ms)},
+                        {"last_gap", e.last_gap ? Example(*e.last_gap) : Json(nullptr)}});
+  }
+  return Dump(Json{{"max_edges", totals.max_pairs},
+                   {"edges_tracked", totals.pairs},
+                   {"folded_requests", totals.folded},
+                   {"edges", std::move(list)}});
+}
 
 std::string RenderProcessList(const std::vector<ProcessSnapshot>& processes) {
   Json list = Json::array();

@@ -15,6 +15,7 @@ namespace {
 constexpr std::string_view kProcessesPath = "/v1/processes";
 constexpr std::string_view kProcessPrefix = "/v1/processes/";
 constexpr std::string_view kStatusPath = "/v1/status";
+constexpr std::string_view kEdgesPath = "/v1/edges";
 // Request bytes echoed in an error message, at most: enough to recognize, never a large copy.
 constexpr size_t kMaxEcho = 64;
 
@@ -63,8 +64,8 @@ Response ErrorResponse(int status, std::string_view message) {
   return Response{status, RenderError(message), status == 405};
 }
 
-Router::Router(const ProcessTable& table, StatusProvider status)
-    : table_(table), status_(std::move(status)) {}
+Router::Router(const ProcessTable& table, StatusProvider status, const EdgeTable* edges)
+    : table_(table), status_(std::move(status)), edges_(edges) {}
 
 Response Router::Handle(std::string_view method, std::string_view target) const {
   if (method != "GET") {
@@ -82,13 +83,19 @@ Response Router::Get(std::string_view path) const {
       if (!status_) return ErrorResponse(503, "status not available");
       return Response{200, RenderStatus(status_())};
     }
+    if (path == kEdgesPath) {
+      if (!edges_) return ErrorResponse(503, "edges not available");
+      std::vector<EdgeSnapshot> edges = edges_->List();
+      SortWorstFirst(edges);
+      return Response{200, RenderEdges(edges, edges_->totals())};
+    }
     if (path.starts_with(kProcessPrefix)) return GetProcess(path.substr(kProcessPrefix.size()));
   } catch (const std::exception& e) {
     TG_LOG(Warning) << "API: GET " << Echo(path) << " failed: " << e.what();
     return ErrorResponse(500, std::string("internal error: ") + e.what());
   }
   return ErrorResponse(404, "no such endpoint: " + Echo(path) +
-                                " (try /v1/processes, /v1/processes/{pid}, /v1/status)");
+                                " (try /v1/processes, /v1/processes/{pid}, /v1/edges, /v1/status)");
 }
 
 Response Router::GetProcess(std::string_view pid_text) const {

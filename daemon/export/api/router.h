@@ -1,12 +1,13 @@
 #pragma once
 // Maps one HTTP request (its method and target, as Beast parsed them) to the API's answer:
-// GET /v1/processes, /v1/processes/{pid} and /v1/status. No I/O: connection.cc reads the request
-// and writes back what this returns.
+// GET /v1/processes, /v1/processes/{pid}, /v1/edges and /v1/status. No I/O: connection.cc reads the
+// request and writes back what this returns.
 
 #include <functional>
 #include <string>
 #include <string_view>
 
+#include "correlate/edge_table.h"
 #include "correlate/process_table.h"
 
 namespace tracegap::api {
@@ -26,11 +27,11 @@ std::string_view ReasonPhrase(int status);
 // An error response: {"error": message}.
 Response ErrorResponse(int status, std::string_view message);
 
-// Thread safety: Handle() is const and may run concurrently; `table` and `status` must outlive
-// the router.
+// Thread safety: Handle() is const and may run concurrently; `table`, `edges` and `status` must
+// outlive the router. Without `edges`, /v1/edges answers 503.
 class Router {
  public:
-  Router(const ProcessTable& table, StatusProvider status);
+  Router(const ProcessTable& table, StatusProvider status, const EdgeTable* edges = nullptr);
 
   // Any method and target, including garbage, yield a response: 405 for anything but GET; the
   // query string is ignored. Failures of the table or the status provider (exceptions) become a
@@ -45,6 +46,7 @@ class Router {
 
   const ProcessTable& table_;
   StatusProvider status_;
+  const EdgeTable* edges_;
 };
 
 }  // namespace tracegap::api

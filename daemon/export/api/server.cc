@@ -178,7 +178,7 @@ struct ApiServer::Loop {
 
 std::unique_ptr<ApiServer> ApiServer::Start(const std::string& socket_path,
                                             const ProcessTable& table, StatusProvider status,
-                                            std::string* error) {
+                                            std::string* error, const EdgeTable* edges) {
   std::string ignored;
   if (error == nullptr) error = &ignored;
   const sockaddr_un addr = UnixAddress(socket_path);
@@ -223,7 +223,7 @@ std::unique_ptr<ApiServer> ApiServer::Start(const std::string& socket_path,
   }
   std::unique_ptr<ApiServer> server;
   try {
-    auto loop = std::make_unique<Loop>(Router(table, std::move(status)));
+    auto loop = std::make_unique<Loop>(Router(table, std::move(status), edges));
     loop->acceptor.assign(asio::local::stream_protocol(), fd.get());
     fd.release();
     loop->Accept();

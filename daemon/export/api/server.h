@@ -46,7 +46,8 @@ class ApiServer {
   // exist (other than kDefaultRuntimeDir, which is created), Start() fails: it returns null and
   // sets *error (if not null) to a one-line explanation naming the path.
   static std::unique_ptr<ApiServer> Start(const std::string& socket_path, const ProcessTable& table,
-                                          StatusProvider status, std::string* error);
+                                          StatusProvider status, std::string* error,
+                                          const EdgeTable* edges = nullptr);
 
   // Stops the thread (promptly: its event loop is stopped, not polled), closes every connection
   // and the socket, and removes the socket file if it is still the one this server created.

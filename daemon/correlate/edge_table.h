@@ -1,0 +1,78 @@
+#pragma once
+// Per-edge propagation outcomes: for each (client workload, server, protocol), how the client's
+// outbound requests to that server fared, and the newest gap. What GET /v1/edges serves and
+// tracegap_edge_requests_total counts.
+//
+// Bounded: at most `max_edges` distinct (client, server) pairs are tracked; a request on a new
+// pair past that is counted under server "_other" (per client: clients are workload labels, which
+// Metrics bounds by --max-metric-processes). Pairs are never evicted, so the series a scrape has
+// seen keep counting: a pair tracked once stays tracked until the daemon restarts.
+//
+// Thread safety: every public method locks; the pipeline writes, the API thread reads.
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "correlate/outcome.h"
+#include "correlate/process_table.h"
+#include "vocabulary.h"
+
+namespace tracegap {
+
+struct EdgeSnapshot {
+  std::string client;
+  std::string server;
+  Protocol protocol = Protocol::kHttp1;
+  OutcomeCounts outbound{};  // indexed by Outcome
+  int64_t first_seen_unix_ms = 0;
+  int64_t last_seen_unix_ms = 0;
+  std::optional<GapExample> last_gap;  // the newest dropped, restarted or mangled request
+
+  uint64_t total() const { return Total(outbound); }
+  uint64_t gaps() const { return Gaps(outbound); }
+  uint64_t with_context() const { return WithContext(outbound); }
+  double gap_ratio() const { return GapRatio(outbound); }
+};
+
+// Worst first: highest gap ratio, then most gaps, then most requests with context; ties by
+// client, server and protocol, so the order is stable.
+void SortWorstFirst(std::vector<EdgeSnapshot>& edges);
+
+class EdgeTable {
+ public:
+  static constexpr std::string_view kOther = "_other";
+
+  explicit EdgeTable(size_t max_edges);
+
+  // Counts one outbound request. Returns the server it was counted under: `server`, or kOther
+  // when (client, server) is a new pair and max_edges pairs are tracked already.
+  std::string_view Count(std::string_view client, std::string_view server, Protocol protocol,
+                         Outcome outcome, int64_t now_unix_ms, const GapExample* example);
+
+  std::vector<EdgeSnapshot> List() const;
+
+  struct Totals {
+    size_t pairs = 0;      // distinct (client, server) pairs tracked, "_other" ones not counted
+    size_t max_pairs = 0;  // --max-edges
+    uint64_t folded = 0;   // requests counted under "_other" because the table was full
+  };
+  Totals totals() const;
+
+ private:
+  std::string& Key(std::string_view client, std::string_view server, Protocol protocol);
+
+  mutable std::mutex mu_;
+  size_t max_pairs_;
+  std::unordered_set<std::string> pairs_;               // client '\0' server
+  std::unordered_map<std::string, EdgeSnapshot> rows_;  // client '\0' server '\0' protocol
+  uint64_t folded_ = 0;
+  std::string key_;  // scratch, under mu_
+};
+
+}  // namespace tracegap
