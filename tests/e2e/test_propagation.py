@@ -11,7 +11,14 @@ from peers import NodeService, node_send
 
 OUT = "tracegap_outbound_total"
 REQ = "tracegap_requests_total"
+EDGE = "tracegap_edge_requests_total"
 N = 6
+
+
+def edges(before, after, client):
+    """{(server, outcome): n} of tracegap_edge_requests_total for one client workload (a comm
+    here: these services run in no container or unit)."""
+    return tglib.deltas(before, after, EDGE, ("server", "outcome"), client=client)
 
 
 def outcomes(before, after, comm):
@@ -51,6 +58,12 @@ class Propagation(unittest.TestCase):
                 node_send(frontend.url, N, "--new-trace-each")
                 after = self.settle(before, f"tg-fe-{mode}", N)
                 self.assertEqual(outcomes(before, after, f"tg-fe-{mode}"), {expected_outcome[mode]: N})
+                # The same outcomes on the edge to the backend, named as the Host header names it;
+                # the clients' edge to the frontend: they start the traces.
+                self.assertEqual(edges(before, after, f"tg-fe-{mode}"),
+                                 {(f"127.0.0.1:{backend.port}", expected_outcome[mode]): N})
+                self.assertEqual(edges(before, after, "tg-client"),
+                                 {(f"127.0.0.1:{frontend.port}", "origin"): N})
                 self.assertEqual(after.delta(before, REQ, comm=f"tg-fe-{mode}", direction="inbound",
                                              context="valid"), N)
                 self.assertEqual(after.delta(before, REQ, comm=f"tg-be-{mode}", direction="inbound",
@@ -74,6 +87,8 @@ class Propagation(unittest.TestCase):
             after = self.settle(before, "tg-fe-untraced", N)
             self.assertEqual(outcomes(before, after, "tg-fe-untraced"), {"untraced_upstream": N})
             self.assertEqual(outcomes(before, after, "tg-client"), {"origin": N})
+            self.assertEqual(edges(before, after, "tg-fe-untraced"),
+                             {(f"127.0.0.1:{backend.port}", "untraced_upstream"): N})
 
     def test_nginx_proxy_passthrough_and_strip(self):
         for strip, outcome in ((False, "passthrough"), (True, "dropped")):
@@ -88,6 +103,9 @@ class Propagation(unittest.TestCase):
                     node_send(f"http://127.0.0.1:{nginx.port}/api/x", N, "--new-trace-each")
                     after = self.settle(before, tglib.Nginx.COMM, N)
                     self.assertEqual(outcomes(before, after, tglib.Nginx.COMM), {outcome: N})
+                    # nginx names the upstream as proxy_pass does ($proxy_host).
+                    self.assertEqual(edges(before, after, tglib.Nginx.COMM),
+                                     {(f"127.0.0.1:{backend.port}", outcome): N})
                     want_ctx = "missing" if strip else "valid"
                     self.assertEqual(after.delta(before, REQ, comm="tg-be-nginx", direction="inbound",
                                                  context=want_ctx), N)
