@@ -275,7 +275,7 @@ def check_yaml(src, opts):
               "DaemonSet: Prometheus scrape annotations")
         check(c["args"][c["args"].index("--listen") + 1] == "0.0.0.0:9477", "DaemonSet: --listen 0.0.0.0:9477")
         mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
-        for path in ("/sys/kernel/btf", "/sys/kernel/tracing"):
+        for path in ("/sys/kernel/btf", "/sys/kernel/tracing", "/var/log/pods", "/var/log/containers"):
             check(mounts.get(path, {}).get("readOnly") is True, f"DaemonSet: {path} mounted read-only")
         check("limits" in c["resources"] and "requests" in c["resources"], "DaemonSet: resource requests and limits")
     cm = objs.get("ConfigMap")
