@@ -97,6 +97,7 @@ void Reload(int argc, const char* const* argv, Options& live, Pipeline& pipeline
            {next.api_socket != live.api_socket, "--api-socket"},
            {next.max_metric_processes != live.max_metric_processes, "--max-metric-processes"},
            {next.max_edges != live.max_edges, "--max-edges"},
+           {next.series_idle_seconds != live.series_idle_seconds, "--series-idle-seconds"},
            {next.kubelet_log_dir != live.kubelet_log_dir, "--kubelet-log-dir"},
            {next.kernel_reads != live.kernel_reads, "--kernel-reads"}}) {
     if (changed)
@@ -232,7 +233,8 @@ int Run(int argc, const char* const* argv, Options opts) {
   ProcessInfoCache processes("/proc", 8192,
                              WorkloadResolver::Paths{.kubelet_log_dir = opts.kubelet_log_dir});
   ProcessTable table(opts.max_processes, std::chrono::seconds(opts.retention_seconds));
-  EdgeTable edges(opts.max_edges);
+  EdgeTable edges(opts.max_edges, int64_t{opts.series_idle_seconds} * 1000);
+  metrics.SetReclaimAfter(int64_t{opts.series_idle_seconds} * 1000);
   PipelineConfig config;
   config.max_connections = opts.max_connections;
   config.max_header_bytes = opts.max_header_bytes;

@@ -60,6 +60,11 @@ po::options_description Describe(Options& o, std::string& log_level) {
       "max-edges", po::value(&o.max_edges)->default_value(o.max_edges)->value_name("N"),
       "distinct (client, server) pairs given tracegap_edge_requests_total series of their own "
       "(1..1000000); requests on later ones are counted under server=\"_other\"")(
+      "series-idle-seconds",
+      po::value(&o.series_idle_seconds)->default_value(o.series_idle_seconds)->value_name("S"),
+      "when --max-metric-processes or --max-edges is reached, a process label set or edge that "
+      "has counted nothing for S seconds gives its place (and its series) to a new one; 0: "
+      "never (later ones are counted under \"_other\")")(
       "kubelet-log-dir",
       po::value(&o.kubelet_log_dir)->default_value(o.kubelet_log_dir)->value_name("DIR"),
       "where the kubelet keeps pods/<namespace>_<pod>_<uid>/ and containers/ (the workload "

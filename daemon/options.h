@@ -28,6 +28,8 @@ struct Options {
   uint32_t max_metric_processes =
       1000;                   // --max-metric-processes: process label sets with series of their own
   uint32_t max_edges = 2000;  // --max-edges: (client, server) pairs with series of their own
+  // --series-idle-seconds: at a bound, a label set idle this long gives its place (0: never)
+  uint32_t series_idle_seconds = 600;
   // --kubelet-log-dir: the kubelet's pods/ and containers/ log directories (workload names)
   std::string kubelet_log_dir = "/var/log";
   std::string kernel_reads =

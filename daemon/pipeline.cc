@@ -17,7 +17,9 @@ Pipeline::Pipeline(const PipelineConfig& config, Metrics& metrics, ProcessInfoCa
       correlator_(
           config.correlator, table,
           [this](uint32_t tgid, std::string_view comm) { return Identify(tgid, comm); }, wall),
-      tracker_(config.max_connections, config.max_header_bytes, *this) {}
+      tracker_(config.max_connections, config.max_header_bytes, *this) {
+  metrics_.Tick(wall_());
+}
 
 ProcessIdentity Pipeline::Identify(uint32_t tgid, std::string_view comm) {
   const ProcessInfo& info = processes_.Get(tgid);
@@ -104,9 +106,10 @@ void Pipeline::CountEdge(const RequestSeen& r, const ProcessLabels& who, Outcome
   const std::string_view client = metrics_.EdgeClient(who);
   const std::string server = EdgeServer(IsMessaging(r.protocol) ? std::string_view() : r.authority,
                                         r.actor.tls, PeerAddress(r.tuple));
-  const std::string_view counted =
+  const EdgeTable::Counted counted =
       edges_.Count(client, server, r.protocol, outcome, wall_(), example);
-  metrics_.CountEdge(client, counted, Label(r.protocol), Label(outcome));
+  if (counted.evicted) metrics_.RemoveEdge(counted.evicted->first, counted.evicted->second);
+  metrics_.CountEdge(client, counted.server, Label(r.protocol), Label(outcome));
 }
 
 void Pipeline::OnResponse(const ResponseSeen& r) { correlator_.OnResponse(r); }
@@ -127,6 +130,7 @@ void Pipeline::OnConnectionClosed(uint64_t conn_id) {
 
 void Pipeline::ReapProcesses() {
   const int64_t now = wall_();
+  metrics_.Tick(now);
   std::unordered_set<uint32_t> live;
   for (const ProcessKey& key : table_.LiveKeys()) {
     if (processes_.CurrentStartTime(key.pid) == key.start_time) {

@@ -93,6 +93,18 @@ Metrics::Metrics(std::string_view version, std::string_view attach,
   }
   kernel_drop_seen_.assign(kernel_drop_counters_.size(), 0);
   max_identities_ = max_identities;
+  requests_cache_.family = &requests_;
+  malformed_cache_.family = &malformed_;
+  legacy_cache_.family = &legacy_;
+  outbound_cache_.family = &outbound_;
+  edges_cache_.family = &edges_;
+  auto& reclaimed = CounterFamily(
+      *registry_, "tracegap_label_sets_reclaimed_total",
+      "Label sets whose series were removed to make room for new ones, by kind: process (a "
+      "process identity idle past the reclaim time while --max-metric-processes were tracked) or "
+      "edge (a (client, server) pair idle while --max-edges were tracked)");
+  reclaimed_processes_ = &reclaimed.Add({{"kind", "process"}});
+  reclaimed_edges_ = &reclaimed.Add({{"kind", "edge"}});
   auto& edges = prometheus::BuildGauge()
                     .Name("tracegap_edges")
                     .Help(
@@ -183,18 +195,64 @@ const std::string& Metrics::CacheKey(LabelList labels) {
   return key_;
 }
 
-bool Metrics::Admit(const ProcessLabels& who) {
+void Metrics::Hold(prometheus::Counter* counter) { ++holders_[counter]; }
+
+void Metrics::Reclaim(LabelSet& set) {
+  for (auto& [cache, key] : set.keys) {
+    auto it = cache->map.find(key);
+    if (it == cache->map.end()) continue;
+    prometheus::Counter* counter = it->second.counter;
+    cache->map.erase(it);
+    auto held = holders_.find(counter);
+    if (held != holders_.end() && --held->second == 0) {
+      holders_.erase(held);
+      cache->family->Remove(counter);
+    }
+  }
+  set.keys.clear();
+}
+
+Metrics::LabelSet* Metrics::Admit(const ProcessLabels& who) {
   std::string id;
   for (std::string_view v : {who.comm, who.unit, who.workload, who.container, who.namespace_})
     AppendKeyPart(id, v);
-  if (identities_.contains(id)) return true;
-  if (identities_.size() >= max_identities_) return false;
-  identities_.insert(std::move(id));
-  return true;
+  if (auto it = identities_.find(id); it != identities_.end()) {
+    it->second.last_used_ms = now_ms_;
+    return &it->second;
+  }
+  if (identities_.size() >= max_identities_) {
+    // Full: the identity idle longest gives its place, if it has been idle long enough. The scan
+    // runs at most once until the oldest one could be idle enough.
+    if (reclaim_after_ms_ <= 0 || now_ms_ < no_idle_identity_before_ms_) return nullptr;
+    auto oldest = identities_.begin();
+    for (auto it = identities_.begin(); it != identities_.end(); ++it) {
+      if (it->second.last_used_ms < oldest->second.last_used_ms) oldest = it;
+    }
+    if (oldest == identities_.end() || now_ms_ - oldest->second.last_used_ms < reclaim_after_ms_) {
+      no_idle_identity_before_ms_ = oldest == identities_.end()
+                                        ? now_ms_ + reclaim_after_ms_
+                                        : oldest->second.last_used_ms + reclaim_after_ms_;
+      return nullptr;
+    }
+    Reclaim(oldest->second);
+    identities_.erase(oldest);
+    reclaimed_processes_->Increment();
+  }
+  LabelSet& set = identities_[std::move(id)];
+  set.last_used_ms = now_ms_;
+  return &set;
 }
 
-prometheus::Counter& Metrics::GetForProcess(prometheus::Family<prometheus::Counter>& family,
-                                            Counters& cache, LabelList labels,
+prometheus::Counter& Metrics::GetOwned(SeriesCache& cache, LabelSet* owner,
+                                       const std::map<std::string, std::string>& labels) {
+  prometheus::Counter* c = &cache.family->Add(labels);
+  Hold(c);
+  cache.map.emplace(key_, Series{c, owner});
+  if (owner) owner->keys.emplace_back(&cache, key_);
+  return *c;
+}
+
+prometheus::Counter& Metrics::GetForProcess(SeriesCache& cache, LabelList labels,
                                             const ProcessLabels& who) {
   static constexpr const char* kNames[] = {"comm", "unit", "workload", "container", "namespace"};
   const std::string_view values[] = {who.comm, who.unit, who.workload, who.container,
@@ -204,19 +262,20 @@ prometheus::Counter& Metrics::GetForProcess(prometheus::Family<prometheus::Count
   key_.clear();
   for (const auto& [name, value] : labels) AppendKeyPart(key_, value);
   for (std::string_view v : values) AppendKeyPart(key_, v);
-  if (auto it = cache.find(key_); it != cache.end()) return *it->second;
-  const bool admitted = Admit(who);
+  if (auto it = cache.map.find(key_); it != cache.map.end()) {
+    if (it->second.owner) it->second.owner->last_used_ms = now_ms_;
+    return *it->second.counter;
+  }
+  LabelSet* owner = Admit(who);
   key_.clear();
   for (const auto& [name, value] : labels) AppendKeyPart(key_, value);
-  for (std::string_view v : values) AppendKeyPart(key_, admitted ? v : kOther);
-  if (auto it = cache.find(key_); it != cache.end()) return *it->second;
+  for (std::string_view v : values) AppendKeyPart(key_, owner ? v : kOther);
+  if (auto it = cache.map.find(key_); it != cache.map.end()) return *it->second.counter;
   std::map<std::string, std::string> label_map;
   for (const auto& [name, value] : labels) label_map.emplace(name, std::string(value));
   for (size_t i = 0; i < std::size(values); ++i)
-    label_map.emplace(kNames[i], admitted ? LabelValue(values[i]) : std::string(kOther));
-  prometheus::Counter* c = &family.Add(label_map);
-  cache.emplace(key_, c);
-  return *c;
+    label_map.emplace(kNames[i], owner ? LabelValue(values[i]) : std::string(kOther));
+  return GetOwned(cache, owner, label_map);
 }
 
 prometheus::Counter& Metrics::Get(prometheus::Family<prometheus::Counter>& family, Counters& cache,
@@ -233,7 +292,7 @@ prometheus::Counter& Metrics::Get(prometheus::Family<prometheus::Counter>& famil
 
 void Metrics::CountRequest(std::string_view direction, std::string_view protocol,
                            std::string_view context, const ProcessLabels& who, bool tls) {
-  GetForProcess(requests_, requests_cache_,
+  GetForProcess(requests_cache_,
                 {{"direction", direction},
                  {"protocol", protocol},
                  {"context", context},
@@ -244,15 +303,14 @@ void Metrics::CountRequest(std::string_view direction, std::string_view protocol
 
 void Metrics::CountMalformed(std::string_view direction, std::string_view header,
                              std::string_view reason, const ProcessLabels& who) {
-  GetForProcess(malformed_, malformed_cache_,
+  GetForProcess(malformed_cache_,
                 {{"direction", direction}, {"header", header}, {"reason", reason}}, who)
       .Increment();
 }
 
 void Metrics::CountLegacy(std::string_view direction, std::string_view format,
                           const ProcessLabels& who) {
-  GetForProcess(legacy_, legacy_cache_, {{"direction", direction}, {"format", format}}, who)
-      .Increment();
+  GetForProcess(legacy_cache_, {{"direction", direction}, {"format", format}}, who).Increment();
 }
 
 void Metrics::CountParseError(std::string_view protocol, std::string_view reason) {
@@ -261,7 +319,7 @@ void Metrics::CountParseError(std::string_view protocol, std::string_view reason
 
 void Metrics::CountOutbound(std::string_view outcome, std::string_view protocol,
                             const ProcessLabels& who, bool tls) {
-  GetForProcess(outbound_, outbound_cache_,
+  GetForProcess(outbound_cache_,
                 {{"outcome", outcome}, {"protocol", protocol}, {"tls", tls ? "true" : "false"}},
                 who)
       .Increment();
@@ -271,20 +329,39 @@ std::string_view Metrics::EdgeClient(const ProcessLabels& who) {
   return Admit(who) ? who.workload : std::string_view(kOther);
 }
 
+// The EdgeTable bounds and reclaims pairs; here each pair (but "_other" ones) owns its series so
+// that RemoveEdge can take them out.
+static std::string PairKey(std::string_view client, std::string_view server) {
+  std::string key;
+  AppendKeyPart(key, client);
+  AppendKeyPart(key, server);
+  return key;
+}
+
 void Metrics::CountEdge(std::string_view client, std::string_view server, std::string_view protocol,
                         std::string_view outcome) {
-  if (auto it = edges_cache_.find(CacheKey(
+  if (auto it = edges_cache_.map.find(CacheKey(
           {{"client", client}, {"server", server}, {"protocol", protocol}, {"outcome", outcome}}));
-      it != edges_cache_.end()) {
-    it->second->Increment();
+      it != edges_cache_.map.end()) {
+    it->second.counter->Increment();
     return;
   }
-  prometheus::Counter* c = &edges_.Add({{"client", LabelValue(client)},
-                                        {"server", LabelValue(server)},
-                                        {"protocol", std::string(protocol)},
-                                        {"outcome", std::string(outcome)}});
-  edges_cache_.emplace(key_, c);
-  c->Increment();
+  LabelSet* owner = server == kOther ? nullptr : &edge_pairs_[PairKey(client, server)];
+  CacheKey({{"client", client}, {"server", server}, {"protocol", protocol}, {"outcome", outcome}});
+  GetOwned(edges_cache_, owner,
+           {{"client", LabelValue(client)},
+            {"server", LabelValue(server)},
+            {"protocol", std::string(protocol)},
+            {"outcome", std::string(outcome)}})
+      .Increment();
+}
+
+void Metrics::RemoveEdge(std::string_view client, std::string_view server) {
+  auto it = edge_pairs_.find(PairKey(client, server));
+  if (it == edge_pairs_.end()) return;
+  Reclaim(it->second);
+  edge_pairs_.erase(it);
+  reclaimed_edges_->Increment();
 }
 
 void Metrics::SetEdges(size_t tracked, size_t limit, uint64_t folded_total) {

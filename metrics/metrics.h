@@ -10,6 +10,11 @@
 // Process labels are written by the watched processes or their runtime: bytes that are not
 // printable UTF-8 become '?' (one invalid byte in a label would make Prometheus reject the whole
 // scrape). No pid, trace id, path or header value is ever a label.
+// Bounds are not a one-way door: when one is reached, a label set (a process identity, or an
+// edge's (client, server) pair: RemoveEdge) that has counted nothing for the reclaim time
+// (SetReclaimAfter) gives its place to the new one, and its series leave the exposition
+// (tracegap_label_sets_reclaimed_total counts this). So pods that came and went do not keep
+// later ones under "_other" for the life of the daemon.
 // Thread safety: the Count*/Set* methods must be called from one thread (the pipeline's); scrapes
 // run concurrently on the exposer's threads, which prometheus-cpp makes safe.
 
@@ -19,6 +24,7 @@
 #include <prometheus/registry.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -89,8 +95,16 @@ class Metrics {
   // Which capture variant runs (set once, after load): tracegap_capture_info{hooks,build,http2} =
   // 1, and tracegap_capture_degraded = 1 when the kernel refused a better one.
   void SetCaptureInfo(std::string_view hooks, std::string_view build, bool http2, bool degraded);
-  // Distinct sets of process labels that have series of their own so far.
+  // Distinct sets of process labels that have series of their own now.
   size_t identities() const { return identities_.size(); }
+
+  // Reclaiming (see above): off (0) until set. `now_ms` is any monotonic clock in milliseconds,
+  // set by Tick (the pipeline's housekeeping); label sets use it to know when they last counted.
+  void SetReclaimAfter(int64_t idle_ms) { reclaim_after_ms_ = idle_ms; }
+  void Tick(int64_t now_ms) { now_ms_ = now_ms; }
+  // Removes every tracegap_edge_requests_total series of (client, server): the EdgeTable gave
+  // the pair's place to another.
+  void RemoveEdge(std::string_view client, std::string_view server);
 
   // What a label value written by a watched process is exported as: valid UTF-8 kept, control
   // characters and invalid bytes replaced by '?'.
@@ -99,13 +113,36 @@ class Metrics {
 
  private:
   using Counters = std::unordered_map<std::string, prometheus::Counter*>;
+  // The series of one bounded label set (a process identity or an edge pair), to be removed
+  // together: each is a (cache, key) whose counter it holds.
+  struct SeriesCache;
+  struct LabelSet {
+    int64_t last_used_ms = 0;
+    std::vector<std::pair<SeriesCache*, std::string>> keys;
+  };
+  struct Series {
+    prometheus::Counter* counter = nullptr;
+    LabelSet* owner = nullptr;  // null for "_other" series, which stay
+  };
+  struct SeriesCache {
+    prometheus::Family<prometheus::Counter>* family = nullptr;
+    std::unordered_map<std::string, Series> map;
+  };
+  // Two label sets may share a counter (their values differ only in bytes LabelValue replaces):
+  // a counter leaves its family when the last cache entry holding it goes.
+  void Hold(prometheus::Counter* counter);
+  void Reclaim(LabelSet& set);
+  prometheus::Counter& GetOwned(SeriesCache& cache, LabelSet* owner,
+                                const std::map<std::string, std::string>& labels);
   using LabelList = std::initializer_list<std::pair<const char*, std::string_view>>;
   prometheus::Counter& Get(prometheus::Family<prometheus::Counter>& family, Counters& cache,
                            LabelList labels);
   // Get for the per-process families: `labels` and then the five process labels of `who`.
-  prometheus::Counter& GetForProcess(prometheus::Family<prometheus::Counter>& family,
-                                     Counters& cache, LabelList labels, const ProcessLabels& who);
-  bool Admit(const ProcessLabels& who);
+  prometheus::Counter& GetForProcess(SeriesCache& cache, LabelList labels,
+                                     const ProcessLabels& who);
+  // The identity's label set (admitted now if there is room, or if an idle one gives its place),
+  // or null: counted under "_other".
+  LabelSet* Admit(const ProcessLabels& who);
   const std::string& CacheKey(LabelList labels);
 
   std::shared_ptr<prometheus::Registry> registry_;
@@ -120,7 +157,14 @@ class Metrics {
   prometheus::Gauge* edges_limit_ = nullptr;
   prometheus::Counter* edges_folded_ = nullptr;
   uint64_t edges_folded_seen_ = 0;
-  Counters edges_cache_;
+  SeriesCache edges_cache_;
+  std::unordered_map<std::string, LabelSet> edge_pairs_;  // by (client, server)
+  prometheus::Counter* reclaimed_processes_ = nullptr;
+  prometheus::Counter* reclaimed_edges_ = nullptr;
+  std::unordered_map<prometheus::Counter*, int> holders_;  // cache entries per counter
+  int64_t reclaim_after_ms_ = 0;
+  int64_t now_ms_ = 0;
+  int64_t no_idle_identity_before_ms_ = 0;  // no identity can be reclaimed before then
   prometheus::Gauge& connections_tracked_;
   prometheus::Family<prometheus::Counter>& hpack_errors_;
   prometheus::Family<prometheus::Counter>& upgrades_;
@@ -132,12 +176,13 @@ class Metrics {
   Counters tls_attach_failures_cache_, tls_unseen_cache_;
   std::vector<prometheus::Gauge*> http2_connections_;
   Counters hpack_errors_cache_, upgrades_cache_, tracestate_duplicates_cache_;
-  Counters requests_cache_, malformed_cache_, legacy_cache_, parse_errors_cache_, outbound_cache_;
+  Counters parse_errors_cache_;
+  SeriesCache requests_cache_, malformed_cache_, legacy_cache_, outbound_cache_;
   std::vector<prometheus::Counter*> kernel_drop_counters_;
   std::vector<uint64_t> kernel_drop_seen_;
   std::string key_;  // scratch for cache keys
   size_t max_identities_;
-  std::unordered_set<std::string> identities_;  // process label sets with series of their own
+  std::unordered_map<std::string, LabelSet> identities_;  // process label sets with own series
 };
 
 }  // namespace tracegap

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
 [[ $# -gt 0 ]] && shift
-all_targets=(fuzz_http1 fuzz_http2 fuzz_trace_context fuzz_event_decoder fuzz_api_json fuzz_amqp fuzz_kafka fuzz_nats fuzz_proc_maps)
+all_targets=(fuzz_http1 fuzz_http2 fuzz_trace_context fuzz_event_decoder fuzz_api_json fuzz_amqp fuzz_kafka fuzz_nats fuzz_proc_maps fuzz_cgroup)
 if [[ $# -gt 0 ]]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 build_dir=${BUILD_DIR:-build-fuzz}
 jobs=${FUZZ_JOBS:-1}
@@ -25,11 +25,11 @@ jobs=${FUZZ_JOBS:-1}
 # kernel copies, short enough to keep executions fast) and the dictionaries it uses.
 declare -A max_len=([fuzz_http1]=12288 [fuzz_http2]=16384 [fuzz_trace_context]=4096
                     [fuzz_event_decoder]=20480 [fuzz_api_json]=8192 [fuzz_amqp]=16384 [fuzz_kafka]=16384
-                    [fuzz_nats]=12288 [fuzz_proc_maps]=16384)
+                    [fuzz_nats]=12288 [fuzz_proc_maps]=16384 [fuzz_cgroup]=4096)
 declare -A dicts=([fuzz_http1]="http1 trace" [fuzz_http2]="http2 trace" [fuzz_trace_context]="trace"
                   [fuzz_event_decoder]="records http1 http2 trace" [fuzz_api_json]="json"
                   [fuzz_amqp]="amqp trace" [fuzz_kafka]="kafka trace"
-                  [fuzz_nats]="nats trace" [fuzz_proc_maps]="maps")
+                  [fuzz_nats]="nats trace" [fuzz_proc_maps]="maps" [fuzz_cgroup]="cgroup")
 for t in "${targets[@]}"; do
   [[ -n "${max_len[$t]:-}" ]] || { echo "fuzz: unknown target '$t' (known: ${all_targets[*]})" >&2; exit 2; }
 done

@@ -15,10 +15,12 @@ void SortWorstFirst(std::vector<EdgeSnapshot>& edges) {
   });
 }
 
-EdgeTable::EdgeTable(size_t max_edges) : max_pairs_(max_edges) {}
+EdgeTable::EdgeTable(size_t max_edges, int64_t reclaim_after_ms)
+    : max_pairs_(max_edges), reclaim_after_ms_(reclaim_after_ms) {}
 
 // Client and server are label values: neither holds a '\0' once sanitized, but the key must not
-// depend on that, so each part goes in with its length.
+// depend on that, so each part goes in with its length. The pair's key is the row key without
+// its last byte (the protocol).
 std::string& EdgeTable::Key(std::string_view client, std::string_view server, Protocol protocol) {
   key_.clear();
   for (std::string_view part : {client, server}) {
@@ -30,34 +32,57 @@ std::string& EdgeTable::Key(std::string_view client, std::string_view server, Pr
   return key_;
 }
 
-std::string_view EdgeTable::Count(std::string_view client, std::string_view server,
-                                  Protocol protocol, Outcome outcome, int64_t now_unix_ms,
-                                  const GapExample* example) {
+std::optional<std::pair<std::string, std::string>> EdgeTable::EvictIdle(int64_t now) {
+  // One scan at most until the oldest pair could be idle enough.
+  if (reclaim_after_ms_ <= 0 || pairs_.empty() || now < no_idle_pair_before_ms_) return {};
+  auto oldest = pairs_.begin();
+  for (auto it = pairs_.begin(); it != pairs_.end(); ++it) {
+    if (it->second < oldest->second) oldest = it;
+  }
+  if (now - oldest->second < reclaim_after_ms_) {
+    no_idle_pair_before_ms_ = oldest->second + reclaim_after_ms_;
+    return {};
+  }
+  std::pair<std::string, std::string> evicted;
+  for (Protocol p : kAllProtocols) {
+    auto row = rows_.find(oldest->first + static_cast<char>(p));
+    if (row == rows_.end()) continue;
+    evicted = {row->second.client, row->second.server};
+    rows_.erase(row);
+  }
+  pairs_.erase(oldest);
+  ++evicted_;
+  return evicted;
+}
+
+EdgeTable::Counted EdgeTable::Count(std::string_view client, std::string_view server,
+                                    Protocol protocol, Outcome outcome, int64_t now_unix_ms,
+                                    const GapExample* example) {
   std::lock_guard lock(mu_);
-  std::string_view counted = server;
-  std::string& key = Key(client, server, protocol);
-  auto row = rows_.find(key);
-  if (row == rows_.end()) {
-    // A new row: a new pair needs room (a known pair with a new protocol does not).
+  Counted counted{server, std::nullopt};
+  if (server != kOther) {
+    std::string& key = Key(client, server, protocol);
     std::string pair = key.substr(0, key.size() - 1);
-    if (server != kOther && !pairs_.contains(pair)) {
-      if (pairs_.size() >= max_pairs_) {
-        counted = kOther;
-        ++folded_;
-        key = Key(client, kOther, protocol);
+    if (auto known = pairs_.find(pair); known != pairs_.end()) {
+      known->second = now_unix_ms;
+    } else {
+      if (pairs_.size() >= max_pairs_) counted.evicted = EvictIdle(now_unix_ms);
+      if (pairs_.size() < max_pairs_) {
+        pairs_.emplace(std::move(pair), now_unix_ms);
       } else {
-        pairs_.insert(std::move(pair));
+        counted.server = kOther;
+        ++folded_;
       }
     }
-    row = rows_.find(key);
-    if (row == rows_.end()) {
-      EdgeSnapshot fresh;
-      fresh.client = std::string(client);
-      fresh.server = std::string(counted);
-      fresh.protocol = protocol;
-      fresh.first_seen_unix_ms = now_unix_ms;
-      row = rows_.emplace(key, std::move(fresh)).first;
-    }
+  }
+  auto row = rows_.find(Key(client, counted.server, protocol));
+  if (row == rows_.end()) {
+    EdgeSnapshot fresh;
+    fresh.client = std::string(client);
+    fresh.server = std::string(counted.server);
+    fresh.protocol = protocol;
+    fresh.first_seen_unix_ms = now_unix_ms;
+    row = rows_.emplace(key_, std::move(fresh)).first;
   }
   EdgeSnapshot& e = row->second;
   e.outbound[static_cast<size_t>(outcome) % kAllOutcomes.size()]++;
@@ -76,7 +101,7 @@ std::vector<EdgeSnapshot> EdgeTable::List() const {
 
 EdgeTable::Totals EdgeTable::totals() const {
   std::lock_guard lock(mu_);
-  return Totals{pairs_.size(), max_pairs_, folded_};
+  return Totals{pairs_.size(), max_pairs_, folded_, evicted_};
 }
 
 }  // namespace tracegap

@@ -3,10 +3,11 @@
 // outbound requests to that server fared, and the newest gap. What GET /v1/edges serves and
 // tracegap_edge_requests_total counts.
 //
-// Bounded: at most `max_edges` distinct (client, server) pairs are tracked; a request on a new
-// pair past that is counted under server "_other" (per client: clients are workload labels, which
-// Metrics bounds by --max-metric-processes). Pairs are never evicted, so the series a scrape has
-// seen keep counting: a pair tracked once stays tracked until the daemon restarts.
+// Bounded: at most `max_edges` distinct (client, server) pairs are tracked. A request on a new
+// pair past that takes the place of the pair seen least recently if that one has been idle for
+// `reclaim_after_ms` (0: never), and is otherwise counted under server "_other" (per client:
+// clients are workload labels, which Metrics bounds by --max-metric-processes). A pair in use
+// is never evicted, so the series a scrape sees keep counting.
 //
 // Thread safety: every public method locks; the pipeline writes, the API thread reads.
 
@@ -48,12 +49,16 @@ class EdgeTable {
  public:
   static constexpr std::string_view kOther = "_other";
 
-  explicit EdgeTable(size_t max_edges);
+  explicit EdgeTable(size_t max_edges, int64_t reclaim_after_ms = 0);
 
-  // Counts one outbound request. Returns the server it was counted under: `server`, or kOther
-  // when (client, server) is a new pair and max_edges pairs are tracked already.
-  std::string_view Count(std::string_view client, std::string_view server, Protocol protocol,
-                         Outcome outcome, int64_t now_unix_ms, const GapExample* example);
+  struct Counted {
+    std::string_view server;  // `server`, or kOther: a new pair found the table full
+    // A pair that gave its place to this one (its rows are gone): remove its series too.
+    std::optional<std::pair<std::string, std::string>> evicted;
+  };
+  // Counts one outbound request.
+  Counted Count(std::string_view client, std::string_view server, Protocol protocol,
+                Outcome outcome, int64_t now_unix_ms, const GapExample* example);
 
   std::vector<EdgeSnapshot> List() const;
 
@@ -61,18 +66,25 @@ class EdgeTable {
     size_t pairs = 0;      // distinct (client, server) pairs tracked, "_other" ones not counted
     size_t max_pairs = 0;  // --max-edges
     uint64_t folded = 0;   // requests counted under "_other" because the table was full
+    uint64_t evicted = 0;  // idle pairs that gave their place to new ones
   };
   Totals totals() const;
 
  private:
   std::string& Key(std::string_view client, std::string_view server, Protocol protocol);
+  // Makes room for a new pair by evicting the least recently seen one if it has been idle long
+  // enough; returns its (client, server), or nullopt (no room).
+  std::optional<std::pair<std::string, std::string>> EvictIdle(int64_t now_unix_ms);
 
   mutable std::mutex mu_;
   size_t max_pairs_;
-  std::unordered_set<std::string> pairs_;               // client '\0' server
-  std::unordered_map<std::string, EdgeSnapshot> rows_;  // client '\0' server '\0' protocol
+  int64_t reclaim_after_ms_;
+  std::unordered_map<std::string, int64_t> pairs_;      // key of (client, server) -> last seen
+  std::unordered_map<std::string, EdgeSnapshot> rows_;  // pair key + protocol
   uint64_t folded_ = 0;
-  std::string key_;  // scratch, under mu_
+  uint64_t evicted_ = 0;
+  int64_t no_idle_pair_before_ms_ = 0;  // no pair can be evicted before then
+  std::string key_;                     // scratch, under mu_
 };
 
 }  // namespace tracegap

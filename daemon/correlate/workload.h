@@ -28,6 +28,10 @@
 //    CRI-O's <containers_storage>/<driver>-containers/containers.json (names[0] of the entry whose
 //    "id" is the id); both are tried when the runtime is unknown; nspawn: the machine's name.
 //    Else the short id (the first 12 hex digits). containerd keeps no readable names: short id.
+//    The monitors podman and CRI-O run beside a container (libpod-conmon-<id>.scope,
+//    crio-conmon-<id>.scope) count as that container. machined also registers VMs (libvirt's
+//    machine-qemu\x2d1\x2dvm.scope): those show as the machine "qemu-1-vm", runtime "nspawn".
+//    Names read from metadata are used only if printable ASCII without spaces, 1-253 bytes.
 // 3. systemd unit (kind kUnit): the innermost .service or .scope unit, workload = the unit.
 //    Login sessions (session-*.scope), init.scope, and user@*.service and whatever runs in a
 //    user's slice (user-UID.slice) fall through: they name a login, not a workload.
@@ -47,7 +51,8 @@
 namespace tracegap {
 
 // What the text of /proc/PID/cgroup alone says. Innermost wins: in nested containers
-// (kind-in-docker, docker in nspawn) the fields describe the innermost one.
+// (kind-in-docker, docker in nspawn) container_id and runtime describe the innermost container
+// (machine still names the enclosing nspawn machine).
 struct CgroupIdentity {
   std::string pod_uid;       // Kubernetes pod UID with dashes ("0f3e...-..."), "" if not in a pod
   std::string container_id;  // 64 lowercase hex digits, "" if none
@@ -55,7 +60,8 @@ struct CgroupIdentity {
   // not say (a bare id). "nspawn" when there is no container_id but a machine.
   std::string runtime;
   std::string machine;  // systemd-nspawn machine name (unescaped: "\x2d" -> "-"), "" if none
-  std::string unit;     // innermost systemd unit (.service or .scope), "" if none
+  // Innermost systemd unit (.service or .scope; a container's own scope counts), "" if none.
+  std::string unit;
   // The unit lies in a user's slice (user-UID.slice or user@UID.service): a login's processes.
   bool in_user_slice = false;
 };

@@ -3,6 +3,7 @@ JS), nginx as a reverse proxy, and a thread-per-request Python server. Exact cou
 from /metrics and from the CLI."""
 import json
 import subprocess
+import time
 import unittest
 
 import peers
@@ -127,6 +128,67 @@ class Propagation(unittest.TestCase):
                     finally:
                         server.terminate()
                         server.wait()
+
+
+class EdgeBounds(unittest.TestCase):
+    """--max-edges and --series-idle-seconds with real curl requests: a new (client, server) pair
+    past the limit is folded into server="_other" while every tracked pair is in use, and takes
+    the place of the pair idle longest (whose series leave /metrics) once one has been idle long
+    enough. Observed through the API (a Unix socket: not captured), so that the test's own scrapes
+    add no edge; /metrics is scraped once, at the end."""
+
+    TRACEPARENT = "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+    def edges(self, daemon):
+        r = subprocess.run([tglib.TRACEGAP, "--socket", daemon.api_socket, "edges", "--all", "--json"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def curl_edges(self, doc):
+        return {e["server"]: e["requests"] for e in doc["edges"] if e["client"] == "curl"}
+
+    def wait_edges(self, daemon, want):
+        deadline = time.monotonic() + 10
+        while True:
+            doc = self.edges(daemon)
+            if self.curl_edges(doc) == want or time.monotonic() > deadline:
+                return doc
+            time.sleep(0.1)
+
+    def send(self, url, host):
+        tglib.curl(url, f"Host: {host}", self.TRACEPARENT)
+
+    def test_full_table_folds_then_gives_an_idle_pairs_place(self):
+        idle = 3
+        # The daemon's start-up check scrapes /metrics once: that edge (the test process to the
+        # daemon) is the first of the 3.
+        with tglib.Daemon("--max-edges", "3", "--series-idle-seconds", str(idle)) as daemon, \
+                tglib.Nginx() as nginx:
+            url = f"http://127.0.0.1:{nginx.port}/"
+            self.send(url, "a.test")
+            self.send(url, "b.test")
+            self.send(url, "c.test")  # full, nothing idle yet: folded
+            doc = self.wait_edges(daemon, {"a.test": 1, "b.test": 1, "_other": 1})
+            self.assertEqual(self.curl_edges(doc), {"a.test": 1, "b.test": 1, "_other": 1})
+            self.assertEqual(doc["edges_tracked"], 3)
+            self.assertEqual(doc["folded_requests"], 1)
+            time.sleep(idle + 0.5)
+            self.send(url, "b.test")  # in use again
+            # The start-up scrape's edge is the idlest and goes first, then a.test.
+            self.send(url, "c.test")
+            self.send(url, "d.test")
+            doc = self.wait_edges(daemon, {"b.test": 2, "c.test": 1, "d.test": 1, "_other": 1})
+            self.assertEqual(self.curl_edges(doc), {"b.test": 2, "c.test": 1, "d.test": 1, "_other": 1})
+            self.assertEqual(doc["edges_tracked"], 3)
+            time.sleep(2.5)  # the gauges and the folded counter follow at housekeeping (2 s)
+            m = daemon.scrape()
+            self.assertEqual(tglib.deltas(tglib.Metrics({}), m, EDGE, ("server",), client="curl"),
+                             {"b.test": 2, "c.test": 1, "d.test": 1, "_other": 1})
+            self.assertEqual(m.get("tracegap_label_sets_reclaimed_total", kind="edge"), 2)
+            self.assertEqual(m.get("tracegap_edge_requests_folded_total"), 1)
+            self.assertEqual(m.get("tracegap_edges", state="tracked"), 3)
+            self.assertEqual(m.get("tracegap_edges", state="limit"), 3)
 
 
 if __name__ == "__main__":

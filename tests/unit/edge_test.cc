@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <string>
 #include <vector>
 
@@ -103,13 +105,16 @@ TEST(EdgeTable, CountsPerClientServerAndProtocolWithTheNewestGap) {
 
 TEST(EdgeTable, PastTheLimitNewPairsAreCountedUnderOther) {
   EdgeTable t(2);
-  EXPECT_EQ(t.Count("a", "s1", Protocol::kHttp1, Outcome::kOrigin, 1, nullptr), "s1");
-  EXPECT_EQ(t.Count("a", "s2", Protocol::kHttp1, Outcome::kOrigin, 1, nullptr), "s2");
-  EXPECT_EQ(t.Count("a", "s3", Protocol::kHttp1, Outcome::kDropped, 1, nullptr), EdgeTable::kOther);
-  EXPECT_EQ(t.Count("b", "s1", Protocol::kHttp1, Outcome::kOrigin, 1, nullptr), EdgeTable::kOther);
-  EXPECT_EQ(t.Count("a", "s3", Protocol::kHttp1, Outcome::kDropped, 1, nullptr), EdgeTable::kOther);
+  EXPECT_EQ(t.Count("a", "s1", Protocol::kHttp1, Outcome::kOrigin, 1, nullptr).server, "s1");
+  EXPECT_EQ(t.Count("a", "s2", Protocol::kHttp1, Outcome::kOrigin, 1, nullptr).server, "s2");
+  EXPECT_EQ(t.Count("a", "s3", Protocol::kHttp1, Outcome::kDropped, 1, nullptr).server,
+            EdgeTable::kOther);
+  EXPECT_EQ(t.Count("b", "s1", Protocol::kHttp1, Outcome::kOrigin, 1, nullptr).server,
+            EdgeTable::kOther);
+  EXPECT_EQ(t.Count("a", "s3", Protocol::kHttp1, Outcome::kDropped, 1, nullptr).server,
+            EdgeTable::kOther);
   // Known pairs keep counting under their own names.
-  EXPECT_EQ(t.Count("a", "s1", Protocol::kHttp2, Outcome::kOrigin, 1, nullptr), "s1");
+  EXPECT_EQ(t.Count("a", "s1", Protocol::kHttp2, Outcome::kOrigin, 1, nullptr).server, "s1");
   const EdgeTable::Totals totals = t.totals();
   EXPECT_EQ(totals.pairs, 2u);
   EXPECT_EQ(totals.max_pairs, 2u);
@@ -150,6 +155,44 @@ TEST(EdgeTable, WorstFirstIsRatioThenGapsThenContextThenNames) {
   for (const auto& r : rows) order.push_back(r.client);
   EXPECT_EQ(order, (std::vector<std::string>{"all", "half-of-4", "half-of-2", "none-10", "none-1",
                                              "origin"}));
+}
+
+TEST(EdgeTable, AFullTableGivesTheIdlestPairsPlaceToANewOne) {
+  EdgeTable t(2, /*reclaim_after_ms=*/1000);
+  const GapExample gap = Gap("/x");
+  t.Count("a", "old", Protocol::kHttp1, Outcome::kDropped, 0, &gap);
+  t.Count("a", "old", Protocol::kGrpc, Outcome::kOrigin, 100, nullptr);
+  t.Count("a", "busy", Protocol::kHttp1, Outcome::kOrigin, 500, nullptr);
+  // Nothing idle for a second yet: the new pair is folded.
+  EdgeTable::Counted c = t.Count("a", "new", Protocol::kHttp1, Outcome::kOrigin, 900, nullptr);
+  EXPECT_EQ(c.server, EdgeTable::kOther);
+  EXPECT_FALSE(c.evicted.has_value());
+  t.Count("a", "busy", Protocol::kHttp1, Outcome::kOrigin, 1200, nullptr);
+  // "old" was last seen at 100: at 1100 it has been idle a second and gives its place, with
+  // both its protocols' rows.
+  c = t.Count("a", "new", Protocol::kHttp1, Outcome::kOrigin, 1300, nullptr);
+  EXPECT_EQ(c.server, "new");
+  ASSERT_TRUE(c.evicted.has_value());
+  EXPECT_EQ(*c.evicted, (std::pair<std::string, std::string>{"a", "old"}));
+  std::vector<std::string> servers;
+  for (const EdgeSnapshot& e : t.List()) servers.push_back(e.server);
+  std::sort(servers.begin(), servers.end());
+  EXPECT_EQ(servers, (std::vector<std::string>{"_other", "busy", "new"}));
+  const EdgeTable::Totals totals = t.totals();
+  EXPECT_EQ(totals.pairs, 2u);
+  EXPECT_EQ(totals.evicted, 1u);
+  EXPECT_EQ(totals.folded, 1u);
+  // "busy" (seen at 1200) is not idle at 1500: the next new pair is folded.
+  c = t.Count("b", "other", Protocol::kHttp1, Outcome::kOrigin, 1500, nullptr);
+  EXPECT_EQ(c.server, EdgeTable::kOther);
+  EXPECT_FALSE(c.evicted.has_value());
+}
+
+TEST(EdgeTable, WithoutReclaimTimeAFullTableFoldsForever) {
+  EdgeTable t(1, 0);
+  t.Count("a", "s1", Protocol::kHttp1, Outcome::kOrigin, 0, nullptr);
+  EXPECT_EQ(t.Count("a", "s2", Protocol::kHttp1, Outcome::kOrigin, 1'000'000'000, nullptr).server,
+            EdgeTable::kOther);
 }
 
 }  // namespace

@@ -5,7 +5,9 @@
 #include "metrics.h"
 
 #include <gtest/gtest.h>
+
 #include <prometheus/text_serializer.h>
+#include <algorithm>
 
 #include <map>
 #include <string>
@@ -188,6 +190,71 @@ TEST(MetricsEdges, EdgeGaugesAndFoldedCounterFollowTheTable) {
   }
   EXPECT_EQ(edges, (std::map<std::string, double>{{"tracked", 2000}, {"limit", 2000}}));
   EXPECT_EQ(folded, 7);
+}
+
+TEST(MetricsReclaim, AnIdleIdentityGivesItsPlaceAndItsSeries) {
+  Metrics m = MakeMetrics(2);
+  m.SetReclaimAfter(1000);
+  m.Tick(0);
+  m.CountRequest("inbound", "http1", "valid", Who("a", ""));
+  m.CountOutbound("dropped", "http1", Who("a", ""));
+  m.Tick(500);
+  m.CountRequest("inbound", "http1", "valid", Who("b", ""));
+  // Full, nobody idle for a second: "c" is counted under _other.
+  m.Tick(900);
+  m.CountRequest("inbound", "http1", "valid", Who("c", ""));
+  EXPECT_EQ(RequestsByComm(m), (std::map<std::string, double>{{"a", 1}, {"b", 1}, {"_other", 1}}));
+  // At 1100 "a" (last counted at 0) has been idle long enough: "d" takes its place, and every
+  // series of "a" leaves the exposition.
+  m.Tick(1100);
+  m.CountRequest("inbound", "http1", "valid", Who("d", ""));
+  EXPECT_EQ(RequestsByComm(m), (std::map<std::string, double>{{"b", 1}, {"d", 1}, {"_other", 1}}));
+  EXPECT_TRUE(Series(m, "tracegap_outbound_total").empty());
+  EXPECT_EQ(m.identities(), 2u);
+  // "b" counted at 500 and at 1400 stays; "a" coming back is new and over the bound ("d" was
+  // used at 1100).
+  m.Tick(1400);
+  m.CountRequest("inbound", "http1", "valid", Who("b", ""));
+  m.CountRequest("inbound", "http1", "valid", Who("a", ""));
+  EXPECT_EQ(RequestsByComm(m), (std::map<std::string, double>{{"b", 2}, {"d", 1}, {"_other", 2}}));
+  double reclaimed = -1;
+  for (const auto& f : m.registry()->Collect()) {
+    if (f.name != "tracegap_label_sets_reclaimed_total") continue;
+    for (const auto& metric : f.metric) {
+      if (metric.label.at(0).value == "process") reclaimed = metric.counter.value;
+    }
+  }
+  EXPECT_EQ(reclaimed, 1);
+}
+
+// Two identities whose names differ only in bytes LabelValue replaces share their series: when
+// one is reclaimed the other's series stay, and keep counting.
+TEST(MetricsReclaim, ASharedSeriesStaysWhileAnotherIdentityHoldsIt) {
+  Metrics m = MakeMetrics(2);
+  m.SetReclaimAfter(1000);
+  m.Tick(0);
+  m.CountRequest("inbound", "http1", "valid", Who("x\x01", ""));
+  m.Tick(2000);
+  m.CountRequest("inbound", "http1", "valid", Who("x\x02", ""));
+  m.CountRequest("inbound", "http1", "valid", Who("new", ""));  // reclaims "x\x01"
+  m.CountRequest("inbound", "http1", "valid", Who("x\x02", ""));
+  EXPECT_EQ(RequestsByComm(m), (std::map<std::string, double>{{"x?", 3}, {"new", 1}}));
+}
+
+TEST(MetricsReclaim, RemoveEdgeTakesOutEveryOutcomeAndProtocolOfThePair) {
+  Metrics m = MakeMetrics(10);
+  m.CountEdge("a", "s1", "http1", "dropped");
+  m.CountEdge("a", "s1", "grpc", "propagated");
+  m.CountEdge("a", "s2", "http1", "dropped");
+  m.CountEdge("a", "_other", "http1", "dropped");
+  m.RemoveEdge("a", "s1");
+  std::vector<std::string> left;
+  for (const auto& s : Series(m, "tracegap_edge_requests_total")) left.push_back(s.at("server"));
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"_other", "s2"}));
+  // Counted again, the pair starts over.
+  m.CountEdge("a", "s1", "http1", "dropped");
+  EXPECT_EQ(Series(m, "tracegap_edge_requests_total").size(), 3u);
 }
 
 }  // namespace
