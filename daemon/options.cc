@@ -68,8 +68,8 @@ po::options_description Describe(Options& o, std::string& log_level) {
       "kubelet-log-dir",
       po::value(&o.kubelet_log_dir)->default_value(o.kubelet_log_dir)->value_name("DIR"),
       "where the kubelet keeps pods/<namespace>_<pod>_<uid>/ and containers/ (the workload "
-      "label of a process in a Kubernetes pod is read there; a DaemonSet mounts the node's "
-      "/var/log)")(
+      "label of a process in a Kubernetes pod is read there; the DaemonSet mounts the node's "
+      "/var/log/pods and /var/log/containers)")(
       "kernel-reads", po::value(&o.kernel_reads)->default_value(o.kernel_reads)->value_name("MODE"),
       "how the BPF programs read kernel structures: auto (plain loads where the kernel allows, "
       "Linux 6.2+, else bpf_probe_read_kernel) or probe-read (always bpf_probe_read_kernel)")(

@@ -9,7 +9,8 @@
 // bounded by the EdgeTable (--max-edges) and by their client being such a workload label.
 // Process labels are written by the watched processes or their runtime: bytes that are not
 // printable UTF-8 become '?' (one invalid byte in a label would make Prometheus reject the whole
-// scrape). No pid, trace id, path or header value is ever a label.
+// scrape). No pid, trace id, path or header value is ever a label: an edge's server is a
+// validated host name (correlate/edge.h) or a peer address.
 // Bounds are not a one-way door: when one is reached, a label set (a process identity, or an
 // edge's (client, server) pair: RemoveEdge) that has counted nothing for the reclaim time
 // (SetReclaimAfter) gives its place to the new one, and its series leave the exposition

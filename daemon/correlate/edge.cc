@@ -63,17 +63,23 @@ std::string Normalize(std::string_view authority, bool tls) {
       port = a.substr(colon + 1);
     }
     while (!host.empty() && host.back() == '.') host.remove_suffix(1);  // "example.com."
-    if (host.empty()) return {};
+    // A leading '_' is the daemon's own ("_other", "_unknown"): no request may claim one.
+    if (host.empty() || host.front() == '_') return {};
     for (char c : host) {
       if (!IsHostChar(c)) return {};
     }
   }
-  if (has_port && (port.size() > 5 || !AllDigits(port))) return {};
+  // A port is 1..65535, written without leading zeros ("0080" is port 80).
+  uint32_t number = 0;
+  if (has_port && !port.empty()) {
+    if (port.size() > 5 || !AllDigits(port)) return {};
+    for (char c : port) number = number * 10 + static_cast<uint32_t>(c - '0');
+    if (number == 0 || number > 65535) return {};
+  }
   std::string out(host);
-  const bool default_port = port == (tls ? "443" : "80");
-  if (!port.empty() && !default_port) {
+  if (number != 0 && number != (tls ? 443u : 80u)) {
     out.push_back(':');
-    out.append(port);
+    out.append(std::to_string(number));
   }
   return out;
 }

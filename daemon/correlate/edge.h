@@ -11,9 +11,11 @@ namespace tracegap {
 
 // The server of an outbound request as a label value: `authority` (HTTP/1 Host, HTTP/2
 // :authority) lower-cased, without userinfo, a trailing dot, or the scheme's default port (80 in
-// clear, 443 over TLS). When the request names no server, or names it with bytes no host name or
-// address has (the label stays a host name, never arbitrary bytes), the peer address ("addr:port")
-// is the server; when that is unknown too, "_unknown". Pure; any input is safe.
+// clear, 443 over TLS), the port without leading zeros. When the request names no server, or
+// names it with bytes no host name or address has (the label stays a host name, never arbitrary
+// bytes), a port outside 1..65535, or a name starting with '_' (the daemon's own "_other" and
+// "_unknown"), the peer address ("addr:port") is the server; when that is unknown too,
+// "_unknown". Pure; any input is safe.
 std::string EdgeServer(std::string_view authority, bool tls, std::string_view peer);
 
 // "addr:port" ("[v6]:port") of the remote end of a connection; "" for a null tuple.

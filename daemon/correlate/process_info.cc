@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -54,8 +55,15 @@ std::optional<uint64_t> StartTimeFromStat(std::string_view stat) {
 }
 
 ProcessInfoCache::ProcessInfoCache(std::string proc_root, size_t max_entries,
-                                   WorkloadResolver::Paths paths)
-    : proc_root_(std::move(proc_root)), max_entries_(max_entries), workloads_(std::move(paths)) {}
+                                   WorkloadResolver::Paths paths, WorkloadResolver::Clock now_ms)
+    : now_ms_(now_ms ? std::move(now_ms) : WorkloadResolver::Clock([] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+      })),
+      proc_root_(std::move(proc_root)),
+      max_entries_(max_entries),
+      workloads_(std::move(paths), 4096, now_ms_) {}
 
 ProcessInfo ProcessInfoCache::Read(uint32_t pid) {
   ProcessInfo info;
@@ -66,6 +74,9 @@ ProcessInfo ProcessInfoCache::Read(uint32_t pid) {
   std::string comm = ReadFile(dir + "/comm");
   if (!comm.empty() && comm.back() == '\n') comm.pop_back();
   info.workload = workloads_.Resolve(cgroup, comm);
+  if (!cgroup.pod_uid.empty() && info.workload.kind != Workload::Kind::kPod) {
+    unnamed_pods_[pid] = UnnamedPod{cgroup, comm, now_ms_() + WorkloadResolver::kRetryMs};
+  }
   char target[4096];
   ssize_t n = readlink((dir + "/exe").c_str(), target, sizeof(target) - 1);
   if (n > 0) info.exe.assign(target, static_cast<size_t>(n));
@@ -78,9 +89,26 @@ std::optional<uint64_t> ProcessInfoCache::CurrentStartTime(uint32_t pid) const {
 
 const ProcessInfo& ProcessInfoCache::Get(uint32_t pid) {
   auto it = cache_.find(pid);
-  if (it != cache_.end()) return it->second;
+  if (it != cache_.end()) {
+    if (auto unnamed = unnamed_pods_.find(pid); unnamed != unnamed_pods_.end()) {
+      const int64_t now = now_ms_();
+      if (now >= unnamed->second.next_try_ms) {
+        Workload w = workloads_.Resolve(unnamed->second.cgroup, unnamed->second.comm);
+        if (w.kind == Workload::Kind::kPod) {
+          it->second.workload = std::move(w);
+          unnamed_pods_.erase(unnamed);
+        } else {
+          unnamed->second.next_try_ms = now + WorkloadResolver::kRetryMs;
+        }
+      }
+    }
+    return it->second;
+  }
   // Bounded: when full, start over rather than track recency; re-reading /proc is cheap and rare.
-  if (cache_.size() >= max_entries_) cache_.clear();
+  if (cache_.size() >= max_entries_) {
+    cache_.clear();
+    unnamed_pods_.clear();
+  }
   return cache_.emplace(pid, Read(pid)).first->second;
 }
 

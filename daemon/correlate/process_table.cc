@@ -17,7 +17,13 @@ ProcessTable::Entry& ProcessTable::Touch(const ProcessKey& key, const ProcessSna
   auto it = entries_.find(key);
   if (it != entries_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second.lru);
-    it->second.snap.last_seen_unix_ms = now_unix_ms;
+    ProcessSnapshot& snap = it->second.snap;
+    snap.last_seen_unix_ms = now_unix_ms;
+    if (snap.workload != identity.workload) {  // named later (ProcessInfoCache)
+      snap.workload = identity.workload;
+      snap.container = identity.container;
+      snap.namespace_ = identity.namespace_;
+    }
     return it->second;
   }
   while (entries_.size() >= max_processes_ && !lru_.empty()) {

@@ -28,10 +28,14 @@ OUT = "tracegap_outbound_total"
 
 # Every tracegap_* family and its exact label names (README "Metrics", docs/http2.md).
 FAMILIES = {
-    "tracegap_requests_total": {"direction", "protocol", "context", "tls", "comm", "unit"},
-    "tracegap_outbound_total": {"outcome", "protocol", "tls", "comm", "unit"},
-    "tracegap_malformed_total": {"direction", "header", "reason", "comm", "unit"},
-    "tracegap_legacy_headers_total": {"direction", "format", "comm", "unit"},
+    "tracegap_requests_total": {"direction", "protocol", "context", "tls", "comm", "unit", "workload", "container", "namespace"},
+    "tracegap_outbound_total": {"outcome", "protocol", "tls", "comm", "unit", "workload", "container", "namespace"},
+    "tracegap_malformed_total": {"direction", "header", "reason", "comm", "unit", "workload", "container", "namespace"},
+    "tracegap_legacy_headers_total": {"direction", "format", "comm", "unit", "workload", "container", "namespace"},
+    "tracegap_edge_requests_total": {"client", "server", "protocol", "outcome"},
+    "tracegap_edges": {"state"},
+    "tracegap_edge_requests_folded_total": set(),
+    "tracegap_label_sets_reclaimed_total": {"kind"},
     "tracegap_parse_errors_total": {"protocol", "reason"},
     "tracegap_kernel_drops_total": {"reason"},
     "tracegap_connections_tracked": set(),
@@ -47,7 +51,8 @@ FAMILIES = {
     "tracegap_tls_unseen_connections_total": {"reason"},
 }
 ALLOWED_LABELS = {"direction", "protocol", "context", "comm", "unit", "header", "reason", "format",
-                  "outcome", "state", "version", "attach", "hooks", "build", "http2", "to", "tls"}
+                  "outcome", "state", "version", "attach", "hooks", "build", "http2", "to", "tls",
+                  "workload", "container", "namespace", "client", "server", "kind"}
 # Labels whose values come from fixed sets.
 ENUMS = {
     "direction": {"inbound", "outbound"},
@@ -57,7 +62,8 @@ ENUMS = {
                 "mangled", "unknown"},
     "header": {"traceparent", "tracestate"},
     "format": {"b3", "jaeger", "xray", "grpc_trace_bin", "sw8"},
-    "state": {"synced", "unsynced", "broken", "attached", "failed"},
+    "state": {"synced", "unsynced", "broken", "attached", "failed", "tracked", "limit"},
+    "kind": {"process", "edge"},
     "hooks": {"socket", "syscall"},
     "build": {"direct-reads", "probe-reads"},
     "http2": {"on", "off"},

@@ -56,6 +56,19 @@ TEST(EdgeServer, NoAuthorityOrOneNoHostHasMeansThePeer) {
   EXPECT_EQ(EdgeServer(":80", false, kPeer), kPeer);
   EXPECT_EQ(EdgeServer(std::string(300, 'a'), false, kPeer), kPeer);
   EXPECT_EQ(EdgeServer("", false, ""), kUnknownServer);
+  // The daemon's own names cannot be claimed by a request.
+  EXPECT_EQ(EdgeServer("_other", false, kPeer), kPeer);
+  EXPECT_EQ(EdgeServer("_unknown:8080", false, kPeer), kPeer);
+}
+
+TEST(EdgeServer, PortsAreNumbersFrom1To65535) {
+  EXPECT_EQ(EdgeServer("api:0080", false, kPeer), "api");
+  EXPECT_EQ(EdgeServer("api:08080", false, kPeer), "api:8080");
+  EXPECT_EQ(EdgeServer("api:65535", false, kPeer), "api:65535");
+  EXPECT_EQ(EdgeServer("api:65536", false, kPeer), kPeer);
+  EXPECT_EQ(EdgeServer("api:99999", false, kPeer), kPeer);
+  EXPECT_EQ(EdgeServer("api:0", false, kPeer), kPeer);
+  EXPECT_EQ(EdgeServer("my_service:8080", false, kPeer), "my_service:8080");
 }
 
 TEST(EdgeServer, PeerAddressFormatsBothFamilies) {

@@ -356,6 +356,34 @@ TEST_F(ProcessInfoCacheTest, FillsWorkload) {
   EXPECT_EQ(gone.workload.workload, "");
 }
 
+// The kubelet writes a pod's log directory at about the time its containers start: a process seen
+// before it is labelled by its container, and named "namespace/pod" once the directory is there
+// (looked for again every kRetryMs at most, not on every lookup).
+TEST_F(ProcessInfoCacheTest, APodsProcessIsNamedOnceItsDirectoryAppears) {
+  const std::string uid = "3f1c9a2e-5b7d-4c1e-9f00-112233445566";
+  WriteProcess(100, "5555",
+               "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod"
+               "3f1c9a2e_5b7d_4c1e_9f00_112233445566.slice/cri-containerd-" +
+                   kId + ".scope\n");
+  WriteProcFile(100, "comm", "server\n");
+  WorkloadResolver::Paths paths;
+  paths.kubelet_log_dir = (root_ / "log").string();
+  int64_t now = 0;
+  ProcessInfoCache cache(root_.string(), 8192, paths, [&now] { return now; });
+  EXPECT_EQ(cache.Get(100).workload.kind, Workload::Kind::kContainer);
+  EXPECT_EQ(cache.Get(100).workload.workload, kShortId);
+  fs::create_directories(root_ / "log/pods" / ("shop_web-5c7d_" + uid));
+  now = WorkloadResolver::kRetryMs - 1;
+  EXPECT_EQ(cache.Get(100).workload.workload, kShortId);  // not looked for again yet
+  now = WorkloadResolver::kRetryMs;
+  EXPECT_EQ(cache.Get(100).workload.kind, Workload::Kind::kPod);
+  EXPECT_EQ(cache.Get(100).workload.workload, "shop/web-5c7d");
+  // Named for good: the directory going away changes nothing.
+  fs::remove_all(root_ / "log/pods");
+  now = 10 * WorkloadResolver::kRetryMs;
+  EXPECT_EQ(cache.Get(100).workload.workload, "shop/web-5c7d");
+}
+
 TEST_F(ProcessInfoCacheTest, StaysBounded) {
   for (uint32_t pid = 1; pid <= 5; ++pid) {
     WriteProcess(pid, std::to_string(pid * 10),
