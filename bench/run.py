@@ -1707,12 +1707,22 @@ def write_report(ctx, path, started, finished, cmdline):
             out.append(f"Figure: {t['figure']}; target {t['target']}.\n")
             out.append(analysis(ctx, t))
             out.append("")
+    # The fleet-scale section is bench/fleet.py's: kept as it is, between its markers.
+    try:
+        previous = Path(path).read_text()
+        begin = previous.index("<!-- fleet.py: begin")
+        end = previous.index("<!-- fleet.py: end -->") + len("<!-- fleet.py: end -->")
+        out.append(previous[begin:end] + "\n")
+    except (OSError, ValueError):
+        pass
     out.append("## How to reproduce\n")
     out.append("`scripts/build.sh`, then as root `bench/run.py` (full, ≈ 50 min, rewrites this file) or "
                "`bench/run.py --smoke` (≈ 2.5 min, report to a temp file; also `ctest -L bench`). "
                "`--only http1|h2grpc|https|syscall|daemon|scale|evidence` runs one section, `--reps N` changes the "
                "repetitions, `--configs none,tracegapd,...` measures a subset of the configurations. Needs wrk, nghttp2-client, nghttp2-server, python3-grpcio, nginx, openssl, bpftool and linux-perf "
-               "(scripts/install-deps.sh installs them).\n")
+               "(scripts/install-deps.sh installs them). The fleet-scale section is written by "
+               "`bench/fleet.py --doc docs/BENCHMARKS.md` (≈ 1 min; it builds on `tracegap-fleet-clients`), "
+               "and kept by this script.\n")
     Path(path).write_text("\n".join(out))
 
 
