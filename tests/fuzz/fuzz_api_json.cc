@@ -17,6 +17,7 @@
 
 #include "cli/document.h"
 #include "cli/model.h"
+#include "cli/table.h"
 #include "fuzz_support.h"
 
 namespace tracegap {
@@ -36,10 +37,16 @@ unsigned DecodeAll(const cli::Document& doc) {
   std::vector<cli::ProcessRow> rows;
   cli::ProcessDetail detail;
   cli::StatusInfo status;
+  cli::EdgeList edges;
   unsigned ok = 0;
   if (cli::DecodeProcessList(doc, &rows, &error)) ok |= 1;
   if (cli::DecodeProcessDetail(doc, &detail, &error)) ok |= 2;
   if (cli::DecodeStatus(doc, &status, &error)) ok |= 4;
+  if (cli::DecodeEdges(doc, &edges, &error)) {
+    ok |= 8;
+    // What `tracegap edges` prints from any document it accepts.
+    (void)cli::FormatEdgeTable(cli::SelectEdges(edges.edges, true));
+  }
   return ok;
 }
 

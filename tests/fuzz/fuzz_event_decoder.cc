@@ -271,7 +271,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   ProcessTable table(8, std::chrono::seconds(1));
   PipelineConfig config;
   config.max_connections = 4;  // small, so that eviction happens
-  Pipeline pipeline(config, metrics, processes, table, [] { return kWallMs; });
+  EdgeTable edges(4, 1);  // small, so that folding and reclaiming happen
+  metrics.SetReclaimAfter(1);
+  Pipeline pipeline(config, metrics, processes, table, edges, [] { return kWallMs; });
   CheckingObserver observer;
   ConnectionTracker tracker(3, 64, observer);  // other limits than the pipeline's
 
