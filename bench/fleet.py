@@ -188,21 +188,10 @@ class Daemon:
         d = tempfile.mkdtemp(prefix="api-", dir=self.tmp)
         self.sock = os.path.join(d, "api.sock")
         self.log_path = os.path.join(d, "tracegapd.log")
-        self.logf = open(self.log_path, "w")
         self.cmd = [str(self.bins / "tracegapd"), "--listen", f"127.0.0.1:{self.port}", "--api-socket", self.sock,
                     *self.extra]
-        self.proc = PROCS.start("tracegapd", self.cmd, cpu=LOAD_CPU, stdout=self.logf, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise ToolError(f"tracegapd exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                scrape_raw(self.port, timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise ToolError("tracegapd did not serve /metrics within 30 s:\n" + self.log_tail())
-                time.sleep(0.1)
+        self.proc, self.logf = run.start_tracegapd(self.bins / "tracegapd", self.port, self.sock, self.extra,
+                                                   self.log_path)
         self.pid = self.proc.pid
         return self
 
@@ -214,11 +203,7 @@ class Daemon:
         return False
 
     def log_tail(self):
-        try:
-            with open(self.log_path) as f:
-                return "".join(f.readlines()[-20:])
-        except OSError:
-            return ""
+        return run.log_tail(self.log_path)
 
     def cpu_s(self):
         """On-CPU seconds of tracegapd, summed over its threads (schedstat, ns-precise)."""

@@ -245,6 +245,33 @@ def loadavg():
 # ------------------------------------------------------------------------------------------------
 # The configurations
 
+def log_tail(path, lines=20):
+    try:
+        with open(path) as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def start_tracegapd(binary, port, api_socket, args, log_path):
+    """tracegapd on LOAD_CPU with its log in log_path; returns (process, log file) once /metrics
+    answers (within 30 s, else ToolError with the log's tail)."""
+    logf = open(log_path, "w")
+    proc = PROCS.start("tracegapd", [str(binary), "--listen", f"127.0.0.1:{port}", "--api-socket", api_socket,
+                                     *args], cpu=LOAD_CPU, stdout=logf, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            raise ToolError(f"tracegapd exited with {proc.returncode}:\n{log_tail(log_path)}")
+        try:
+            scrape(port, timeout=1)
+            return proc, logf
+        except OSError:
+            if time.monotonic() > deadline:
+                raise ToolError("tracegapd did not serve /metrics within 30 s:\n" + log_tail(log_path))
+            time.sleep(0.1)
+
+
 def is_daemon(name):
     return name.startswith("tracegapd")
 
@@ -277,22 +304,8 @@ class Config:
             self.port = free_port()
             d = tempfile.mkdtemp(prefix="api-", dir=self.ctx.tmp)
             self.log_path = os.path.join(d, "tracegapd.log")
-            self.logf = open(self.log_path, "w")
-            self.proc = PROCS.start("tracegapd", [str(b / "tracegapd"), "--listen", f"127.0.0.1:{self.port}",
-                                                  "--api-socket", os.path.join(d, "api.sock"),
-                                                  *capture, *self.ctx.args.tracegapd_arg],
-                                    cpu=LOAD_CPU, stdout=self.logf, stderr=subprocess.STDOUT)
-            deadline = time.monotonic() + 30
-            while True:
-                if self.proc.poll() is not None:
-                    raise ToolError(f"tracegapd exited with {self.proc.returncode}:\n{self.log_tail()}")
-                try:
-                    scrape(self.port, timeout=1)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise ToolError("tracegapd did not serve /metrics within 30 s:\n" + self.log_tail())
-                    time.sleep(0.1)
+            self.proc, self.logf = start_tracegapd(b / "tracegapd", self.port, os.path.join(d, "api.sock"),
+                                                   [*capture, *self.ctx.args.tracegapd_arg], self.log_path)
         builds = self.ctx.results.setdefault("_bpf_build", {})
         if is_daemon(self.name) and self.name not in builds:
             m = re.search(r"capture variant (\S+ \([^)]*\))", self.log_tail())
@@ -315,11 +328,7 @@ class Config:
         return False
 
     def log_tail(self):
-        try:
-            with open(self.log_path) as f:
-                return "".join(f.readlines()[-20:])
-        except OSError:
-            return ""
+        return log_tail(self.log_path)
 
     # Daemon observations (tracegapd and tracegapd-syscall; zeros otherwise).
     def snapshot(self):

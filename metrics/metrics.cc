@@ -213,7 +213,9 @@ void Metrics::Reclaim(LabelSet& set) {
 }
 
 Metrics::LabelSet* Metrics::Admit(const ProcessLabels& who) {
-  std::string id;
+  // Called for every outbound request (EdgeClient): the key is built in a reused buffer.
+  std::string& id = id_;
+  id.clear();
   for (std::string_view v : {who.comm, who.unit, who.workload, who.container, who.namespace_})
     AppendKeyPart(id, v);
   if (auto it = identities_.find(id); it != identities_.end()) {
@@ -238,7 +240,7 @@ Metrics::LabelSet* Metrics::Admit(const ProcessLabels& who) {
     identities_.erase(oldest);
     reclaimed_processes_->Increment();
   }
-  LabelSet& set = identities_[std::move(id)];
+  LabelSet& set = identities_[id];
   set.last_used_ms = now_ms_;
   return &set;
 }

@@ -182,6 +182,7 @@ class Metrics {
   std::vector<prometheus::Counter*> kernel_drop_counters_;
   std::vector<uint64_t> kernel_drop_seen_;
   std::string key_;  // scratch for cache keys
+  std::string id_;   // scratch for identity keys
   size_t max_identities_;
   std::unordered_map<std::string, LabelSet> identities_;  // process label sets with own series
 };

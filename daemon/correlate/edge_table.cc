@@ -19,16 +19,15 @@ EdgeTable::EdgeTable(size_t max_edges, int64_t reclaim_after_ms)
     : max_pairs_(max_edges), reclaim_after_ms_(reclaim_after_ms) {}
 
 // Client and server are label values: neither holds a '\0' once sanitized, but the key must not
-// depend on that, so each part goes in with its length. The pair's key is the row key without
-// its last byte (the protocol).
-std::string& EdgeTable::Key(std::string_view client, std::string_view server, Protocol protocol) {
+// depend on that, so each part goes in with its length. A row's key is its pair's key and the
+// protocol's byte.
+const std::string& EdgeTable::PairKey(std::string_view client, std::string_view server) {
   key_.clear();
   for (std::string_view part : {client, server}) {
     const auto len = static_cast<uint32_t>(part.size());
     key_.append(reinterpret_cast<const char*>(&len), sizeof(len));
     key_.append(part);
   }
-  key_.push_back(static_cast<char>(protocol));
   return key_;
 }
 
@@ -60,22 +59,24 @@ EdgeTable::Counted EdgeTable::Count(std::string_view client, std::string_view se
                                     const GapExample* example) {
   std::lock_guard lock(mu_);
   Counted counted{server, std::nullopt};
+  // Hot path (every outbound request): a known pair and row cost two lookups and no allocation.
+  PairKey(client, server);
   if (server != kOther) {
-    std::string& key = Key(client, server, protocol);
-    std::string pair = key.substr(0, key.size() - 1);
-    if (auto known = pairs_.find(pair); known != pairs_.end()) {
+    if (auto known = pairs_.find(key_); known != pairs_.end()) {
       known->second = now_unix_ms;
     } else {
       if (pairs_.size() >= max_pairs_) counted.evicted = EvictIdle(now_unix_ms);
       if (pairs_.size() < max_pairs_) {
-        pairs_.emplace(std::move(pair), now_unix_ms);
+        pairs_.emplace(key_, now_unix_ms);
       } else {
         counted.server = kOther;
         ++folded_;
+        PairKey(client, kOther);
       }
     }
   }
-  auto row = rows_.find(Key(client, counted.server, protocol));
+  key_.push_back(static_cast<char>(protocol));
+  auto row = rows_.find(key_);
   if (row == rows_.end()) {
     EdgeSnapshot fresh;
     fresh.client = std::string(client);

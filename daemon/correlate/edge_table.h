@@ -71,7 +71,8 @@ class EdgeTable {
   Totals totals() const;
 
  private:
-  std::string& Key(std::string_view client, std::string_view server, Protocol protocol);
+  // Builds the pair's key in key_.
+  const std::string& PairKey(std::string_view client, std::string_view server);
   // Makes room for a new pair by evicting the least recently seen one if it has been idle long
   // enough; returns its (client, server), or nullopt (no room).
   std::optional<std::pair<std::string, std::string>> EvictIdle(int64_t now_unix_ms);

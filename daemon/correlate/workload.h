@@ -85,8 +85,8 @@ struct Workload {
 // Resolves names from the host's kubelet and runtime metadata (the rules above), caching each
 // answer: a pod by its uid, a container by its id. Names found are kept (pod names and container
 // ids are immutable; a renamed docker container keeps its old name until the cache starts over).
-// A name not found is looked for again at most every kRetryMs, so a process seen before the
-// kubelet or the runtime wrote its metadata gets its name later. Each cache holds at most
+// A name not found is looked for again at most every kRetryMs (ProcessInfoCache asks again for
+// a pod's process that got its container's name meanwhile). Each cache holds at most
 // max_cached entries and starts over when full.
 //
 // Reads are bounded (kMaxDockerConfigBytes, kMaxContainersJsonBytes: a larger file is not read);

@@ -181,12 +181,7 @@ class PyGrpcServer:
         return self.proc.pid
 
     def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        tglib.stop(self.proc)
         self.proc.stdout.close()
         return False
 

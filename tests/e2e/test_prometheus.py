@@ -160,13 +160,7 @@ class PrometheusE2E(unittest.TestCase):
 
     @classmethod
     def stop_prometheus(cls):
-        if cls.prometheus.poll() is None:
-            cls.prometheus.terminate()
-            try:
-                cls.prometheus.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                cls.prometheus.kill()
-                cls.prometheus.wait()
+        tglib.stop(cls.prometheus)
         cls.prom_log.close()
 
     @classmethod

@@ -152,13 +152,7 @@ class HostService:
     def __exit__(self, *exc):
         if self.before_stop and self.proc.poll() is None:
             self.before_stop(self.proc.pid)
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        tglib.stop(self.proc)
         return False
 
 

@@ -74,6 +74,17 @@ def name_this_process(name="tg-e2e"):
     libc.prctl(15, name.encode(), 0, 0, 0)  # PR_SET_NAME on the main thread = the process comm
 
 
+def stop(proc, timeout=10):
+    """SIGTERM, then SIGKILL if `proc` has not exited within `timeout` seconds; reaps it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

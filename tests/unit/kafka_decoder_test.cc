@@ -1,3 +1,13 @@
+// Tests the Kafka decoder (daemon/protocols/kafka/connection.h) on frame records as the kernel
+// emits them (kafka_test_util.h builds the wire). In this order:
+//   produce requests        records, headers, topics and partitions, every version from 3
+//   fetch responses         batches, every version from 4, compressed and control batches
+//   the --max-header-bytes cap   batches cut by it, what is still counted
+//   request/response matching    correlation ids, acks=0, in-flight limit
+//   malformed input         unsupported versions, bad records, bad batches and frames
+//   splits, loss, close     any split gives the same reports; loss and close mid-frame
+//   memory                  huge counts allocate nothing huge; no copies; headers released
+// The wire format itself is tested in kafka_wire_test.cc.
 #include <gtest/gtest.h>
 
 #include <string>

@@ -118,6 +118,23 @@ std::vector<std::map<std::string, std::string>> Series(const Metrics& m, std::st
   return out;
 }
 
+// The value of the one series of `family` whose labels include name=value (any series if name is
+// empty); -1 when there is none.
+double Value(const Metrics& m, std::string_view family, std::string_view name = "",
+             std::string_view value = "") {
+  for (const auto& f : m.registry()->Collect()) {
+    if (f.name != family) continue;
+    for (const auto& metric : f.metric) {
+      const bool match =
+          name.empty() || std::any_of(metric.label.begin(), metric.label.end(), [&](const auto& l) {
+            return l.name == name && l.value == value;
+          });
+      if (match) return metric.counter.value + metric.gauge.value;
+    }
+  }
+  return -1;
+}
+
 TEST(MetricsLabels, WorkloadLabelsAreOnEveryPerProcessFamily) {
   Metrics m = MakeMetrics(10);
   const ProcessLabels pod{"python3", "cri-containerd-0123456789ab.scope",
@@ -180,16 +197,9 @@ TEST(MetricsEdges, EdgeGaugesAndFoldedCounterFollowTheTable) {
   m.SetEdges(3, 2000, 0);
   m.SetEdges(2000, 2000, 5);
   m.SetEdges(2000, 2000, 7);
-  std::map<std::string, double> edges;
-  double folded = -1;
-  for (const auto& f : m.registry()->Collect()) {
-    if (f.name == "tracegap_edges") {
-      for (const auto& metric : f.metric) edges[metric.label.at(0).value] = metric.gauge.value;
-    }
-    if (f.name == "tracegap_edge_requests_folded_total") folded = f.metric.at(0).counter.value;
-  }
-  EXPECT_EQ(edges, (std::map<std::string, double>{{"tracked", 2000}, {"limit", 2000}}));
-  EXPECT_EQ(folded, 7);
+  EXPECT_EQ(Value(m, "tracegap_edges", "state", "tracked"), 2000);
+  EXPECT_EQ(Value(m, "tracegap_edges", "state", "limit"), 2000);
+  EXPECT_EQ(Value(m, "tracegap_edge_requests_folded_total"), 7);
 }
 
 TEST(MetricsReclaim, AnIdleIdentityGivesItsPlaceAndItsSeries) {
@@ -217,14 +227,8 @@ TEST(MetricsReclaim, AnIdleIdentityGivesItsPlaceAndItsSeries) {
   m.CountRequest("inbound", "http1", "valid", Who("b", ""));
   m.CountRequest("inbound", "http1", "valid", Who("a", ""));
   EXPECT_EQ(RequestsByComm(m), (std::map<std::string, double>{{"b", 2}, {"d", 1}, {"_other", 2}}));
-  double reclaimed = -1;
-  for (const auto& f : m.registry()->Collect()) {
-    if (f.name != "tracegap_label_sets_reclaimed_total") continue;
-    for (const auto& metric : f.metric) {
-      if (metric.label.at(0).value == "process") reclaimed = metric.counter.value;
-    }
-  }
-  EXPECT_EQ(reclaimed, 1);
+  EXPECT_EQ(Value(m, "tracegap_label_sets_reclaimed_total", "kind", "process"), 1);
+  EXPECT_EQ(Value(m, "tracegap_label_sets_reclaimed_total", "kind", "edge"), 0);
 }
 
 // Two identities whose names differ only in bytes LabelValue replaces share their series: when

@@ -1,3 +1,7 @@
+// Tests the NATS decoder (daemon/protocols/nats/) on control lines and header blocks as the
+// kernel emits them (bpf/nats_walk.h). Sections, in this order: helpers that write the wire;
+// Messages (PUB/HPUB/MSG/HMSG and their headers); Malformed lines; Long lines; Splits, loss,
+// close; Memory. The line grammar itself is tested in nats_wire_test.cc.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -306,7 +306,7 @@ TEST_F(ProcessInfoCacheTest, GarbageStat) {
 }
 
 TEST_F(ProcessInfoCacheTest, FillsWorkload) {
-  // The kubelet's log directory (see workload_test.cc) under the fake root, for a pod's process.
+  // The kubelet's log directory (see workload_resolver_test.cc) under the fake root, for a pod's process.
   const std::string uid = "3f1c9a2e-5b7d-4c1e-9f00-112233445566";
   fs::create_directories(root_ / "log/pods" / ("shop_web-5c7d_" + uid));
   fs::create_directories(root_ / "log/containers");

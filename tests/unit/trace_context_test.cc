@@ -1,3 +1,9 @@
+// Tests W3C Trace Context parsing (daemon/protocols/trace_context/trace_context.h), in this
+// order: the traceparent table (every reason with examples, ParseTraceparent); the tracestate
+// table (ValidateTracestate); whole messages (ClassifyContext: header names, missing, malformed,
+// duplicate traceparent, orphan tracestate, joined tracestate fields); Level 2 duplicate
+// tracestate keys. Label names are in trace_context_labels_test.cc, allocation in
+// trace_context_alloc_test.cc.
 #include "protocols/trace_context/trace_context.h"
 
 #include <gtest/gtest.h>
